@@ -1,0 +1,326 @@
+//! Typed configuration, loaded from defaults < `faena.toml` < `FAENA_*`
+//! environment variables (`__` separates nested keys, so
+//! `FAENA_HTTP__BIND` sets `http.bind`).
+//!
+//! Owns the shape and the defaults of every setting; it never reads files or
+//! the environment anywhere else, and secrets never print (`SecretString`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration. Travels in `AppState`; nothing reads it from a
+/// global.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite database, files and generated keys live.
+    pub data_dir: PathBuf,
+    /// Names this replica in `/api/system/info` and in logs; defaults to the
+    /// host name.
+    pub server_id: String,
+    pub http: HttpConfig,
+    pub database: DbConfig,
+    pub log: LogConfig,
+    pub modules: ModulesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub bind: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// A request that takes longer is answered 408 (problem+json).
+    pub request_timeout_secs: u64,
+    /// Origins allowed to call the API from a browser (CORS). Empty: none.
+    pub cors_origins: Vec<String>,
+    /// Send `Strict-Transport-Security`; turn on when Faena (or the proxy in
+    /// front of it) serves HTTPS.
+    pub hsts: bool,
+    /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DbConfig {
+    /// `sqlite://…` or `postgres://…`. Empty: `faena.db` in the data dir.
+    #[serde(serialize_with = "serialize_db_url")]
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_secs: u64,
+    /// SQLite `synchronous` pragma: `full` (default) or `normal`. See
+    /// docs/decisions/0003-sqlite-durability.md.
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// How long a SQLite writer waits for the write lock before failing.
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter directives, e.g. `info,faena=debug`.
+    pub filter: String,
+    /// `auto` (pretty on a terminal, JSON otherwise), `json` or `pretty`.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+/// Business modules to switch off (all compiled modules run by default).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModulesConfig {
+    pub disabled: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            server_id: default_server_id(),
+            http: HttpConfig::default(),
+            database: DbConfig::default(),
+            log: LogConfig::default(),
+            modules: ModulesConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            body_limit: 2 * 1024 * 1024,
+            request_timeout_secs: 30,
+            cors_origins: Vec::new(),
+            hsts: false,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from(String::new()),
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout_secs: 5,
+            sqlite_synchronous: SqliteSynchronous::Full,
+            sqlite_busy_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Auto,
+        }
+    }
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &redact_url(self.url.expose_secret()))
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .finish()
+    }
+}
+
+fn serialize_db_url<S: serde::Serializer>(url: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url.expose_secret()))
+}
+
+/// Hides the password of a `scheme://user:password@host/db` URL.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+fn default_server_id() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "faena".into())
+}
+
+/// Environment variables that belong to the tooling, not to the service.
+const IGNORED_ENV_PREFIXES: &[&str] = &["test_", "config"];
+
+impl Config {
+    /// Loads defaults, then `config_file` (or `./faena.toml` when it
+    /// exists), then the `FAENA_*` environment.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_with(config_file, &[])
+    }
+
+    /// Like `load`, with command-line `overrides` (`("http.bind", "…")`)
+    /// applied last.
+    pub fn load_with(
+        config_file: Option<&Path>,
+        overrides: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match config_file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "configuration file {} does not exist",
+                    path.display()
+                );
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new("faena.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("faena.toml"));
+            }
+            None => {}
+        }
+        figment = figment.merge(
+            Env::prefixed("FAENA_")
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    !IGNORED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
+                })
+                .map(|key| {
+                    // `FAENA_DATABASE_URL` is the conventional name; keep it
+                    // working next to the nested `FAENA_DATABASE__URL`.
+                    if key.as_str().eq_ignore_ascii_case("database_url") {
+                        "database.url".into()
+                    } else {
+                        key.as_str().replace("__", ".").into()
+                    }
+                }),
+        );
+        for (key, value) in overrides {
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.normalise();
+        Ok(config)
+    }
+
+    fn normalise(&mut self) {
+        if self.database.url.expose_secret().trim().is_empty() {
+            let path = self.data_dir.join("faena.db");
+            self.database.url = SecretString::from(format!("sqlite://{}", path.display()));
+        }
+    }
+
+    /// The configuration as TOML with secrets redacted (for `faena config`).
+    pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
+        toml_string(self)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.request_timeout_secs)
+    }
+
+    pub fn is_module_enabled(&self, name: &str) -> bool {
+        !self.modules.disabled.iter().any(|m| m == name)
+    }
+}
+
+fn toml_string(config: &Config) -> anyhow::Result<String> {
+    // figment's `Serialized` gives us a dictionary; print it as TOML by hand
+    // through serde_json to avoid another serializer dependency.
+    let value = serde_json::to_value(config)?;
+    let mut out = String::new();
+    write_toml_table(&mut out, "", &value);
+    Ok(out)
+}
+
+fn write_toml_table(out: &mut String, prefix: &str, value: &serde_json::Value) {
+    let serde_json::Value::Object(map) = value else {
+        return;
+    };
+    for (k, v) in map {
+        if !v.is_object() {
+            out.push_str(&format!("{k} = {}\n", toml_value(v)));
+        }
+    }
+    for (k, v) in map {
+        if v.is_object() {
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            out.push_str(&format!("\n[{name}]\n"));
+            write_toml_table(out, &name, v);
+        }
+    }
+}
+
+fn toml_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(toml_value).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        // JSON strings, numbers and booleans are written the same in TOML.
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://faena:s3cret@db:5432/faena"),
+            "postgres://faena:***@db:5432/faena"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/faena.db"),
+            "sqlite://data/faena.db"
+        );
+        let mut config = Config::default();
+        config.database.url = SecretString::from("postgres://u:hunter2@h/d".to_owned());
+        let printed = config.to_redacted_toml().unwrap_or_default();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("[database]"), "{printed}");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

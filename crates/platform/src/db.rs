@@ -1,0 +1,143 @@
+//! Database connections: SQLite (embedded default) and PostgreSQL behind one
+//! SeaORM `DatabaseConnection`, and the migration runner every module feeds.
+//!
+//! Owns pool settings and SQLite pragmas; never holds a query of any module.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous as Sync,
+};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, SqlxPostgresConnector,
+    SqlxSqliteConnector, Statement,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DbConfig, SqliteSynchronous};
+
+/// Which engine a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    pub fn of(db: &DatabaseConnection) -> Self {
+        match db.get_database_backend() {
+            DatabaseBackend::Postgres => DbKind::Postgres,
+            _ => DbKind::Sqlite,
+        }
+    }
+
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(DbKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbKind::Postgres)
+        } else {
+            anyhow::bail!(
+                "unsupported database URL `{}`: use sqlite://PATH or postgres://…",
+                crate::config::redact_url(url)
+            )
+        }
+    }
+}
+
+/// Opens a pool for `config.url`, creating the SQLite file (and its folder)
+/// when needed.
+pub async fn connect(config: &DbConfig) -> anyhow::Result<DatabaseConnection> {
+    let url = config.url.expose_secret();
+    let acquire = Duration::from_secs(config.acquire_timeout_secs);
+    match DbKind::from_url(url)? {
+        DbKind::Sqlite => {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("invalid SQLite URL `{url}`"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match config.sqlite_synchronous {
+                    SqliteSynchronous::Full => Sync::Full,
+                    SqliteSynchronous::Normal => Sync::Normal,
+                })
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_millis(config.sqlite_busy_timeout_ms))
+                .pragma("temp_store", "memory")
+                // Keep statements prepared across requests.
+                .statement_cache_capacity(256);
+            if let Some(parent) = options.get_filename().parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!("cannot create database folder {}", parent.display())
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .min_connections(config.min_connections)
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot open SQLite database `{url}`"))?;
+            Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        }
+        DbKind::Postgres => {
+            let options = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .min_connections(config.min_connections)
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot connect to PostgreSQL at `{}`",
+                        crate::config::redact_url(url)
+                    )
+                })?;
+            Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+        }
+    }
+}
+
+/// Answers whether the database takes a trivial query (readiness probe).
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    let stmt = Statement::from_string(db.get_database_backend(), "SELECT 1");
+    db.query_one(stmt).await.is_ok()
+}
+
+/// Current pool occupancy, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+pub fn pool_stats(db: &DatabaseConnection) -> Option<PoolStats> {
+    match db {
+        DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+            let pool = db.get_sqlite_connection_pool();
+            Some(PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            })
+        }
+        DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+            let pool = db.get_postgres_connection_pool();
+            Some(PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            })
+        }
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}

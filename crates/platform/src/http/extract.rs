@@ -1,0 +1,221 @@
+//! Request extractors whose rejections are `AppError`s that name the field:
+//! `Json<T>` (body) and `Query<T>` (query string). Handlers use these, never
+//! axum's own, so every bad input is a problem+json a client can act on.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldError, FieldErrors};
+
+/// A JSON body, read with field-level error reporting; also a JSON response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_json_content_type(req.headers()) {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+                _ => AppError::BadRequest {
+                    code: "unreadable_body",
+                    params: Vec::new(),
+                },
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Parses JSON, telling a malformed document (400) from a well-formed one
+/// with a wrong or missing field (422 naming it).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    Err(AppError::Validation(field_error(&path, &inner.to_string())))
+                }
+                _ => Err(AppError::BadRequest {
+                    code: "malformed_json",
+                    params: vec![
+                        ("line", inner.line().to_string()),
+                        ("column", inner.column().to_string()),
+                    ],
+                }),
+            }
+        }
+    }
+}
+
+/// Query-string parameters, with the same field-level errors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        parse_query(query).map(Query)
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
+        let path = err.path().to_string();
+        AppError::Validation(field_error(&path, &err.into_inner().to_string()))
+    })
+}
+
+/// Turns a serde message into a field error. serde reports a missing field
+/// at its parent's path, naming the field in the message.
+fn field_error(path: &str, message: &str) -> FieldErrors {
+    let join = |name: &str| {
+        if path.is_empty() || path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let quoted = message.split('`').nth(1);
+    let error = if let (true, Some(name)) = (message.starts_with("missing field"), quoted) {
+        FieldError::new(join(name), "required")
+    } else if let (true, Some(name)) = (message.starts_with("unknown field"), quoted) {
+        // Here the path already ends with the unknown field.
+        let field = if path.rsplit('.').next() == Some(name) {
+            path.to_owned()
+        } else {
+            join(name)
+        };
+        FieldError::new(field, "unknown")
+    } else {
+        let field = if path.is_empty() || path == "." {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        };
+        let expected = message
+            .split(", expected ")
+            .nth(1)
+            .map(|s| s.split(" at line ").next().unwrap_or(s).to_owned());
+        let e = FieldError::new(field, "invalid");
+        match expected {
+            Some(expected) => e.with("expected", expected),
+            None => e,
+        }
+    };
+    FieldErrors(vec![error])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Line {
+        sku: String,
+        quantity: u32,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Order {
+        number: String,
+        lines: Vec<Line>,
+    }
+
+    fn field_of(result: Result<Order, AppError>) -> (String, String) {
+        match result {
+            Err(AppError::Validation(errors)) => {
+                let e = &errors.0[0];
+                (e.field.clone(), e.code.to_string())
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_invalid_field() {
+        let r = parse_json::<Order>(br#"{"number":"A","lines":[{"sku":"x","quantity":-1}]}"#);
+        assert_eq!(field_of(r), ("lines[0].quantity".into(), "invalid".into()));
+        let r = parse_json::<Order>(br#"{"lines":[]}"#);
+        assert_eq!(field_of(r), ("number".into(), "required".into()));
+        let r = parse_json::<Order>(br#"{"number":"A","lines":[{"sku":"x"}]}"#);
+        assert_eq!(field_of(r), ("lines[0].quantity".into(), "required".into()));
+        let r = parse_json::<Order>(br#"{"number":"A","lines":[],"extra":1}"#);
+        assert_eq!(field_of(r), ("extra".into(), "unknown".into()));
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let r = parse_json::<Order>(br#"{"number": "A", "#);
+        assert!(matches!(
+            r,
+            Err(AppError::BadRequest {
+                code: "malformed_json",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Page {
+            limit: u32,
+        }
+        match parse_query::<Page>("limit=lots") {
+            Err(AppError::Validation(e)) => assert_eq!(e.0[0].field, "limit"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Faena's shared platform: configuration, database, errors, HTTP plumbing,
+//! the UI shell, translations and telemetry. Business modules build on it
+//! and never on each other.
+//!
+//! It owns nothing of any business: no module's table, route or text lives
+//! here.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod i18n;
+pub mod module;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod ui;
+
+pub use config::Config;
+pub use error::{AppError, AppResult, FieldError, FieldErrors, Problem};
+pub use i18n::{I18n, Locale};
+pub use module::Module;
+pub use state::AppState;
+
+/// The version of this build.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Translation catalogs of the platform itself.
+pub const TRANSLATIONS: &[(Locale, &str)] = &[
+    (Locale::Es, include_str!("../locales/es.txt")),
+    (Locale::En, include_str!("../locales/en.txt")),
+];
+
+/// The platform's own schema migrations (users, audit … arrive with their
+/// features); modules add theirs after these.
+pub fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+    Vec::new()
+}

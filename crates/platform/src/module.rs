@@ -1,0 +1,50 @@
+//! The face every business module shows the server: its name, migrations,
+//! routes (JSON API with OpenAPI, and pages), templates, assets and
+//! translations. The server crate is the only place that lists modules.
+
+use axum::Router;
+use sea_orm_migration::MigrationTrait;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::i18n::Locale;
+use crate::state::AppState;
+use crate::ui::NavEntry;
+
+pub trait Module: Send + Sync + 'static {
+    /// Stable short name (`wms`, `service` …), used in config and metrics.
+    fn name(&self) -> &'static str;
+
+    /// Schema changes, in order. Names are `mYYYYMMDD_NNNNNN_<module>_<what>`
+    /// and never change once landed.
+    fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
+        Vec::new()
+    }
+
+    /// JSON routes under `/api`, documented for OpenAPI.
+    fn api(&self) -> OpenApiRouter<AppState> {
+        OpenApiRouter::new()
+    }
+
+    /// HTML pages.
+    fn pages(&self) -> Router<AppState> {
+        Router::new()
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    fn assets(&self) -> &'static [(&'static str, &'static [u8], &'static str)] {
+        &[]
+    }
+
+    /// Translation catalogs (`key = text` files) per language.
+    fn translations(&self) -> &'static [(Locale, &'static str)] {
+        &[]
+    }
+
+    /// The module's entry in the navigation and on the home page.
+    fn nav(&self) -> Option<NavEntry> {
+        None
+    }
+}

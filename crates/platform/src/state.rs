@@ -1,0 +1,85 @@
+//! `AppState`: what every handler receives. Cheap to clone (one `Arc`);
+//! holds the configuration, the database pool, the translation catalogs, the
+//! UI shell and the list of enabled modules. No global statics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sea_orm::DatabaseConnection;
+
+use crate::config::Config;
+use crate::db::DbKind;
+use crate::i18n::I18n;
+use crate::ui::Ui;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    db: DatabaseConnection,
+    db_kind: DbKind,
+    i18n: Arc<I18n>,
+    ui: Ui,
+    modules: Vec<&'static str>,
+    started_at: Instant,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+pub struct AppStateParts {
+    pub config: Config,
+    pub db: DatabaseConnection,
+    pub i18n: Arc<I18n>,
+    pub ui: Ui,
+    pub modules: Vec<&'static str>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl AppState {
+    pub fn new(parts: AppStateParts) -> Self {
+        let db_kind = DbKind::of(&parts.db);
+        Self(Arc::new(Inner {
+            config: parts.config,
+            db: parts.db,
+            db_kind,
+            i18n: parts.i18n,
+            ui: parts.ui,
+            modules: parts.modules,
+            started_at: Instant::now(),
+            metrics: parts.metrics,
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.0.db
+    }
+
+    pub fn db_kind(&self) -> DbKind {
+        self.0.db_kind
+    }
+
+    pub fn i18n(&self) -> &I18n {
+        &self.0.i18n
+    }
+
+    pub fn ui(&self) -> &Ui {
+        &self.0.ui
+    }
+
+    /// Names of the enabled business modules.
+    pub fn modules(&self) -> &[&'static str] {
+        &self.0.modules
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.0.started_at.elapsed()
+    }
+
+    pub fn metrics(&self) -> Option<&metrics_exporter_prometheus::PrometheusHandle> {
+        self.0.metrics.as_ref()
+    }
+}

@@ -1,0 +1,228 @@
+//! The UI shell: templates (minijinja, autoescaped), the base layout, the
+//! embedded static assets and the per-request page context.
+//!
+//! Modules add their own templates and extend `layout.html`; every text goes
+//! through `t("key", name=value)`, so there is one translation mechanism.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, State};
+use serde::Serialize;
+
+use crate::i18n::{I18n, Locale};
+
+/// A file served under `/assets/`.
+pub struct Asset {
+    pub bytes: &'static [u8],
+    pub content_type: &'static str,
+    /// Short content hash, appended as `?v=` so browsers may cache forever.
+    pub version: String,
+}
+
+pub const PLATFORM_ASSETS: &[(&str, &[u8], &str)] = &[
+    (
+        "app.css",
+        include_bytes!("../assets/app.css"),
+        "text/css; charset=utf-8",
+    ),
+    (
+        "app.js",
+        include_bytes!("../assets/app.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "htmx.min.js",
+        include_bytes!("../assets/vendor/htmx.min.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "rapidoc-min.js",
+        include_bytes!("../assets/vendor/rapidoc-min.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "favicon.svg",
+        include_bytes!("../assets/favicon.svg"),
+        "image/svg+xml",
+    ),
+];
+
+pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../templates/layout.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("api_docs.html", include_str!("../templates/api_docs.html")),
+];
+
+/// An entry of the navigation and of the home page: one per enabled module.
+#[derive(Debug, Clone, Serialize)]
+pub struct NavEntry {
+    pub module: &'static str,
+    /// Catalog key of the title; the description is `<key>.description`.
+    pub title_key: &'static str,
+    pub href: &'static str,
+}
+
+pub struct Ui {
+    env: Environment<'static>,
+    assets: HashMap<&'static str, Asset>,
+}
+
+impl Ui {
+    pub fn new(
+        i18n: Arc<I18n>,
+        templates: &[(&'static str, &'static str)],
+        assets: &[(&'static str, &'static [u8], &'static str)],
+        nav: &[NavEntry],
+        version: &'static str,
+    ) -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, source) in templates {
+            env.add_template(name, source)
+                .map_err(|e| anyhow::anyhow!("template {name}: {e}"))?;
+        }
+
+        let assets: HashMap<&'static str, Asset> = assets
+            .iter()
+            .map(|(name, bytes, content_type)| {
+                let mut h = DefaultHasher::new();
+                bytes.hash(&mut h);
+                let version = format!("{:08x}", h.finish() as u32);
+                (
+                    *name,
+                    Asset {
+                        bytes,
+                        content_type,
+                        version,
+                    },
+                )
+            })
+            .collect();
+        let versions: HashMap<String, String> = assets
+            .iter()
+            .map(|(k, a)| ((*k).to_owned(), a.version.clone()))
+            .collect();
+        // The URL is built from our own names: safe to print unescaped.
+        env.add_function(
+            "asset",
+            move |name: &str| -> Result<Value, minijinja::Error> {
+                let v = versions.get(name).ok_or_else(|| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("unknown asset {name}"),
+                    )
+                })?;
+                Ok(Value::from_safe_string(format!("/assets/{name}?v={v}")))
+            },
+        );
+        env.add_function(
+            "t",
+            move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+                let locale = state
+                    .lookup("locale")
+                    .and_then(|v| v.as_str().and_then(Locale::parse))
+                    .unwrap_or_default();
+                let mut params: Vec<(&str, String)> = Vec::new();
+                let keys: Vec<String> = kwargs.args().map(str::to_owned).collect();
+                for k in &keys {
+                    let v: Value = kwargs.get(k)?;
+                    params.push((k.as_str(), v.to_string()));
+                }
+                kwargs.assert_all_used()?;
+                Ok(i18n.t(locale, key, &params))
+            },
+        );
+        env.add_global("nav", Value::from_serialize(nav));
+        env.add_global("version", version);
+        Ok(Self { env, assets })
+    }
+
+    /// Renders a template with the page context and the handler's values.
+    pub fn render(
+        &self,
+        template: &str,
+        page: &PageContext,
+        ctx: Value,
+    ) -> Result<String, minijinja::Error> {
+        let tmpl = self.env.get_template(template)?;
+        tmpl.render(minijinja::context! {
+            locale => page.locale.code(),
+            lang_tag => page.locale.tag(),
+            other_locale => match page.locale { Locale::Es => "en", Locale::En => "es" },
+            path => &page.path,
+            request_id => &page.request_id,
+            ..ctx
+        })
+    }
+
+    pub fn asset(&self, name: &str) -> Option<&Asset> {
+        self.assets.get(name)
+    }
+
+    pub fn template_names(&self) -> Vec<String> {
+        self.env.templates().map(|(n, _)| n.to_owned()).collect()
+    }
+}
+
+/// What every page needs to know about its request.
+#[derive(Debug, Clone)]
+pub struct PageContext {
+    pub locale: Locale,
+    pub path: String,
+    pub request_id: Option<String>,
+}
+
+impl PageContext {
+    pub fn new(locale: Locale, path: String, request_id: Option<String>) -> Self {
+        Self {
+            locale,
+            path,
+            request_id,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(PageContext {
+            locale: Locale::from_headers(&parts.headers),
+            path: parts.uri.path().to_owned(),
+            request_id: parts
+                .headers
+                .get(crate::http::REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        })
+    }
+}
+
+/// Renders a page, turning a template failure into a logged 500.
+pub fn render_page(
+    state: &crate::state::AppState,
+    template: &str,
+    page: &PageContext,
+    ctx: minijinja::Value,
+) -> crate::error::AppResult<axum::response::Html<String>> {
+    state
+        .ui()
+        .render(template, page, ctx)
+        .map(axum::response::Html)
+        .map_err(|e| {
+            crate::error::AppError::Internal(anyhow::anyhow!("rendering {template}: {e:#}"))
+        })
+}

@@ -1,0 +1,232 @@
+//! The composition root: connects the database, runs migrations, builds
+//! `AppState`, mounts the platform's and every enabled module's routes, and
+//! wraps them in the middleware stack.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use faena_platform::http::{
+    REQUEST_ID, RequestIdMaker, capture_route, problem::render_problems, sanitise_request_id,
+    security_headers, track_metrics,
+};
+use faena_platform::state::AppStateParts;
+use faena_platform::ui::{PLATFORM_ASSETS, PLATFORM_TEMPLATES, Ui};
+use faena_platform::{AppError, AppState, Config, I18n, Module, Problem, telemetry};
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::migrator::Migrator;
+use crate::modules;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Faena API",
+        description = "Operations backend: customers, warehouse, repair shop, transport, \
+                       maintenance and document exports. Errors are RFC 9457 problem documents.",
+        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
+    ),
+    tags((name = "system", description = "Health, readiness and build information"))
+)]
+struct ApiDoc;
+
+/// A ready-to-serve application.
+pub struct App {
+    pub router: Router,
+    pub state: AppState,
+    pub openapi: OpenApiDoc,
+}
+
+/// Connects, migrates and assembles the application for `config`.
+pub async fn build(config: Config) -> anyhow::Result<App> {
+    let modules = modules::enabled(&config);
+    build_with(config, modules).await
+}
+
+/// Like `build`, with an explicit module list (tests mount extra modules).
+pub async fn build_with(config: Config, modules: Vec<Box<dyn Module>>) -> anyhow::Result<App> {
+    let db = faena_platform::db::connect(&config.database).await?;
+    migrate(&db).await?;
+    assemble(config, db, modules)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .context("applying database migrations")
+}
+
+/// Builds state and router over an already migrated database.
+pub fn assemble(
+    config: Config,
+    db: DatabaseConnection,
+    modules: Vec<Box<dyn Module>>,
+) -> anyhow::Result<App> {
+    let mut i18n = I18n::default();
+    let catalogs = faena_platform::TRANSLATIONS
+        .iter()
+        .chain(modules.iter().flat_map(|m| m.translations().iter()));
+    for (locale, source) in catalogs {
+        i18n.add(*locale, source)
+            .map_err(|e| anyhow::anyhow!("translation catalog ({}): {e}", locale.code()))?;
+    }
+    let i18n = Arc::new(i18n);
+
+    let templates: Vec<_> = PLATFORM_TEMPLATES
+        .iter()
+        .chain(modules.iter().flat_map(|m| m.templates().iter()))
+        .copied()
+        .collect();
+    let assets: Vec<_> = PLATFORM_ASSETS
+        .iter()
+        .chain(modules.iter().flat_map(|m| m.assets().iter()))
+        .copied()
+        .collect();
+    let nav: Vec<_> = modules.iter().filter_map(|m| m.nav()).collect();
+    let ui = Ui::new(
+        i18n.clone(),
+        &templates,
+        &assets,
+        &nav,
+        faena_platform::VERSION,
+    )?;
+
+    let state = AppState::new(AppStateParts {
+        config,
+        db,
+        i18n,
+        ui,
+        modules: modules.iter().map(|m| m.name()).collect(),
+        metrics: telemetry::metrics_handle(),
+    });
+    let (router, openapi) = router(state.clone(), &modules);
+    Ok(App {
+        router,
+        state,
+        openapi,
+    })
+}
+
+/// The OpenAPI document of the platform and the given modules.
+pub fn openapi(modules: &[Box<dyn Module>]) -> OpenApiDoc {
+    api_router(modules).into_openapi()
+}
+
+fn api_router(modules: &[Box<dyn Module>]) -> OpenApiRouter<AppState> {
+    let mut api =
+        OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(faena_platform::routes::api());
+    for module in modules {
+        api = api.merge(module.api());
+    }
+    api
+}
+
+fn router(state: AppState, modules: &[Box<dyn Module>]) -> (Router, OpenApiDoc) {
+    let (api, openapi) = api_router(modules).split_for_parts();
+    let openapi_json = Bytes::from(openapi.to_json().unwrap_or_else(|_| "{}".into()));
+
+    let mut pages = faena_platform::routes::pages();
+    for module in modules {
+        pages = pages.merge(module.pages());
+    }
+
+    let config = state.config().clone();
+    let routes = api
+        .merge(pages)
+        .route(
+            "/api/openapi.json",
+            get(
+                move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json) },
+            ),
+        )
+        .route_layer(from_fn(capture_route))
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+        })
+        .with_state(state.clone());
+
+    let stack = ServiceBuilder::new()
+        .layer(from_fn(sanitise_request_id))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIdMaker))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        request_id = %id,
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                )
+                .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(cors(&config.http.cors_origins))
+        .layer(from_fn_with_state(config.http.hsts, security_headers))
+        .layer(CompressionLayer::new())
+        .layer(from_fn(track_metrics))
+        .layer(from_fn_with_state(state, render_problems))
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.http.request_timeout_secs),
+        ))
+        .layer(DefaultBodyLimit::max(config.http.body_limit));
+
+    (routes.layer(stack), openapi)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::ACCEPT_LANGUAGE,
+            axum::http::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::ETAG, REQUEST_ID, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(3600))
+}

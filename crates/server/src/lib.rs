@@ -1,0 +1,9 @@
+//! The `faena` binary's library half: the composition root (`app`), the
+//! list of modules, the migrator, the server loop and the CLI. Integration
+//! tests and the testkit build the very same application through `app`.
+
+pub mod app;
+pub mod cli;
+pub mod migrator;
+pub mod modules;
+pub mod serve;

@@ -1,0 +1,143 @@
+//! The real `faena` binary: starts, answers, and stops cleanly on SIGINT.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Running {
+    child: Child,
+    address: String,
+    listening_at: Instant,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+/// Starts `faena serve` on a free port and waits for its "listening" line.
+async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faena"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("FAENA_LOG__FORMAT", "json")
+        .env("FAENA_LOG__FILTER", "info")
+        .env_remove("RUST_LOG")
+        .env_remove("FAENA_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(url) = database_url {
+        cmd.env("FAENA_DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("faena starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Duration::from_secs(30);
+    let address = tokio::time::timeout(deadline, async {
+        while let Some(line) = lines.recv().await {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if event["message"] == "listening" {
+                return event["address"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("faena exited before listening");
+    })
+    .await
+    .expect("faena listens within 30 s");
+    Running {
+        child,
+        address,
+        listening_at: Instant::now(),
+        lines,
+    }
+}
+
+fn interrupt(child: &Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn stop_within_five_seconds(mut running: Running) {
+    interrupt(&running.child);
+    let status = tokio::time::timeout(Duration::from_secs(5), running.child.wait())
+        .await
+        .expect("faena exits within 5 s of SIGINT")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "exit code after SIGINT");
+    let mut rest = Vec::new();
+    while let Ok(line) = running.lines.try_recv() {
+        rest.push(line);
+    }
+    assert!(
+        rest.iter().any(|l| l.contains("\"stopped\"")),
+        "logs a clean stop: {rest:?}"
+    );
+}
+
+#[tokio::test]
+async fn serves_on_sqlite_and_stops_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), None).await;
+    let client = reqwest::Client::new();
+    let res = client
+        .get(format!("http://{}/api/health", running.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        running.listening_at.elapsed() < Duration::from_secs(1),
+        "answers within a second of the listening line"
+    );
+    let info: serde_json::Value = client
+        .get(format!("http://{}/api/system/info", running.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["database"], "sqlite");
+    assert!(
+        dir.path().join("faena.db").exists(),
+        "database in the data dir"
+    );
+    stop_within_five_seconds(running).await;
+}
+
+#[tokio::test]
+async fn serves_on_postgres_when_given_its_url() {
+    let Some(admin) = faena_testkit::postgres_url() else {
+        return; // covered when FAENA_TEST_POSTGRES_URL is set (always in CI)
+    };
+    let db = faena_testkit::TestDatabase::create_empty(&admin);
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), Some(&db.url)).await;
+    let info: serde_json::Value =
+        reqwest::get(format!("http://{}/api/system/info", running.address))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(info["database"], "postgres");
+    let ready = reqwest::get(format!("http://{}/api/health/ready", running.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    stop_within_five_seconds(running).await;
+}

@@ -1,0 +1,146 @@
+//! Every error under /api is RFC 9457 problem+json, including the
+//! framework's own rejections; elsewhere it is an HTML page.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use faena_testkit::TestApp;
+use serde_json::json;
+
+use crate::support::{echo_app, echo_app_with};
+
+#[tokio::test]
+async fn unknown_api_route_is_a_problem_document() {
+    let app = TestApp::new().await;
+    let res = app.get("/api/nope").await;
+    res.assert_status(StatusCode::NOT_FOUND);
+    assert_eq!(res.content_type(), "application/problem+json");
+    let body = res.json();
+    assert_eq!(body["status"], 404);
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["title"], "No encontrado");
+    assert_eq!(body["instance"], "/api/nope");
+    assert_eq!(body["request_id"].as_str(), res.header("x-request-id"));
+}
+
+#[tokio::test]
+async fn problem_titles_follow_accept_language() {
+    let app = TestApp::new().await.with_language("en-US,en;q=0.9");
+    let res = app.get("/api/nope").await;
+    assert_eq!(res.json()["title"], "Not found");
+    assert_eq!(res.header("content-language"), Some("en"));
+}
+
+#[tokio::test]
+async fn wrong_method_is_405_problem_with_allow() {
+    let app = TestApp::new().await;
+    let res = app.post_json("/api/health", &json!({})).await;
+    res.assert_status(StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.content_type(), "application/problem+json");
+    assert_eq!(res.json()["code"], "method_not_allowed");
+    assert!(res.header("allow").unwrap_or("").contains("GET"));
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_413_problem() {
+    let app = echo_app_with(|c| c.http.body_limit = 1024).await;
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(4096));
+    let res = app
+        .post_raw("/api/test/echo", "application/json", big)
+        .await;
+    res.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.content_type(), "application/problem+json");
+    assert_eq!(res.json()["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_problem_with_position() {
+    let app = echo_app().await;
+    let res = app
+        .post_raw("/api/test/echo", "application/json", "{\"name\": ")
+        .await;
+    res.assert_status(StatusCode::BAD_REQUEST);
+    assert_eq!(res.content_type(), "application/problem+json");
+    let body = res.json();
+    assert_eq!(body["code"], "malformed_json");
+    assert!(
+        body["detail"].as_str().unwrap().contains("línea 1"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_415_problem() {
+    let app = echo_app().await;
+    let res = app
+        .post_raw("/api/test/echo", "text/plain", "{\"name\":\"x\"}")
+        .await;
+    res.assert_status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(res.content_type(), "application/problem+json");
+    assert_eq!(res.json()["code"], "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn invalid_field_is_422_naming_the_field() {
+    let app = echo_app().await;
+    let res = app
+        .post_json("/api/test/echo", &json!({"name": "x", "count": "many"}))
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.json();
+    assert_eq!(body["code"], "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "count");
+    assert_eq!(body["errors"][0]["code"], "invalid");
+    assert_eq!(body["errors"][0]["message"], "El campo count no es válido");
+
+    let res = app.post_json("/api/test/echo", &json!({})).await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["errors"][0]["field"], "name");
+    assert_eq!(res.json()["errors"][0]["code"], "required");
+}
+
+#[tokio::test]
+async fn invalid_query_parameter_is_422_naming_it() {
+    let app = echo_app().await;
+    let res = app.get("/api/test/echo?repeat=lots").await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["errors"][0]["field"], "repeat");
+}
+
+#[tokio::test]
+async fn no_error_under_api_is_plain_text() {
+    let app = echo_app().await;
+    let requests = [
+        Request::get("/api/nope").body(Body::empty()).unwrap(),
+        Request::builder()
+            .method(Method::DELETE)
+            .uri("/api/health")
+            .body(Body::empty())
+            .unwrap(),
+        Request::post("/api/test/echo")
+            .header("content-type", "application/json")
+            .body(Body::from("not json"))
+            .unwrap(),
+        Request::post("/api/test/echo")
+            .body(Body::from("{}"))
+            .unwrap(),
+        Request::get("/api/").body(Body::empty()).unwrap(),
+    ];
+    for req in requests {
+        let uri = req.uri().clone();
+        let res = app.send(req).await;
+        assert!(res.status.is_client_error(), "{uri}: {}", res.status);
+        assert_eq!(res.content_type(), "application/problem+json", "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_page_is_an_html_error_page_in_spanish() {
+    let app = TestApp::new().await;
+    let res = app.get("/no-existe").await;
+    res.assert_status(StatusCode::NOT_FOUND);
+    assert!(res.content_type().starts_with("text/html"));
+    let html = res.text();
+    assert!(html.contains("<html lang=\"es-CL\">"), "{html}");
+    assert!(html.contains("No encontrado"));
+    assert!(html.contains("Volver al inicio"));
+}

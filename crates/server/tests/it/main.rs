@@ -1,0 +1,9 @@
+//! Integration tests of the composed application: one binary for the crate.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod binary;
+mod errors;
+mod openapi;
+mod pages;
+mod support;
+mod system;
