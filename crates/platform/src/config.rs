@@ -28,6 +28,45 @@ pub struct Config {
     pub database: DbConfig,
     pub log: LogConfig,
     pub modules: ModulesConfig,
+    pub auth: AuthConfig,
+    pub audit: AuditConfig,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of an API access token (JWT).
+    pub access_token_minutes: u64,
+    /// Lifetime of a refresh token; each use rotates it.
+    pub refresh_token_days: u64,
+    /// A page session ends after this long without a request...
+    pub session_idle_minutes: u64,
+    /// ...and in any case this long after login.
+    pub session_absolute_hours: u64,
+    /// `POST /api/auth/register` works only when this is on; new users get
+    /// the viewer role.
+    pub self_registration: bool,
+    /// Mark cookies `Secure` (also implied by `http.hsts`).
+    pub secure_cookies: bool,
+    /// Failed logins, per account and per address, before 429.
+    pub login_max_failures: u32,
+    pub login_window_minutes: u64,
+    /// First start: the administrator to create when there are no users
+    /// (`FAENA_ADMIN_EMAIL`, `FAENA_ADMIN_PASSWORD`). Without a password, one
+    /// is generated and printed once.
+    pub admin_email: String,
+    #[serde(serialize_with = "serialize_secret")]
+    pub admin_password: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Entries older than this many days move to archive files in the data
+    /// dir (never silently deleted). 0 keeps everything in the database.
+    pub retention_days: u32,
+    /// How often committed entries are linked into the hash chain.
+    pub seal_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -45,6 +84,9 @@ pub struct HttpConfig {
     pub hsts: bool,
     /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Proxies whose `X-Forwarded-For` names the real client (login
+    /// throttling and the audit log record that address).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -103,6 +145,8 @@ impl Default for Config {
             database: DbConfig::default(),
             log: LogConfig::default(),
             modules: ModulesConfig::default(),
+            auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -116,6 +160,7 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             hsts: false,
             shutdown_grace_secs: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -130,6 +175,54 @@ impl Default for DbConfig {
             sqlite_synchronous: SqliteSynchronous::Full,
             sqlite_busy_timeout_ms: 5_000,
         }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_minutes: 15,
+            refresh_token_days: 30,
+            session_idle_minutes: 8 * 60,
+            session_absolute_hours: 72,
+            self_registration: false,
+            secure_cookies: false,
+            login_max_failures: 5,
+            login_window_minutes: 15,
+            admin_email: String::new(),
+            admin_password: SecretString::from(String::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("access_token_minutes", &self.access_token_minutes)
+            .field("refresh_token_days", &self.refresh_token_days)
+            .field("session_idle_minutes", &self.session_idle_minutes)
+            .field("session_absolute_hours", &self.session_absolute_hours)
+            .field("self_registration", &self.self_registration)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 0,
+            seal_interval_secs: 2,
+        }
+    }
+}
+
+fn serialize_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    if secret.expose_secret().is_empty() {
+        s.serialize_str("")
+    } else {
+        s.serialize_str("***")
     }
 }
 
@@ -222,8 +315,11 @@ impl Config {
                 .map(|key| {
                     // `FAENA_DATABASE_URL` is the conventional name; keep it
                     // working next to the nested `FAENA_DATABASE__URL`.
-                    if key.as_str().eq_ignore_ascii_case("database_url") {
+                    let k = key.as_str().to_ascii_lowercase();
+                    if k == "database_url" {
                         "database.url".into()
+                    } else if k == "admin_email" || k == "admin_password" {
+                        format!("auth.{k}").into()
                     } else {
                         key.as_str().replace("__", ".").into()
                     }

@@ -5,15 +5,20 @@
 //! It owns nothing of any business: no module's table, route or text lives
 //! here.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod i18n;
+mod migrations;
 pub mod module;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod telemetry;
+pub mod types;
 pub mod ui;
 
 pub use config::Config;
@@ -31,8 +36,7 @@ pub const TRANSLATIONS: &[(Locale, &str)] = &[
     (Locale::En, include_str!("../locales/en.txt")),
 ];
 
-/// The platform's own schema migrations (users, audit … arrive with their
-/// features); modules add theirs after these.
+/// The platform's own schema migrations; modules add theirs after these.
 pub fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-    Vec::new()
+    migrations::all()
 }

@@ -2,10 +2,10 @@
 //! routes (JSON API with OpenAPI, and pages), templates, assets and
 //! translations. The server crate is the only place that lists modules.
 
-use axum::Router;
 use sea_orm_migration::MigrationTrait;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::Pages;
 use crate::i18n::Locale;
 use crate::state::AppState;
 use crate::ui::NavEntry;
@@ -20,14 +20,20 @@ pub trait Module: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// JSON routes under `/api`, documented for OpenAPI.
+    /// Permissions this module checks (`module.resource.action`).
+    fn permissions(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// JSON routes under `/api`, documented for OpenAPI. Each operation
+    /// states its access with `security(...)` (see `auth::access`).
     fn api(&self) -> OpenApiRouter<AppState> {
         OpenApiRouter::new()
     }
 
-    /// HTML pages.
-    fn pages(&self) -> Router<AppState> {
-        Router::new()
+    /// HTML pages, each with its access.
+    fn pages(&self) -> Pages {
+        Pages::new()
     }
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {

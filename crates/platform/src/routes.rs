@@ -1,16 +1,15 @@
 //! The platform's own routes: health, readiness, system info, metrics, the
 //! home page, the language switch, the API docs page and static assets.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::{Access, Pages};
 use crate::db::{self, DbKind};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::{CSP_DOCS, Json, Query};
@@ -24,16 +23,19 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
         .routes(routes!(readiness))
         .routes(routes!(system_info))
+        .merge(crate::auth::api::api())
+        .merge(crate::audit::api::api())
 }
 
-/// Pages, assets and the metrics endpoint.
-pub fn pages() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/lang/{code}", get(switch_language))
-        .route("/api/docs", get(api_docs))
-        .route("/assets/{name}", get(asset))
-        .route("/metrics", get(metrics))
+/// Pages, assets and the metrics endpoint, with their access.
+pub fn pages() -> Pages {
+    Pages::new()
+        .get("/", Access::Authenticated, home)
+        .get("/lang/{code}", Access::Public, switch_language)
+        .get("/api/docs", Access::Public, api_docs)
+        .get("/assets/{name}", Access::Public, asset)
+        .get("/metrics", Access::perm("platform.metrics.read"), metrics)
+        .merge(crate::auth::pages::pages())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -43,7 +45,7 @@ pub struct Health {
 }
 
 /// Liveness: the process is up and answering.
-#[utoipa::path(get, path = "/api/health", tag = "system",
+#[utoipa::path(get, path = "/api/health", tag = "system", security(()),
     responses((status = 200, description = "The process is alive", body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health {
@@ -60,7 +62,7 @@ pub struct Readiness {
 
 /// Readiness: the database answers. 503 otherwise, so a load balancer stops
 /// sending traffic here.
-#[utoipa::path(get, path = "/api/health/ready", tag = "system",
+#[utoipa::path(get, path = "/api/health/ready", tag = "system", security(()),
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
         (status = 503, description = "A dependency is down", content_type = "application/problem+json"),
@@ -90,6 +92,7 @@ pub struct SystemInfo {
 
 /// Which build, replica, modules and database answer.
 #[utoipa::path(get, path = "/api/system/info", tag = "system",
+    security(("bearer" = ["platform.system.read"])),
     responses((status = 200, description = "This replica", body = SystemInfo)))]
 async fn system_info(State(state): State<AppState>) -> Json<SystemInfo> {
     Json(SystemInfo {

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::service::AuthState;
 use crate::config::Config;
 use crate::db::DbKind;
 use crate::i18n::I18n;
@@ -22,6 +23,8 @@ struct Inner {
     i18n: Arc<I18n>,
     ui: Ui,
     modules: Vec<&'static str>,
+    permissions: Vec<&'static str>,
+    auth: AuthState,
     started_at: Instant,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -32,6 +35,9 @@ pub struct AppStateParts {
     pub i18n: Arc<I18n>,
     pub ui: Ui,
     pub modules: Vec<&'static str>,
+    /// Every permission declared by the platform and the enabled modules.
+    pub permissions: Vec<&'static str>,
+    pub auth: AuthState,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -45,6 +51,8 @@ impl AppState {
             i18n: parts.i18n,
             ui: parts.ui,
             modules: parts.modules,
+            permissions: parts.permissions,
+            auth: parts.auth,
             started_at: Instant::now(),
             metrics: parts.metrics,
         }))
@@ -73,6 +81,14 @@ impl AppState {
     /// Names of the enabled business modules.
     pub fn modules(&self) -> &[&'static str] {
         &self.0.modules
+    }
+
+    pub fn permissions(&self) -> &[&'static str] {
+        &self.0.permissions
+    }
+
+    pub fn auth(&self) -> &AuthState {
+        &self.0.auth
     }
 
     pub fn uptime(&self) -> std::time::Duration {

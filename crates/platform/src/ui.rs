@@ -57,6 +57,39 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("api_docs.html", include_str!("../templates/api_docs.html")),
+    (
+        "auth/login.html",
+        include_str!("../templates/auth/login.html"),
+    ),
+    (
+        "auth/profile.html",
+        include_str!("../templates/auth/profile.html"),
+    ),
+    (
+        "admin/users.html",
+        include_str!("../templates/admin/users.html"),
+    ),
+    (
+        "admin/user_form.html",
+        include_str!("../templates/admin/user_form.html"),
+    ),
+    (
+        "admin/roles.html",
+        include_str!("../templates/admin/roles.html"),
+    ),
+    (
+        "admin/role_form.html",
+        include_str!("../templates/admin/role_form.html"),
+    ),
+    (
+        "admin/api_keys.html",
+        include_str!("../templates/admin/api_keys.html"),
+    ),
+    (
+        "admin/audit.html",
+        include_str!("../templates/admin/audit.html"),
+    ),
+    ("macros.html", include_str!("../templates/macros.html")),
 ];
 
 /// An entry of the navigation and of the home page: one per enabled module.
@@ -164,6 +197,9 @@ impl Ui {
             other_locale => match page.locale { Locale::Es => "en", Locale::En => "es" },
             path => &page.path,
             request_id => &page.request_id,
+            user => &page.user,
+            csrf => &page.csrf,
+            show_admin => page.show_admin,
             ..ctx
         })
     }
@@ -178,11 +214,18 @@ impl Ui {
 }
 
 /// What every page needs to know about its request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PageContext {
     pub locale: Locale,
     pub path: String,
     pub request_id: Option<String>,
+    /// The signed-in user's email, for the header.
+    pub user: Option<String>,
+    /// The CSRF token every form must send as `_csrf`.
+    pub csrf: String,
+    /// Whether to show the administration link.
+    pub show_admin: bool,
+    pub principal: Option<crate::auth::Principal>,
 }
 
 impl PageContext {
@@ -191,7 +234,12 @@ impl PageContext {
             locale,
             path,
             request_id,
+            ..Self::default()
         }
+    }
+
+    pub fn can(&self, permission: &str) -> bool {
+        self.principal.as_ref().is_some_and(|p| p.can(permission))
     }
 }
 
@@ -199,6 +247,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let principal = parts.extensions.get::<crate::auth::Principal>().cloned();
         Ok(PageContext {
             locale: Locale::from_headers(&parts.headers),
             path: parts.uri.path().to_owned(),
@@ -207,6 +256,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
                 .get(crate::http::REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            user: principal.as_ref().map(|p| p.label()),
+            csrf: parts
+                .extensions
+                .get::<crate::auth::session::CsrfToken>()
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+            show_admin: principal
+                .as_ref()
+                .is_some_and(|p| p.can("platform.users.read")),
+            principal,
         })
     }
 }

@@ -12,6 +12,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
+use faena_platform::auth::access::{Access, AccessMap, authorize};
+use faena_platform::auth::service::AuthState;
 use faena_platform::http::{
     REQUEST_ID, RequestIdMaker, capture_route, problem::render_problems, sanitise_request_id,
     security_headers, track_metrics,
@@ -44,9 +46,38 @@ use crate::modules;
                        maintenance and document exports. Errors are RFC 9457 problem documents.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
     ),
-    tags((name = "system", description = "Health, readiness and build information"))
+    modifiers(&BearerScheme),
+    tags(
+        (name = "system", description = "Health, readiness and build information"),
+        (name = "auth", description = "Sign in, tokens, the current user"),
+        (name = "access", description = "Users, roles, permissions and API keys"),
+        (name = "audit", description = "The tamper-evident audit log"),
+    )
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` scheme every protected operation names: a JWT
+/// access token from `/api/auth/login`, or an API key (`faena_…`).
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            faena_platform::auth::access::SECURITY_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access token from POST /api/auth/login, or an API key (faena_…). \
+                         Scopes name the permission the operation requires.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// A ready-to-serve application.
 pub struct App {
@@ -65,7 +96,12 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 pub async fn build_with(config: Config, modules: Vec<Box<dyn Module>>) -> anyhow::Result<App> {
     let db = faena_platform::db::connect(&config.database).await?;
     migrate(&db).await?;
-    assemble(config, db, modules)
+    faena_platform::auth::roles::ensure_builtin(&db)
+        .await
+        .context("creating the built-in roles")?;
+    let app = assemble(config, db, modules)?;
+    faena_platform::auth::users::ensure_admin(&app.state).await?;
+    Ok(app)
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
@@ -109,15 +145,20 @@ pub fn assemble(
         faena_platform::VERSION,
     )?;
 
+    let mut permissions: Vec<&'static str> = faena_platform::auth::PLATFORM_PERMISSIONS.to_vec();
+    permissions.extend(modules.iter().flat_map(|m| m.permissions().iter().copied()));
+    let auth = AuthState::new(&config.data_dir)?;
     let state = AppState::new(AppStateParts {
         config,
         db,
         i18n,
         ui,
         modules: modules.iter().map(|m| m.name()).collect(),
+        permissions,
+        auth,
         metrics: telemetry::metrics_handle(),
     });
-    let (router, openapi) = router(state.clone(), &modules);
+    let (router, openapi) = router(state.clone(), &modules)?;
     Ok(App {
         router,
         state,
@@ -139,7 +180,7 @@ fn api_router(modules: &[Box<dyn Module>]) -> OpenApiRouter<AppState> {
     api
 }
 
-fn router(state: AppState, modules: &[Box<dyn Module>]) -> (Router, OpenApiDoc) {
+fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Router, OpenApiDoc)> {
     let (api, openapi) = api_router(modules).split_for_parts();
     let openapi_json = Bytes::from(openapi.to_json().unwrap_or_else(|_| "{}".into()));
 
@@ -147,6 +188,14 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> (Router, OpenApiDoc) 
     for module in modules {
         pages = pages.merge(module.pages());
     }
+    let (pages, page_access) = pages.into_parts();
+    let mut access = AccessMap::default();
+    access.add_openapi(&openapi).map_err(anyhow::Error::msg)?;
+    for (method, path, a) in page_access {
+        access.insert(method, &path, a);
+    }
+    access.insert(Method::GET, "/api/openapi.json", Access::Public);
+    let access = Arc::new(access);
 
     let config = state.config().clone();
     let routes = api
@@ -157,6 +206,7 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> (Router, OpenApiDoc) 
                 move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json) },
             ),
         )
+        .route_layer(from_fn_with_state((state.clone(), access), authorize))
         .route_layer(from_fn(capture_route))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async {
@@ -203,7 +253,7 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> (Router, OpenApiDoc) 
         ))
         .layer(DefaultBodyLimit::max(config.http.body_limit));
 
-    (routes.layer(stack), openapi)
+    Ok((routes.layer(stack), openapi))
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -27,6 +27,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "listening"
     );
 
+    faena_platform::audit::spawn_sealer(
+        app.state.db().clone(),
+        Duration::from_secs(app.state.config().audit.seal_interval_secs.max(1)),
+    );
+    spawn_housekeeping(app.state.clone());
+
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let server = axum::serve(
         listener,
@@ -88,4 +94,34 @@ async fn shutdown_signal() -> &'static str {
         _ = ctrl_c => "SIGINT",
         _ = terminate => "SIGTERM",
     }
+}
+
+/// Daily chores: audit retention (archive, never silent deletion) and
+/// pruning of old login failures.
+fn spawn_housekeeping(state: faena_platform::AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
+        loop {
+            tick.tick().await;
+            let days = state.config().audit.retention_days;
+            if days > 0 {
+                match faena_platform::audit::retention::archive(
+                    state.db(),
+                    &state.config().data_dir,
+                    days,
+                )
+                .await
+                {
+                    Ok(Some((file, n))) => {
+                        tracing::info!(file = %file.display(), entries = n, "audit entries archived")
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = format!("{e:#}"), "audit archiving failed"),
+                }
+            }
+            if let Err(e) = faena_platform::auth::throttle::prune(state.db()).await {
+                tracing::warn!(error = %e, "pruning login failures failed");
+            }
+        }
+    });
 }

@@ -23,12 +23,16 @@ use tower::ServiceExt;
 
 pub use postgres::{TestDatabase, postgres_url};
 
-/// A running application for one test.
+/// The password of the administrator every test app starts with.
+pub const ADMIN_EMAIL: &str = "admin@faena.test";
+pub const ADMIN_PASSWORD: &str = "Prueba-de-integracion-2026!";
+/// The password `client_for` gives the users it creates.
+pub const USER_PASSWORD: &str = "Clave-larga-de-prueba-77";
+
+/// A running application for one test. Derefs to an anonymous `Client`.
 pub struct TestApp {
-    router: Router,
+    client: Client,
     pub state: AppState,
-    /// Headers sent with every request (language, credentials).
-    default_headers: HeaderMap,
     _db: TestDb,
     _dir: tempfile::TempDir,
 }
@@ -37,6 +41,13 @@ enum TestDb {
     Sqlite,
     // Held so the database is dropped with the app.
     Postgres(#[allow(dead_code)] postgres::TestDatabase),
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl TestApp {
@@ -69,6 +80,8 @@ impl TestApp {
         config.log.filter = "warn".into();
         config.database.max_connections = 4;
         config.database.min_connections = 0;
+        config.auth.admin_email = ADMIN_EMAIL.into();
+        config.auth.admin_password = SecretString::from(ADMIN_PASSWORD.to_owned());
         let db = match postgres_url() {
             Some(admin_url) => {
                 let db = postgres::TestDatabase::create(&admin_url);
@@ -88,9 +101,11 @@ impl TestApp {
             .await
             .expect("the application builds");
         Self {
-            router: app.router,
+            client: Client {
+                router: app.router,
+                headers: HeaderMap::new(),
+            },
             state: app.state,
-            default_headers: HeaderMap::new(),
             _db: db,
             _dir: dir,
         }
@@ -103,17 +118,115 @@ impl TestApp {
         }
     }
 
-    /// Sends `Accept-Language: <tag>` with every request from now on.
+    /// Sends `Accept-Language: <tag>` with every request of the default
+    /// client from now on.
     pub fn with_language(mut self, tag: &str) -> Self {
-        self.default_headers.insert(
+        self.client.headers.insert(
             header::ACCEPT_LANGUAGE,
             HeaderValue::from_str(tag).expect("language tag"),
         );
         self
     }
 
+    /// A client with no credentials.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            router: self.client.router.clone(),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// A client signed in (access token) as the first administrator.
+    pub async fn admin(&self) -> Client {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// A client signed in as a new user of `role`, with email
+    /// `<role>@faena.test` (or `<role>-N@…` if taken).
+    pub async fn client_for(&self, role: &str) -> Client {
+        let email = self.create_user(role).await;
+        self.login(&email, USER_PASSWORD).await
+    }
+
+    /// Creates an active user of `role` and returns its email.
+    pub async fn create_user(&self, role: &str) -> String {
+        let admin = self.admin().await;
+        for n in 0.. {
+            let email = if n == 0 {
+                format!("{role}@faena.test")
+            } else {
+                format!("{role}-{n}@faena.test")
+            };
+            let res = admin
+                .post_json(
+                    "/api/users",
+                    &serde_json::json!({"email": email, "name": format!("Usuario {role}"), "role": role, "password": USER_PASSWORD}),
+                )
+                .await;
+            match res.status {
+                StatusCode::CREATED => return email,
+                StatusCode::CONFLICT => continue,
+                other => panic!("creating a {role} user: {other}: {}", res.text()),
+            }
+        }
+        unreachable!()
+    }
+
+    /// Signs in through the API and returns a client carrying the token.
+    pub async fn login(&self, email: &str, password: &str) -> Client {
+        let res = self
+            .anonymous()
+            .post_json(
+                "/api/auth/login",
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::OK,
+            "login as {email}: {}",
+            res.text()
+        );
+        let token = res.json()["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned();
+        self.anonymous().with_bearer(&token)
+    }
+}
+
+/// Sends requests through the whole middleware stack, with its own default
+/// headers (language, credentials).
+#[derive(Clone)]
+pub struct Client {
+    router: Router,
+    headers: HeaderMap,
+}
+
+impl Client {
+    pub fn with_bearer(mut self, token: &str) -> Self {
+        self.headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("token"),
+        );
+        self
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_str(value).expect("header value"),
+        );
+        self
+    }
+
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.send(Request::delete(path).body(Body::empty()).unwrap())
             .await
     }
 
@@ -151,7 +264,7 @@ impl TestApp {
 
     /// Sends any request through the whole middleware stack.
     pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
-        for (name, value) in &self.default_headers {
+        for (name, value) in &self.headers {
             if !request.headers().contains_key(name) {
                 request.headers_mut().insert(name.clone(), value.clone());
             }

@@ -2,7 +2,9 @@
 //! request ids, metrics and security headers. The server crate stacks these
 //! around the composed router; modules only use the extractors.
 
+pub mod etag;
 pub mod extract;
+pub mod pagination;
 pub mod problem;
 
 use std::time::Instant;

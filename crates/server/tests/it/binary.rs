@@ -3,6 +3,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -20,6 +21,8 @@ async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Runnin
         .arg("--data-dir")
         .arg(data_dir)
         .env("FAENA_LOG__FORMAT", "json")
+        .env("FAENA_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("FAENA_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("FAENA_LOG__FILTER", "info")
         .env_remove("RUST_LOG")
         .env_remove("FAENA_DATABASE_URL")
@@ -60,6 +63,20 @@ async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Runnin
         listening_at: Instant::now(),
         lines,
     }
+}
+
+/// Signs in as the configured administrator; returns the access token.
+async fn admin_token(address: &str) -> String {
+    let res: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{address}/api/auth/login"))
+        .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    res["access_token"].as_str().expect("a token").to_owned()
 }
 
 fn interrupt(child: &Child) {
@@ -103,8 +120,10 @@ async fn serves_on_sqlite_and_stops_on_sigint() {
         running.listening_at.elapsed() < Duration::from_secs(1),
         "answers within a second of the listening line"
     );
+    let token = admin_token(&running.address).await;
     let info: serde_json::Value = client
         .get(format!("http://{}/api/system/info", running.address))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -127,14 +146,17 @@ async fn serves_on_postgres_when_given_its_url() {
     let db = faena_testkit::TestDatabase::create_empty(&admin);
     let dir = tempfile::tempdir().unwrap();
     let running = start(dir.path(), Some(&db.url)).await;
-    let info: serde_json::Value =
-        reqwest::get(format!("http://{}/api/system/info", running.address))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-    assert_eq!(info["database"], "postgres");
+    let token = admin_token(&running.address).await;
+    let info: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/system/info", running.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["database"], "postgres", "{info}");
     let ready = reqwest::get(format!("http://{}/api/health/ready", running.address))
         .await
         .unwrap();

@@ -6,15 +6,19 @@ use faena_testkit::TestApp;
 #[tokio::test]
 async fn home_page_is_spanish_by_default_and_english_on_request() {
     let app = TestApp::new().await;
-    let res = app.get("/").await;
+    let admin = app.admin().await;
+    let res = admin.get("/").await;
     res.assert_status(StatusCode::OK);
     let html = res.text();
     assert!(html.contains("<html lang=\"es-CL\">"));
     assert!(html.contains("<title>Inicio · Faena</title>"));
     assert!(html.contains("name=\"viewport\""), "readable on a phone");
 
-    let app = app.with_language("en");
-    let html = app.get("/").await.text();
+    let html = admin
+        .with_header("accept-language", "en")
+        .get("/")
+        .await
+        .text();
     assert!(html.contains("<html lang=\"en\">"));
     assert!(html.contains("<title>Home · Faena</title>"));
 }
@@ -30,7 +34,7 @@ async fn language_switch_sets_a_cookie_and_goes_back() {
     assert!(cookie.contains("SameSite=Lax"));
 
     // The cookie wins over Accept-Language.
-    let req = axum::http::Request::get("/")
+    let req = axum::http::Request::get("/login")
         .header("cookie", "lang=en")
         .header("accept-language", "es-CL")
         .body(axum::body::Body::empty())
@@ -47,7 +51,7 @@ async fn language_switch_sets_a_cookie_and_goes_back() {
 #[tokio::test]
 async fn assets_are_embedded_and_cacheable() {
     let app = TestApp::new().await;
-    let html = app.get("/").await.text();
+    let html = app.get("/login").await.text();
     for asset in ["app.css", "htmx.min.js", "app.js"] {
         let prefix = format!("/assets/{asset}?v=");
         assert!(html.contains(&prefix), "layout links {asset}");

@@ -36,14 +36,14 @@ pub struct EchoQuery {
 }
 
 /// Echo a body.
-#[utoipa::path(post, path = "/api/test/echo", request_body = Echo,
+#[utoipa::path(post, path = "/api/test/echo", request_body = Echo, security(()),
     responses((status = 200, body = Echo)))]
 async fn echo_body(Json(body): Json<Echo>) -> Json<Echo> {
     Json(body)
 }
 
 /// Echo a query.
-#[utoipa::path(get, path = "/api/test/echo", params(EchoQuery),
+#[utoipa::path(get, path = "/api/test/echo", params(EchoQuery), security(()),
     responses((status = 200, body = u32)))]
 async fn echo_query(Query(q): Query<EchoQuery>) -> Json<u32> {
     Json(q.repeat.unwrap_or(1))

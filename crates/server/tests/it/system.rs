@@ -31,7 +31,8 @@ async fn readiness_is_503_when_the_database_is_gone() {
 #[tokio::test]
 async fn system_info_names_the_replica_and_database() {
     let app = TestApp::with_config(|c| c.server_id = "replica-b".into()).await;
-    let body = app.get("/api/system/info").await.json();
+    let viewer = app.client_for("viewer").await;
+    let body = viewer.get("/api/system/info").await.json();
     assert_eq!(body["server_id"], "replica-b");
     assert_eq!(body["version"], faena_platform::VERSION);
     let expected = match app.db_kind() {
@@ -72,7 +73,7 @@ async fn request_id_is_kept_or_made() {
 #[tokio::test]
 async fn security_headers_are_set() {
     let app = TestApp::new().await;
-    let res = app.get("/").await;
+    let res = app.get("/login").await;
     let csp = res.header("content-security-policy").unwrap();
     assert!(csp.contains("frame-ancestors 'none'"));
     assert!(csp.contains("script-src 'self'"));
@@ -128,7 +129,11 @@ async fn metrics_are_prometheus_text_with_routes_and_pool() {
     let app = TestApp::new().await;
     app.get("/api/health").await;
     app.get("/api/nope").await;
-    let res = app.get("/metrics").await;
+    app.anonymous()
+        .get("/metrics")
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    let res = app.admin().await.get("/metrics").await;
     res.assert_status(StatusCode::OK);
     assert!(res.content_type().starts_with("text/plain; version=0.0.4"));
     let text = res.text();

@@ -1,0 +1,190 @@
+//! Identity and access: users, roles and permissions, sessions, tokens, API
+//! keys and login throttling.
+//!
+//! Deny by default: every route states its access (`Access`) as part of its
+//! declaration — API routes through their OpenAPI `security` requirement,
+//! pages through `Pages` — and the `authorize` layer refuses any route that
+//! has none. Modules declare permissions; they never check credentials.
+
+pub mod access;
+pub mod api;
+pub mod api_keys;
+pub mod entities;
+pub mod pages;
+pub mod password;
+pub mod principal;
+pub mod roles;
+pub mod service;
+pub mod session;
+pub mod throttle;
+pub mod token;
+pub mod users;
+
+pub use access::{Access, AccessMap, Pages};
+pub use principal::{Actor, Principal};
+
+/// Permissions of the platform itself (`module.resource.action`).
+pub const PLATFORM_PERMISSIONS: &[&str] = &[
+    "platform.users.read",
+    "platform.users.manage",
+    "platform.roles.manage",
+    "platform.api_keys.manage",
+    "platform.audit.read",
+    "platform.system.read",
+    "platform.metrics.read",
+];
+
+/// A built-in role and its default permission patterns (see
+/// `pattern_matches`). Admins may change the patterns, not delete the role.
+pub struct BuiltinRole {
+    pub name: &'static str,
+    pub patterns: &'static [&'static str],
+}
+
+pub const BUILTIN_ROLES: &[BuiltinRole] = &[
+    BuiltinRole {
+        name: "admin",
+        patterns: &["*"],
+    },
+    BuiltinRole {
+        name: "manager",
+        patterns: &[
+            "clients.*.*",
+            "wms.*.*",
+            "service.*.*",
+            "logistics.*.*",
+            "maintenance.*.*",
+            "exports.*.*",
+            "platform.users.read",
+            "platform.audit.read",
+            "platform.system.read",
+        ],
+    },
+    BuiltinRole {
+        name: "receptionist",
+        patterns: &[
+            "clients.*.read",
+            "clients.*.write",
+            "service.*.read",
+            "service.*.write",
+            "platform.system.read",
+        ],
+    },
+    BuiltinRole {
+        name: "technician",
+        patterns: &[
+            "clients.*.read",
+            "service.*.read",
+            "service.*.write",
+            "maintenance.*.read",
+            "maintenance.*.write",
+            "platform.system.read",
+        ],
+    },
+    BuiltinRole {
+        name: "warehouse",
+        patterns: &[
+            "clients.*.read",
+            "wms.*.read",
+            "wms.*.write",
+            "platform.system.read",
+        ],
+    },
+    BuiltinRole {
+        name: "dispatcher",
+        patterns: &[
+            "clients.*.read",
+            "logistics.*.read",
+            "logistics.*.write",
+            "platform.system.read",
+        ],
+    },
+    BuiltinRole {
+        name: "driver",
+        patterns: &[
+            "logistics.trips.read",
+            "logistics.trips.write",
+            "platform.system.read",
+        ],
+    },
+    BuiltinRole {
+        name: "viewer",
+        patterns: &[
+            "clients.*.read",
+            "wms.*.read",
+            "service.*.read",
+            "logistics.*.read",
+            "maintenance.*.read",
+            "exports.*.read",
+            "platform.system.read",
+        ],
+    },
+];
+
+/// Whether a role pattern grants a permission. Patterns compare segment by
+/// segment; `*` matches any one segment, and a pattern of just `*` matches
+/// every permission.
+pub fn pattern_matches(pattern: &str, permission: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let mut p = pattern.split('.');
+    let mut q = permission.split('.');
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == "*" || a == b => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// A pattern is `*` or three dot-separated segments of lowercase letters,
+/// digits, `_` or `*`.
+pub fn is_valid_pattern(pattern: &str) -> bool {
+    pattern == "*"
+        || (pattern.split('.').count() == 3
+            && pattern.split('.').all(|s| {
+                !s.is_empty()
+                    && (s == "*"
+                        || s.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_by_segment() {
+        assert!(pattern_matches("*", "wms.orders.read"));
+        assert!(pattern_matches("wms.*.read", "wms.orders.read"));
+        assert!(pattern_matches("wms.*.*", "wms.returns.write"));
+        assert!(!pattern_matches("wms.*.read", "wms.orders.write"));
+        assert!(!pattern_matches("wms.*.read", "clients.clients.read"));
+        assert!(!pattern_matches("wms.orders", "wms.orders.read"));
+        assert!(pattern_matches(
+            "platform.users.read",
+            "platform.users.read"
+        ));
+    }
+
+    #[test]
+    fn pattern_syntax() {
+        assert!(is_valid_pattern("*"));
+        assert!(is_valid_pattern("wms.*.read"));
+        assert!(!is_valid_pattern("wms.read"));
+        assert!(!is_valid_pattern("WMS.orders.read"));
+        assert!(!is_valid_pattern("wms..read"));
+    }
+
+    #[test]
+    fn every_builtin_pattern_is_valid() {
+        for role in BUILTIN_ROLES {
+            for p in role.patterns {
+                assert!(is_valid_pattern(p), "{}: {p}", role.name);
+            }
+        }
+    }
+}

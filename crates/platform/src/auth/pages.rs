@@ -1,0 +1,704 @@
+//! Sign-in, sign-out and profile pages, and the admin pages for users,
+//! roles, API keys and the audit log. Every form carries the CSRF token;
+//! the `authorize` layer checks it before any handler runs.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::context;
+use sea_orm::{EntityTrait, QueryOrder, TransactionTrait};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::entities::{role, user};
+use super::principal::{Actor, Principal};
+use super::session::{self, SESSION_COOKIE};
+use super::users::{NewUser, UserUpdate, UserView};
+use super::{Access, Pages};
+use crate::audit::api::{AuditFilter, query as audit_query};
+use crate::error::{AppError, AppResult};
+use crate::http::Query;
+use crate::http::etag::IfMatch;
+use crate::state::AppState;
+use crate::ui::{PageContext, render_page};
+
+pub fn pages() -> Pages {
+    Pages::new()
+        .get("/login", Access::Public, login_form)
+        .post("/login", Access::Public, login)
+        .post("/logout", Access::Public, logout)
+        .get("/profile", Access::Authenticated, profile)
+        .post("/profile/password", Access::Authenticated, change_password)
+        .get(
+            "/admin/users",
+            Access::perm("platform.users.read"),
+            users_list,
+        )
+        .get(
+            "/admin/users/new",
+            Access::perm("platform.users.manage"),
+            user_new,
+        )
+        .post(
+            "/admin/users",
+            Access::perm("platform.users.manage"),
+            user_create,
+        )
+        .get(
+            "/admin/users/{id}",
+            Access::perm("platform.users.read"),
+            user_edit,
+        )
+        .post(
+            "/admin/users/{id}",
+            Access::perm("platform.users.manage"),
+            user_update,
+        )
+        .get(
+            "/admin/roles",
+            Access::perm("platform.roles.manage"),
+            roles_list,
+        )
+        .post(
+            "/admin/roles",
+            Access::perm("platform.roles.manage"),
+            role_create,
+        )
+        .get(
+            "/admin/roles/{name}",
+            Access::perm("platform.roles.manage"),
+            role_edit,
+        )
+        .post(
+            "/admin/roles/{name}",
+            Access::perm("platform.roles.manage"),
+            role_update,
+        )
+        .get(
+            "/admin/api-keys",
+            Access::perm("platform.api_keys.manage"),
+            api_keys_list,
+        )
+        .post(
+            "/admin/api-keys",
+            Access::perm("platform.api_keys.manage"),
+            api_key_create,
+        )
+        .post(
+            "/admin/api-keys/{id}/revoke",
+            Access::perm("platform.api_keys.manage"),
+            api_key_revoke,
+        )
+        .get(
+            "/admin/audit",
+            Access::perm("platform.audit.read"),
+            audit_list,
+        )
+}
+
+/// Field errors of a failed command, worded for the page; any other error
+/// passes through.
+fn form_errors(
+    state: &AppState,
+    page: &PageContext,
+    err: AppError,
+) -> Result<Vec<serde_json::Value>, AppError> {
+    match err {
+        AppError::Validation(errors) => Ok(errors
+            .0
+            .iter()
+            .map(|e| {
+                let mut params = e.params.clone();
+                params.push(("field", e.field.clone()));
+                serde_json::json!({
+                    "field": e.field,
+                    "message": state.i18n().t(page.locale, &format!("validation.{}", e.code), &params),
+                })
+            })
+            .collect()),
+        AppError::Conflict { field: Some(field), .. } => Ok(vec![serde_json::json!({
+            "field": field,
+            "message": state.i18n().t(page.locale, "validation.taken", &[("field", field.clone())]),
+        })]),
+        other => Err(other),
+    }
+}
+
+fn unprocessable(html: Html<String>) -> Response {
+    (StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+    ok: Option<String>,
+}
+
+/// A local path to go back to, never another site.
+fn local_next(next: Option<&str>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or("/")
+        .to_owned()
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Response> {
+    if page.user.is_some() {
+        return Ok(Redirect::to(&local_next(q.next.as_deref())).into_response());
+    }
+    let html = render_page(
+        &state,
+        "auth/login.html",
+        &page,
+        context! { next => local_next(q.next.as_deref()), email => "", error => () },
+    )?;
+    Ok(html.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    let next = local_next(form.next.as_deref());
+    match super::service::authenticate(&state, &actor, &form.email, &form.password).await {
+        Ok(user) => {
+            // A new session at every sign-in; the old one (if any) ends.
+            if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
+                session::end(state.db(), old).await?;
+            }
+            let ua = headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let token = session::create(state.db(), &state, user.id, actor.ip.clone(), ua).await?;
+            let mut response = Redirect::to(&next).into_response();
+            let cookie = HeaderValue::from_str(&session::session_cookie(&state, &token))
+                .map_err(|e| AppError::Internal(e.into()))?;
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            Ok(response)
+        }
+        Err(e @ (AppError::Unauthorized | AppError::TooManyRequests { .. })) => {
+            let (status, error) = match &e {
+                AppError::TooManyRequests { retry_after_secs } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    state.i18n().t(
+                        page.locale,
+                        "login.throttled",
+                        &[("seconds", retry_after_secs.to_string())],
+                    ),
+                ),
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    state.i18n().t(page.locale, "login.failed", &[]),
+                ),
+            };
+            let html = render_page(
+                &state,
+                "auth/login.html",
+                &page,
+                context! { next => next, email => form.email, error => error },
+            )?;
+            let mut response = (status, html).into_response();
+            if let AppError::TooManyRequests { retry_after_secs } = e {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_secs.into());
+            }
+            Ok(response)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    actor: Actor,
+) -> AppResult<Response> {
+    if let Some(token) = session::cookie(&headers, SESSION_COOKIE) {
+        session::end(state.db(), token).await?;
+        crate::audit::record(
+            state.db(),
+            &actor,
+            crate::audit::Entry::new("logout", "user", actor.id.clone()),
+        )
+        .await?;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let cookie = HeaderValue::from_str(&session::clear_session_cookie(&state))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+async fn current_user(state: &AppState, principal: &Principal) -> AppResult<user::Model> {
+    let id = principal.user_id().ok_or(AppError::Forbidden)?;
+    user::Entity::find_by_id(id)
+        .one(state.db())
+        .await?
+        .ok_or(AppError::Unauthorized)
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    page: PageContext,
+    principal: Principal,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Html<String>> {
+    let me = UserView::from(current_user(&state, &principal).await?);
+    render_page(
+        &state,
+        "auth/profile.html",
+        &page,
+        context! { me => me, errors => Vec::<()>::new(), ok => q.ok },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    principal: Principal,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    match super::api::change_own_password(
+        &state,
+        &actor,
+        &principal,
+        &form.current_password,
+        &form.new_password,
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to("/login?next=/profile").into_response()),
+        Err(e) => {
+            let errors = form_errors(&state, &page, e)?;
+            let me = UserView::from(current_user(&state, &principal).await?);
+            Ok(unprocessable(render_page(
+                &state,
+                "auth/profile.html",
+                &page,
+                context! { me => me, errors => errors, ok => () },
+            )?))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    cursor: Option<String>,
+    ok: Option<String>,
+}
+
+async fn users_list(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<SearchQuery>,
+) -> AppResult<Html<String>> {
+    use sea_orm::{ColumnTrait, Condition, QueryFilter, QuerySelect};
+    let mut query = user::Entity::find().order_by_asc(user::Column::EmailKey);
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let like = format!("%{}%", text.to_lowercase());
+        query = query.filter(
+            Condition::any()
+                .add(user::Column::EmailKey.like(&like))
+                .add(user::Column::Name.like(&like)),
+        );
+    }
+    if let Some(after) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        query = query.filter(user::Column::EmailKey.gt(after));
+    }
+    let mut rows: Vec<UserView> = query
+        .limit(51)
+        .all(state.db())
+        .await?
+        .into_iter()
+        .map(UserView::from)
+        .collect();
+    let next_cursor = (rows.len() > 50).then(|| rows[49].email.to_lowercase());
+    rows.truncate(50);
+    render_page(
+        &state,
+        "admin/users.html",
+        &page,
+        context! {
+            users => rows, q => q.q.unwrap_or_default(), next_cursor => next_cursor, ok => q.ok,
+            can_manage => page.can("platform.users.manage"),
+        },
+    )
+}
+
+async fn role_names(state: &AppState) -> AppResult<Vec<String>> {
+    Ok(role::Entity::find()
+        .order_by_asc(role::Column::Name)
+        .all(state.db())
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect())
+}
+
+async fn user_new(State(state): State<AppState>, page: PageContext) -> AppResult<Html<String>> {
+    let form = serde_json::json!({"name": "", "email": "", "role": "viewer", "locale": "es", "active": true});
+    render_page(
+        &state,
+        "admin/user_form.html",
+        &page,
+        context! {
+            form => form, roles => role_names(&state).await?, errors => Vec::<()>::new(), user_id => (), ok => (),
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct UserForm {
+    name: String,
+    email: Option<String>,
+    role: String,
+    locale: Option<String>,
+    active: Option<String>,
+    password: Option<String>,
+    version: Option<i32>,
+}
+
+async fn user_create(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Form(form): Form<UserForm>,
+) -> AppResult<Response> {
+    let input = NewUser {
+        email: form.email.clone().unwrap_or_default(),
+        name: form.name.clone(),
+        role: Some(form.role.clone()),
+        password: form.password.clone().unwrap_or_default(),
+        locale: form.locale.clone(),
+    };
+    let txn = state.db().begin().await?;
+    match super::users::create(&txn, &actor, input).await {
+        Ok(created) => {
+            txn.commit().await?;
+            Ok(Redirect::to(&format!("/admin/users/{}?ok=saved", created.id)).into_response())
+        }
+        Err(e) => {
+            let errors = form_errors(&state, &page, e)?;
+            let shown = serde_json::json!({"name": form.name, "email": form.email, "role": form.role, "locale": form.locale, "active": true});
+            Ok(unprocessable(render_page(
+                &state,
+                "admin/user_form.html",
+                &page,
+                context! {
+                    form => shown, roles => role_names(&state).await?, errors => errors, user_id => (), ok => (),
+                },
+            )?))
+        }
+    }
+}
+
+async fn user_edit(
+    State(state): State<AppState>,
+    page: PageContext,
+    Path(id): Path<Uuid>,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Html<String>> {
+    let model = user::Entity::find_by_id(id)
+        .one(state.db())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    render_page(
+        &state,
+        "admin/user_form.html",
+        &page,
+        context! {
+            form => UserView::from(model), roles => role_names(&state).await?, errors => Vec::<()>::new(), user_id => id, ok => q.ok,
+        },
+    )
+}
+
+async fn user_update(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Form(form): Form<UserForm>,
+) -> AppResult<Response> {
+    let update = UserUpdate {
+        name: Some(form.name.clone()),
+        role: Some(form.role.clone()),
+        active: Some(form.active.is_some()),
+        locale: form.locale.clone(),
+        password: form.password.clone().filter(|p| !p.is_empty()),
+    };
+    let txn = state.db().begin().await?;
+    match super::users::update(&txn, &actor, id, IfMatch(form.version), update).await {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(Redirect::to(&format!("/admin/users/{id}?ok=saved")).into_response())
+        }
+        Err(e) => {
+            drop(txn);
+            let errors = form_errors(&state, &page, e)?;
+            let model = user::Entity::find_by_id(id)
+                .one(state.db())
+                .await?
+                .ok_or(AppError::NotFound)?;
+            Ok(unprocessable(render_page(
+                &state,
+                "admin/user_form.html",
+                &page,
+                context! {
+                    form => UserView::from(model), roles => role_names(&state).await?, errors => errors, user_id => id, ok => (),
+                },
+            )?))
+        }
+    }
+}
+
+fn split_permissions(text: &str) -> Vec<String> {
+    text.split([',', '\n', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn roles_view(state: &AppState) -> AppResult<Vec<super::roles::RoleView>> {
+    Ok(role::Entity::find()
+        .order_by_asc(role::Column::Name)
+        .all(state.db())
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+async fn roles_list(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Html<String>> {
+    let form = serde_json::json!({"name": "", "description": "", "permissions": ""});
+    render_page(
+        &state,
+        "admin/roles.html",
+        &page,
+        context! { roles => roles_view(&state).await?, form => form, errors => Vec::<()>::new(), ok => q.ok },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleForm {
+    name: Option<String>,
+    description: Option<String>,
+    permissions: String,
+    version: Option<i32>,
+}
+
+/// Calls the JSON command of the same name through the API layer's own
+/// functions, so pages and API share every rule.
+async fn role_create(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Form(form): Form<RoleForm>,
+) -> AppResult<Response> {
+    let input = super::roles::RoleInput {
+        name: form.name.clone().unwrap_or_default(),
+        description: form.description.clone().unwrap_or_default(),
+        permissions: split_permissions(&form.permissions),
+    };
+    match super::roles::create(&state, &actor, input).await {
+        Ok(view) => {
+            Ok(Redirect::to(&format!("/admin/roles/{}?ok=saved", view.name)).into_response())
+        }
+        Err(e) => {
+            let errors = form_errors(&state, &page, e)?;
+            let shown = serde_json::json!({"name": form.name, "description": form.description, "permissions": form.permissions});
+            Ok(unprocessable(render_page(
+                &state,
+                "admin/roles.html",
+                &page,
+                context! { roles => roles_view(&state).await?, form => shown, errors => errors, ok => () },
+            )?))
+        }
+    }
+}
+
+async fn role_edit_page(
+    state: &AppState,
+    page: &PageContext,
+    name: &str,
+    errors: Vec<serde_json::Value>,
+    ok: Option<String>,
+) -> AppResult<Html<String>> {
+    let model = role::Entity::find_by_id(name.to_owned())
+        .one(state.db())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let view = super::roles::RoleView::from(model);
+    let text = view.permissions.join("\n");
+    render_page(
+        state,
+        "admin/role_form.html",
+        page,
+        context! {
+            role => view, permissions_text => text, available => state.permissions(), errors => errors, ok => ok,
+        },
+    )
+}
+
+async fn role_edit(
+    State(state): State<AppState>,
+    page: PageContext,
+    Path(name): Path<String>,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Html<String>> {
+    role_edit_page(&state, &page, &name, Vec::new(), q.ok).await
+}
+
+async fn role_update(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(name): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> AppResult<Response> {
+    let input = super::roles::RoleUpdate {
+        description: form.description.clone(),
+        permissions: Some(split_permissions(&form.permissions)),
+    };
+    match super::roles::update(&state, &actor, IfMatch(form.version), &name, input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/roles/{name}?ok=saved")).into_response()),
+        Err(e) => {
+            let errors = form_errors(&state, &page, e)?;
+            Ok(unprocessable(
+                role_edit_page(&state, &page, &name, errors, None).await?,
+            ))
+        }
+    }
+}
+
+async fn api_keys_page(
+    state: &AppState,
+    page: &PageContext,
+    created: Option<String>,
+    errors: Vec<serde_json::Value>,
+    form: serde_json::Value,
+    ok: Option<String>,
+) -> AppResult<Html<String>> {
+    use super::entities::api_key;
+    let keys: Vec<super::api_keys::ApiKeyView> = api_key::Entity::find()
+        .order_by_desc(api_key::Column::CreatedAt)
+        .all(state.db())
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    render_page(
+        state,
+        "admin/api_keys.html",
+        page,
+        context! { keys => keys, created => created, errors => errors, form => form, ok => ok },
+    )
+}
+
+async fn api_keys_list(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Html<String>> {
+    api_keys_page(
+        &state,
+        &page,
+        None,
+        Vec::new(),
+        serde_json::json!({"name": "", "permissions": ""}),
+        q.ok,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiKeyForm {
+    name: String,
+    permissions: String,
+}
+
+async fn api_key_create(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    principal: Principal,
+    Form(form): Form<ApiKeyForm>,
+) -> AppResult<Response> {
+    let input = super::api_keys::NewApiKey {
+        name: form.name.clone(),
+        permissions: split_permissions(&form.permissions),
+    };
+    match super::api_keys::create(&state, &actor, &principal, input).await {
+        // The secret is shown in this response only; no redirect, so it is
+        // never in a URL or the history.
+        Ok(created) => Ok(api_keys_page(
+            &state,
+            &page,
+            Some(created.key),
+            Vec::new(),
+            serde_json::json!({"name": "", "permissions": ""}),
+            None,
+        )
+        .await?
+        .into_response()),
+        Err(e) => {
+            let errors = form_errors(&state, &page, e)?;
+            let shown = serde_json::json!({"name": form.name, "permissions": form.permissions});
+            Ok(unprocessable(
+                api_keys_page(&state, &page, None, errors, shown, None).await?,
+            ))
+        }
+    }
+}
+
+async fn api_key_revoke(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> AppResult<Redirect> {
+    super::api_keys::revoke(&state, &actor, id).await?;
+    Ok(Redirect::to("/admin/api-keys?ok=revoked"))
+}
+
+async fn audit_list(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(filter): Query<AuditFilter>,
+) -> AppResult<Html<String>> {
+    let result = audit_query(&state, &filter).await?;
+    let shown = serde_json::json!({"entity": filter.entity, "action": filter.action, "actor": filter.actor});
+    render_page(
+        &state,
+        "admin/audit.html",
+        &page,
+        context! { entries => result.items, next_cursor => result.next_cursor, filter => shown },
+    )
+}

@@ -1,0 +1,383 @@
+//! Authentication commands: resolving credentials, signing in (throttled and
+//! audited), issuing and rotating tokens, signing out.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::http::{HeaderMap, header};
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::entities::{api_key, refresh_token, user};
+use super::principal::{Actor, AuthMethod, Principal, Subject};
+use super::roles::RoleCache;
+use super::session::{self, SESSION_COOKIE};
+use super::token::{self, Claims, sha256_hex};
+use super::{password, throttle};
+use crate::audit::{self, Entry};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Keys and caches of the auth service, built once at start.
+pub struct AuthState {
+    jwt_key: [u8; 32],
+    csrf_key: [u8; 32],
+    pub roles: RoleCache,
+    /// When each user's `last_seen_at` was last written by this replica.
+    seen: Mutex<HashMap<Uuid, Instant>>,
+}
+
+impl AuthState {
+    pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            jwt_key: crate::secrets::load_or_create(data_dir, "jwt")?,
+            csrf_key: crate::secrets::load_or_create(data_dir, "csrf")?,
+            roles: RoleCache::default(),
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn csrf_token(&self, seed: &str) -> String {
+        token::hmac_hex(&self.csrf_key, seed.as_bytes())
+    }
+
+    /// Whether `last_seen_at` is due a write (at most once a minute).
+    fn due_seen(&self, user: Uuid) -> bool {
+        let Ok(mut seen) = self.seen.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        match seen.get(&user) {
+            Some(t) if now.duration_since(*t).as_secs() < 60 => false,
+            _ => {
+                seen.insert(user, now);
+                true
+            }
+        }
+    }
+}
+
+pub const API_KEY_PREFIX: &str = "faena_";
+
+/// The caller of a request, if it presented credentials. Invalid
+/// credentials are an error (401), not an anonymous call.
+pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, AppError> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        let value = auth.to_str().map_err(|_| AppError::Unauthorized)?;
+        let Some(credential) = value.strip_prefix("Bearer ").map(str::trim) else {
+            return Err(AppError::Unauthorized);
+        };
+        let principal = if credential.starts_with(API_KEY_PREFIX) {
+            resolve_api_key(state, credential).await?
+        } else {
+            resolve_access_token(state, credential).await?
+        };
+        return Ok(Some(principal));
+    }
+    if let Some(cookie) = session::cookie(headers, SESSION_COOKIE) {
+        if let Some(user) = session::resolve(state, cookie).await? {
+            touch(state, user.id).await;
+            let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
+            return Ok(Some(Principal {
+                subject: Subject::User {
+                    id: user.id,
+                    email: user.email,
+                    role: user.role,
+                },
+                method: AuthMethod::Session,
+                patterns,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+async fn resolve_access_token(state: &AppState, jwt: &str) -> Result<Principal, AppError> {
+    let claims = token::verify(jwt, &state.auth().jwt_key, Utc::now().timestamp())
+        .map_err(|_| AppError::Unauthorized)?;
+    let id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized)?;
+    touch(state, id).await;
+    let patterns = state
+        .auth()
+        .roles
+        .patterns(state.db(), &claims.role)
+        .await?;
+    Ok(Principal {
+        subject: Subject::User {
+            id,
+            email: claims.email,
+            role: claims.role,
+        },
+        method: AuthMethod::AccessToken,
+        patterns,
+    })
+}
+
+/// API keys are looked up on every request, so a revoked key is refused at
+/// once, on every replica.
+async fn resolve_api_key(state: &AppState, key: &str) -> Result<Principal, AppError> {
+    let hash = sha256_hex(key.as_bytes());
+    let found = api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(hash))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(state.db())
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let now = Utc::now();
+    if found
+        .last_used_at
+        .is_none_or(|t| now - t > Duration::seconds(60))
+    {
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
+            .filter(api_key::Column::Id.eq(found.id))
+            .exec(state.db())
+            .await?;
+    }
+    Ok(Principal {
+        subject: Subject::ApiKey {
+            id: found.id,
+            name: found.name,
+        },
+        method: AuthMethod::ApiKey,
+        patterns: Arc::new(super::roles::parse_permissions(&found.permissions)),
+    })
+}
+
+/// Records that a user is active (for "usuarios activos").
+async fn touch(state: &AppState, user: Uuid) {
+    if !state.auth().due_seen(user) {
+        return;
+    }
+    let result = user::Entity::update_many()
+        .col_expr(user::Column::LastSeenAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(user))
+        .exec(state.db())
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not record last_seen_at");
+    }
+}
+
+/// Checks an email and password, with throttling, equal effort for unknown
+/// accounts, and an audit entry for every attempt.
+pub async fn authenticate(
+    state: &AppState,
+    actor: &Actor,
+    email: &str,
+    password_given: &str,
+) -> Result<user::Model, AppError> {
+    let db = state.db();
+    let email_key = email.trim().to_lowercase();
+    let ip = actor.ip.as_deref();
+    let config = &state.config().auth;
+    if let Some(wait) = throttle::locked_for(db, config, &email_key, ip).await? {
+        throttle::record_failure(db, &email_key, ip).await?;
+        let entry = Entry::new("login.throttled", "user", None)
+            .after(serde_json::json!({ "email": email_key, "retry_after": wait }));
+        audit::record(db, actor, entry).await?;
+        // The same work as a real check, so the answer's timing says nothing.
+        verify_blocking(password_given, password::dummy_hash()).await?;
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: wait,
+        });
+    }
+    let found = super::users::find_by_email(db, &email_key).await?;
+    let hash = found
+        .as_ref()
+        .map(|u| u.password_hash.as_str())
+        .unwrap_or(password::dummy_hash());
+    let valid = verify_blocking(password_given, hash).await?;
+    match found {
+        Some(user) if valid && user.active => {
+            throttle::clear(db, &email_key).await?;
+            let actor = Actor {
+                id: Some(user.id.to_string()),
+                label: user.email.clone(),
+                ..actor.clone()
+            };
+            audit::record(
+                db,
+                &actor,
+                Entry::new("login.succeeded", "user", user.id.to_string()),
+            )
+            .await?;
+            Ok(user)
+        }
+        found => {
+            throttle::record_failure(db, &email_key, ip).await?;
+            let reason = match &found {
+                None => "unknown_account",
+                Some(u) if !u.active => "inactive",
+                Some(_) => "wrong_password",
+            };
+            let entry = Entry::new("login.failed", "user", found.map(|u| u.id.to_string()))
+                .after(serde_json::json!({ "email": email_key, "reason": reason }));
+            audit::record(db, actor, entry).await?;
+            Err(AppError::Unauthorized)
+        }
+    }
+}
+
+/// Runs the (deliberately slow) hash check off the async threads.
+pub async fn verify_blocking(password_given: &str, hash: &str) -> Result<bool, AppError> {
+    let (pw, stored) = (password_given.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// A fresh access token and refresh token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+/// Issues tokens; `family` continues a rotation chain, `None` starts one.
+pub async fn issue_tokens(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    family: Option<Uuid>,
+) -> Result<TokenPair, AppError> {
+    let config = &state.config().auth;
+    let now = Utc::now();
+    let family = family.unwrap_or_else(Uuid::now_v7);
+    let access_secs = config.access_token_minutes * 60;
+    let claims = Claims {
+        sub: user.id.to_string(),
+        email: user.email.clone(),
+        role: user.role.clone(),
+        fam: family.to_string(),
+        iat: now.timestamp(),
+        exp: now.timestamp() + i64::try_from(access_secs).unwrap_or(900),
+        iss: token::ISSUER.into(),
+    };
+    let access_token = token::sign(&claims, &state.auth().jwt_key)?;
+    let refresh = crate::secrets::random_token(32);
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        family_id: Set(family),
+        user_id: Set(user.id),
+        token_hash: Set(sha256_hex(refresh.as_bytes())),
+        created_at: Set(now),
+        expires_at: Set(
+            now + Duration::days(i64::try_from(config.refresh_token_days).unwrap_or(30))
+        ),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(TokenPair {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: access_secs,
+        refresh_token: refresh,
+    })
+}
+
+/// Rotates a refresh token. Presenting one that was already used means it
+/// leaked: the whole family is revoked and the holder must sign in again.
+pub async fn refresh(
+    state: &AppState,
+    actor: &Actor,
+    presented: &str,
+) -> Result<TokenPair, AppError> {
+    let txn = state.db().begin().await?;
+    let found = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(sha256_hex(presented.as_bytes())))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let now = Utc::now();
+    if found.used_at.is_some() {
+        revoke_family(&txn, found.family_id).await?;
+        let entry = Entry::new("refresh.reuse_detected", "user", found.user_id.to_string())
+            .after(serde_json::json!({ "family": found.family_id }));
+        audit::record(&txn, actor, entry).await?;
+        txn.commit().await?;
+        return Err(AppError::Unauthorized);
+    }
+    if found.revoked_at.is_some() || found.expires_at <= now {
+        return Err(AppError::Unauthorized);
+    }
+    // Mark used only if nobody else did in between (two concurrent uses:
+    // one wins, the other is a reuse).
+    let marked = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(found.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if marked.rows_affected != 1 {
+        return Err(AppError::Unauthorized);
+    }
+    let user = user::Entity::find_by_id(found.user_id)
+        .one(&txn)
+        .await?
+        .filter(|u| u.active)
+        .ok_or(AppError::Unauthorized)?;
+    let pair = issue_tokens(state, &txn, &user, Some(found.family_id)).await?;
+    txn.commit().await?;
+    Ok(pair)
+}
+
+async fn revoke_family(db: &impl ConnectionTrait, family: Uuid) -> Result<(), sea_orm::DbErr> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::FamilyId.eq(family))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends the refresh family of a token (API sign-out).
+pub async fn logout(state: &AppState, actor: &Actor, presented: &str) -> Result<(), AppError> {
+    let txn = state.db().begin().await?;
+    if let Some(found) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(sha256_hex(presented.as_bytes())))
+        .one(&txn)
+        .await?
+    {
+        revoke_family(&txn, found.family_id).await?;
+        audit::record(
+            &txn,
+            actor,
+            Entry::new("logout", "user", found.user_id.to_string()),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Revokes every refresh token and session of a user (password change,
+/// deactivation).
+pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    super::entities::session::Entity::delete_many()
+        .filter(super::entities::session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,502 @@
+//! Users: who can sign in, with which role. Emails are unique regardless
+//! of case; passwords are argon2id hashes that never leave this file.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::entities::{role, user};
+use super::password;
+use crate::audit::{self, Entry};
+use crate::auth::principal::{Actor, Principal};
+use crate::error::{AppError, AppResult, FieldError, FieldErrors};
+use crate::http::etag::{IfMatch, etag};
+use crate::http::pagination::{Page, PageQuery};
+use crate::http::{Json, Query};
+use crate::i18n::Locale;
+use crate::state::AppState;
+use crate::types::{Email, required_text};
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+    /// `es` or `en`.
+    pub locale: String,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl From<user::Model> for UserView {
+    fn from(u: user::Model) -> Self {
+        UserView {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role,
+            active: u.active,
+            locale: u.locale,
+            last_seen_at: u.last_seen_at,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            version: u.version,
+        }
+    }
+}
+
+/// A new user, as given by an admin, the CLI or self-registration.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    /// Defaults to `viewer`.
+    #[serde(default)]
+    pub role: Option<String>,
+    pub password: String,
+    /// `es` (default) or `en`.
+    #[serde(default)]
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+    pub locale: Option<String>,
+    /// Sets a new password (admins resetting one).
+    pub password: Option<String>,
+}
+
+fn parse_locale(raw: Option<&str>) -> Result<String, FieldError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(Locale::Es.code().to_owned()),
+        Some(s) => Locale::parse(s)
+            .map(|l| l.code().to_owned())
+            .ok_or_else(|| FieldError::new("locale", "invalid_locale")),
+    }
+}
+
+async fn check_role(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Result<String, FieldError>, AppError> {
+    Ok(match role::Entity::find_by_id(name.trim()).one(db).await? {
+        Some(r) => Ok(r.name),
+        None => Err(FieldError::new("role", "unknown_role").with("value", name)),
+    })
+}
+
+/// Creates a user inside `db` (a transaction), auditing it.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    input: NewUser,
+) -> AppResult<user::Model> {
+    let mut errors = FieldErrors::new();
+    let email = errors.take(Email::parse("email", &input.email));
+    let name = errors.take(required_text("name", &input.name, 200));
+    let locale = errors.take(parse_locale(input.locale.as_deref()));
+    let role = errors.take(check_role(db, input.role.as_deref().unwrap_or("viewer")).await?);
+    let context: Vec<&str> = [input.email.as_str(), input.name.as_str()]
+        .into_iter()
+        .collect();
+    errors.take(password::check_strength(
+        "password",
+        &input.password,
+        &context,
+    ));
+    errors.finish()?;
+    let (Some(email), Some(name), Some(locale), Some(role)) = (email, name, locale, role) else {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+    if user::Entity::find()
+        .filter(user::Column::EmailKey.eq(email.key()))
+        .count(db)
+        .await?
+        > 0
+    {
+        return Err(AppError::Conflict {
+            code: "duplicate",
+            field: Some("email".into()),
+            params: vec![],
+        });
+    }
+    let hash = password::hash(&input.password)?;
+    let now = Utc::now();
+    let model = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email_key: Set(email.key()),
+        email: Set(email.as_str().to_owned()),
+        name: Set(name),
+        role: Set(role),
+        active: Set(true),
+        locale: Set(locale),
+        password_hash: Set(hash),
+        last_seen_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    }
+    .insert(db)
+    .await?;
+    audit::record(
+        db,
+        actor,
+        Entry::new("create", "user", model.id.to_string()).after(UserView::from(model.clone())),
+    )
+    .await?;
+    Ok(model)
+}
+
+/// Applies an update; refuses to leave the system without an active admin.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    if_match: IfMatch,
+    input: UserUpdate,
+) -> AppResult<user::Model> {
+    let current = user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if_match.check(current.version)?;
+    let mut errors = FieldErrors::new();
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| required_text("name", n, 200))
+        .and_then(|r| errors.take(r));
+    let locale = match input.locale.as_deref() {
+        Some(l) => errors.take(parse_locale(Some(l))),
+        None => None,
+    };
+    let role = match input.role.as_deref() {
+        Some(r) => errors.take(check_role(db, r).await?),
+        None => None,
+    };
+    if let Some(pw) = &input.password {
+        errors.take(password::check_strength(
+            "password",
+            pw,
+            &[&current.email, &current.name],
+        ));
+    }
+    errors.finish()?;
+    let demotes_admin = current.role == "admin"
+        && current.active
+        && (role.as_deref().is_some_and(|r| r != "admin") || input.active == Some(false));
+    if demotes_admin && active_admins(db).await? <= 1 {
+        return Err(AppError::conflict("last_admin"));
+    }
+    let before = UserView::from(current.clone());
+    let mut active: user::ActiveModel = current.clone().into();
+    if let Some(n) = name {
+        active.name = Set(n);
+    }
+    if let Some(l) = locale {
+        active.locale = Set(l);
+    }
+    if let Some(r) = role {
+        active.role = Set(r);
+    }
+    if let Some(a) = input.active {
+        active.active = Set(a);
+    }
+    if let Some(pw) = &input.password {
+        active.password_hash = Set(password::hash(pw)?);
+    }
+    active.updated_at = Set(Utc::now());
+    active.version = Set(current.version + 1);
+    let updated = user::Entity::update_many()
+        .set(active)
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::Version.eq(current.version))
+        .exec_with_returning(db)
+        .await?
+        .pop()
+        .ok_or(AppError::PreconditionFailed)?;
+    let mut after = serde_json::to_value(UserView::from(updated.clone())).unwrap_or_default();
+    if input.password.is_some() {
+        after["password"] = "changed".into();
+    }
+    audit::record(
+        db,
+        actor,
+        Entry::new("update", "user", id.to_string())
+            .before(&before)
+            .after(after),
+    )
+    .await?;
+    if input.password.is_some() || input.active == Some(false) {
+        super::service::revoke_all(db, id).await?;
+    }
+    Ok(updated)
+}
+
+async fn active_admins(db: &impl ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
+    user::Entity::find()
+        .filter(user::Column::Role.eq("admin"))
+        .filter(user::Column::Active.eq(true))
+        .count(db)
+        .await
+}
+
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<user::Model>, sea_orm::DbErr> {
+    user::Entity::find()
+        .filter(user::Column::EmailKey.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await
+}
+
+/// First start: with no users, creates the administrator from the
+/// configuration, or with a generated password that is printed once.
+pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
+    let db = state.db();
+    if user::Entity::find().count(db).await? > 0 {
+        return Ok(());
+    }
+    let auth = &state.config().auth;
+    let email = if auth.admin_email.trim().is_empty() {
+        "admin@faena.local".to_owned()
+    } else {
+        auth.admin_email.clone()
+    };
+    let configured = auth.admin_password.expose_secret().to_owned();
+    let generated = configured.is_empty();
+    let password = if generated {
+        crate::secrets::random_token(18)
+    } else {
+        configured
+    };
+    let txn = db.begin().await?;
+    let input = NewUser {
+        email: email.clone(),
+        name: "Administrador".into(),
+        role: Some("admin".into()),
+        password: password.clone(),
+        locale: None,
+    };
+    match create(&txn, &Actor::system("first start"), input).await {
+        Ok(_) => {}
+        Err(AppError::Validation(errors)) => {
+            let fields: Vec<String> = errors
+                .0
+                .iter()
+                .map(|e| format!("{} ({})", e.field, e.code))
+                .collect();
+            anyhow::bail!(
+                "cannot create the first administrator: {}",
+                fields.join(", ")
+            );
+        }
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "cannot create the first administrator: {e}"
+            ));
+        }
+    }
+    txn.commit().await?;
+    if generated {
+        // Printed once, on the terminal that started Faena; never logged.
+        eprintln!(
+            "\n  Faena: first administrator created\n    email:    {email}\n    password: {password}\n  Change it after signing in (Perfil → Contraseña).\n"
+        );
+    }
+    tracing::info!(%email, generated_password = generated, "first administrator created");
+    Ok(())
+}
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(list_active_users))
+        .routes(routes!(find_user, update_user, delete_user))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserFilter {
+    /// Searches email and name.
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+    /// How many items (1–500, default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List users, by email.
+#[utoipa::path(get, path = "/api/users", tag = "access",
+    security(("bearer" = ["platform.users.read"])),
+    params(UserFilter),
+    responses((status = 200, body = Page<UserView>)))]
+async fn list_users(
+    State(state): State<AppState>,
+    Query(f): Query<UserFilter>,
+) -> AppResult<Json<Page<UserView>>> {
+    let mut errors = FieldErrors::new();
+    let page = PageQuery {
+        limit: f.limit,
+        cursor: f.cursor.clone(),
+    };
+    let limit = errors.take(page.limit());
+    let cursor = errors.take(page.cursor());
+    errors.finish()?;
+    let limit = limit.unwrap_or(50);
+    let mut query = user::Entity::find().order_by_asc(user::Column::EmailKey);
+    if let Some(Some(after)) = cursor {
+        query = query.filter(user::Column::EmailKey.gt(after));
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let like = format!(
+            "%{}%",
+            q.to_lowercase().replace('%', "\\%").replace('_', "\\_")
+        );
+        query = query.filter(
+            Condition::any()
+                .add(user::Column::EmailKey.like(&like))
+                .add(Expr::expr(Func::lower(Expr::col(user::Column::Name))).like(&like)),
+        );
+    }
+    if let Some(role) = f.role {
+        query = query.filter(user::Column::Role.eq(role));
+    }
+    if let Some(active) = f.active {
+        query = query.filter(user::Column::Active.eq(active));
+    }
+    let rows = query.limit(limit + 1).all(state.db()).await?;
+    let rows: Vec<UserView> = rows.into_iter().map(UserView::from).collect();
+    Ok(Json(Page::from_rows(rows, limit, |u| {
+        u.email.to_lowercase()
+    })))
+}
+
+/// Create a user.
+#[utoipa::path(post, path = "/api/users", tag = "access",
+    security(("bearer" = ["platform.users.manage"])),
+    request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 409, description = "Email taken"),
+              (status = 422, description = "Invalid field")))]
+async fn create_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(input): Json<NewUser>,
+) -> AppResult<impl IntoResponse> {
+    let txn = state.db().begin().await?;
+    let model = create(&txn, &actor, input).await?;
+    txn.commit().await?;
+    let view = UserView::from(model);
+    Ok((StatusCode::CREATED, [etag(view.version)], Json(view)))
+}
+
+/// Users seen in the last five minutes.
+#[utoipa::path(get, path = "/api/users/active", tag = "access",
+    security(("bearer" = ["platform.users.read"])),
+    responses((status = 200, body = Vec<UserView>)))]
+async fn list_active_users(State(state): State<AppState>) -> AppResult<Json<Vec<UserView>>> {
+    let since = Utc::now() - Duration::minutes(5);
+    let rows = user::Entity::find()
+        .filter(user::Column::LastSeenAt.gte(since))
+        .filter(user::Column::Active.eq(true))
+        .order_by_desc(user::Column::LastSeenAt)
+        .all(state.db())
+        .await?;
+    Ok(Json(rows.into_iter().map(UserView::from).collect()))
+}
+
+/// Show a user.
+#[utoipa::path(get, path = "/api/users/{id}", tag = "access",
+    security(("bearer" = ["platform.users.read"])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = UserView), (status = 404, description = "No such user")))]
+async fn find_user(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> AppResult<impl IntoResponse> {
+    let model = user::Entity::find_by_id(id)
+        .one(state.db())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let view = UserView::from(model);
+    Ok(([etag(view.version)], Json(view)))
+}
+
+/// Change a user (`If-Match` honoured).
+#[utoipa::path(patch, path = "/api/users/{id}", tag = "access",
+    security(("bearer" = ["platform.users.manage"])),
+    params(("id" = Uuid, Path, description = "User id")),
+    request_body = UserUpdate,
+    responses((status = 200, body = UserView), (status = 409, description = "Would leave no admin"),
+              (status = 412, description = "Stale version")))]
+async fn update_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UserUpdate>,
+) -> AppResult<impl IntoResponse> {
+    let txn = state.db().begin().await?;
+    let model = update(&txn, &actor, id, if_match, input).await?;
+    txn.commit().await?;
+    let view = UserView::from(model);
+    Ok(([etag(view.version)], Json(view)))
+}
+
+/// Delete a user (never the last active admin, never yourself).
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "access",
+    security(("bearer" = ["platform.users.manage"])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "Last admin or yourself")))]
+async fn delete_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> AppResult<StatusCode> {
+    if principal.user_id() == Some(id) {
+        return Err(AppError::conflict("delete_self"));
+    }
+    let txn = state.db().begin().await?;
+    let current = user::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if current.role == "admin" && current.active && active_admins(&txn).await? <= 1 {
+        return Err(AppError::conflict("last_admin"));
+    }
+    user::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        &actor,
+        Entry::new("delete", "user", id.to_string()).before(UserView::from(current)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

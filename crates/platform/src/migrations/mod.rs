@@ -1,0 +1,10 @@
+//! The platform's schema migrations. Never edit one that has landed: add a
+//! new one (expand, migrate, contract).
+
+mod m20261123_000001_identity_and_audit;
+
+use sea_orm_migration::MigrationTrait;
+
+pub fn all() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(m20261123_000001_identity_and_audit::Migration)]
+}
