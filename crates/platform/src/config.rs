@@ -276,7 +276,7 @@ fn default_server_id() -> String {
 }
 
 /// Environment variables that belong to the tooling, not to the service.
-const IGNORED_ENV_PREFIXES: &[&str] = &["test_", "config"];
+const IGNORED_ENV_PREFIXES: &[&str] = &["test_", "config", "user_password"];
 
 impl Config {
     /// Loads defaults, then `config_file` (or `./faena.toml` when it

@@ -38,6 +38,50 @@ pub enum Command {
     Version,
     /// Print the OpenAPI document.
     Openapi,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check or maintain the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password, one is generated and printed.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Also read from FAENA_USER_PASSWORD, to keep it out of the shell history.
+        #[arg(long, env = "FAENA_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Set a new password (generated and printed unless given); signs the
+    /// user out everywhere.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "FAENA_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Seal pending entries, then walk the whole chain; exits non-zero and
+    /// names the first altered, missing or reordered entry.
+    Verify,
+    /// Move entries older than N days to an archive file now.
+    Archive {
+        #[arg(long)]
+        days: u32,
+    },
 }
 
 impl Cli {

@@ -2,6 +2,7 @@
 //! list of modules, the migrator, the server loop and the CLI. Integration
 //! tests and the testkit build the very same application through `app`.
 
+pub mod admin_cli;
 pub mod app;
 pub mod cli;
 pub mod migrator;

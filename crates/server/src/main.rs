@@ -58,10 +58,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await.ok();
             Ok(())
         }
+        Command::User(command) => {
+            let config = Config::load_with(cli.config.as_deref(), &overrides)?;
+            telemetry::init_tracing(&quiet(&config));
+            faena_server::admin_cli::user(config, command).await
+        }
+        Command::Audit(command) => {
+            let config = Config::load_with(cli.config.as_deref(), &overrides)?;
+            telemetry::init_tracing(&quiet(&config));
+            faena_server::admin_cli::audit(config, command).await
+        }
         Command::Serve { .. } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&config.log);
             serve::run(config).await
         }
     }
+}
+
+/// Commands that print results keep the log to warnings.
+fn quiet(config: &Config) -> faena_platform::config::LogConfig {
+    let mut log = config.log.clone();
+    if std::env::var_os("RUST_LOG").is_none() && log.filter == "info" {
+        log.filter = "warn".into();
+    }
+    log
 }

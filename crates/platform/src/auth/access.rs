@@ -204,6 +204,7 @@ pub async fn authorize(
             tracing::debug!(error = ?e, "ignoring invalid credentials on a public route");
             None
         }
+        Err(AppError::Unauthorized) => return bearer_challenge(),
         Err(e) => return e.into_response(),
     };
 
@@ -238,12 +239,7 @@ pub async fn authorize(
         (Access::Public, _) => {}
         (_, None) => {
             return if is_api {
-                let mut res = AppError::Unauthorized.into_response();
-                res.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"faena\""),
-                );
-                res
+                bearer_challenge()
             } else if req.method() == Method::GET && accepts_html(req.headers()) {
                 let next_path = req
                     .uri()
@@ -329,6 +325,16 @@ fn client_ip(req: &Request, trusted: &[IpAddr]) -> Option<IpAddr> {
             .or(Some(peer)),
         other => other,
     }
+}
+
+/// 401 with the challenge RFC 6750 asks for.
+fn bearer_challenge() -> Response {
+    let mut res = AppError::Unauthorized.into_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"faena\""),
+    );
+    res
 }
 
 /// A browser navigating (it is sent to the sign-in page); anything else,

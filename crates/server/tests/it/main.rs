@@ -1,6 +1,9 @@
 //! Integration tests of the composed application: one binary for the crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
+mod audit;
+mod auth;
 mod binary;
 mod errors;
 mod openapi;

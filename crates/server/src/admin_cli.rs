@@ -1,0 +1,155 @@
+//! `faena user …` and `faena audit …`: the same commands the API runs,
+//! recorded in the audit log as done by the command line.
+
+use anyhow::Context;
+use faena_platform::AppError;
+use faena_platform::auth::principal::Actor;
+use faena_platform::auth::users::{self, NewUser, UserUpdate};
+use faena_platform::db;
+use faena_platform::http::etag::IfMatch;
+use faena_platform::{Config, audit};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, TransactionTrait};
+
+use crate::cli::{AuditCommand, UserCommand};
+
+async fn open(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let db = db::connect(&config.database).await?;
+    crate::app::migrate(&db).await?;
+    faena_platform::auth::roles::ensure_builtin(&db).await?;
+    Ok(db)
+}
+
+fn describe(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Validation(errors) => anyhow::anyhow!(
+            "invalid: {}",
+            errors
+                .0
+                .iter()
+                .map(|e| format!("{} ({})", e.field, e.code))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        AppError::Conflict { code, field, .. } => {
+            anyhow::anyhow!(
+                "conflict: {code}{}",
+                field.map(|f| format!(" on {f}")).unwrap_or_default()
+            )
+        }
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    let actor = Actor::system("command line");
+    match command {
+        UserCommand::Create {
+            email,
+            role,
+            name,
+            password,
+        } => {
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| faena_platform::secrets::random_token(18));
+            let txn = db.begin().await?;
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
+            let user = users::create(
+                &txn,
+                &actor,
+                NewUser {
+                    email,
+                    name,
+                    role: Some(role),
+                    password: password.clone(),
+                    locale: None,
+                },
+            )
+            .await
+            .map_err(describe)?;
+            txn.commit().await?;
+            println!(
+                "created {} ({}) with role {}",
+                user.email, user.id, user.role
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::ResetPassword { email, password } => {
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| faena_platform::secrets::random_token(18));
+            let found = users::find_by_email(&db, &email)
+                .await?
+                .with_context(|| format!("no user with email {email}"))?;
+            let txn = db.begin().await?;
+            let update = UserUpdate {
+                password: Some(password.clone()),
+                ..UserUpdate::default()
+            };
+            users::update(&txn, &actor, found.id, IfMatch(None), update)
+                .await
+                .map_err(describe)?;
+            txn.commit().await?;
+            println!(
+                "password of {} changed; its sessions and tokens are revoked",
+                found.email
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            use faena_platform::auth::entities::user;
+            let all = user::Entity::find()
+                .order_by_asc(user::Column::EmailKey)
+                .all(&db)
+                .await?;
+            println!(
+                "{:<36}  {:<32}  {:<12}  {:<6}  last seen",
+                "id", "email", "role", "active"
+            );
+            for u in all {
+                let seen = u
+                    .last_seen_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{:<36}  {:<32}  {:<12}  {:<6}  {seen}",
+                    u.id, u.email, u.role, u.active
+                );
+            }
+        }
+    }
+    db.close().await.ok();
+    Ok(())
+}
+
+pub async fn audit(config: Config, command: AuditCommand) -> anyhow::Result<()> {
+    let db = db::connect(&config.database).await?;
+    let result = match command {
+        AuditCommand::Verify => {
+            let sealed_now = audit::seal(&db).await?;
+            let report = audit::verify(&db).await?;
+            match report.fault {
+                None => {
+                    println!(
+                        "audit log intact: {} sealed entries ({} sealed just now), {} pending",
+                        report.sealed, sealed_now, report.unsealed
+                    );
+                    Ok(())
+                }
+                Some(fault) => Err(anyhow::anyhow!("audit log verification failed: {fault}")),
+            }
+        }
+        AuditCommand::Archive { days } => {
+            match audit::retention::archive(&db, &config.data_dir, days).await? {
+                Some((file, n)) => println!("archived {n} entries to {}", file.display()),
+                None => println!("nothing older than {days} days to archive"),
+            }
+            Ok(())
+        }
+    };
+    db.close().await.ok();
+    result
+}
