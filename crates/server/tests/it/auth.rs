@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
-use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, TestResponse};
+use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
+
+use crate::support::{csrf_of, set_cookie};
 use serde_json::json;
 
 fn login_from(ip: [u8; 4], email: &str, password: &str) -> Request<Body> {
@@ -401,23 +403,6 @@ async fn active_users_are_those_seen_lately() {
     assert_eq!(emails, [ADMIN_EMAIL]);
 }
 
-fn cookie_value(res: &TestResponse, name: &str) -> Option<String> {
-    res.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            c.strip_prefix(&format!("{name}="))
-                .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
-        })
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
 fn form(path: &str, cookie: &str, body: &str) -> Request<Body> {
     Request::post(path)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -431,8 +416,8 @@ async fn page_login_needs_the_csrf_token() {
     let app = TestApp::new().await;
     let page = app.get("/login").await;
     page.assert_status(StatusCode::OK);
-    let pre = cookie_value(&page, "faena_pre").expect("a pre-session cookie");
-    let csrf = hidden_csrf(&page.text());
+    let pre = set_cookie(&page, "faena_pre").expect("a pre-session cookie");
+    let csrf = csrf_of(&page.text());
     let cookie = format!("faena_pre={pre}");
     let credentials = format!(
         "email={}&password={}&next=%2Fprofile",
@@ -468,7 +453,7 @@ async fn page_login_needs_the_csrf_token() {
         set.contains("HttpOnly") && set.contains("SameSite=Lax"),
         "{set}"
     );
-    let session = cookie_value(&res, "faena_session").unwrap();
+    let session = set_cookie(&res, "faena_session").unwrap();
     assert_ne!(
         session, pre,
         "the session is new, not the pre-session value"
@@ -500,7 +485,7 @@ async fn page_login_needs_the_csrf_token() {
         .await;
     res.assert_status(StatusCode::FORBIDDEN);
     assert_eq!(res.json()["code"], "csrf_invalid");
-    let session_csrf = hidden_csrf(&profile.text());
+    let session_csrf = csrf_of(&profile.text());
     let res = app
         .send(
             Request::post("/api/roles")
@@ -540,8 +525,8 @@ async fn page_login_needs_the_csrf_token() {
 async fn wrong_page_login_shows_the_form_again() {
     let app = TestApp::new().await;
     let page = app.get("/login").await;
-    let pre = cookie_value(&page, "faena_pre").unwrap();
-    let csrf = hidden_csrf(&page.text());
+    let pre = set_cookie(&page, "faena_pre").unwrap();
+    let csrf = csrf_of(&page.text());
     let res = app
         .send(form(
             "/login",

@@ -163,3 +163,38 @@ async fn serves_on_postgres_when_given_its_url() {
     assert_eq!(ready.status(), 200);
     stop_within_five_seconds(running).await;
 }
+
+#[tokio::test]
+async fn a_committed_change_survives_kill_9() {
+    if faena_testkit::postgres_url().is_some() {
+        return; // PostgreSQL's durability is its own; this checks our SQLite settings
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = start(dir.path(), None).await;
+    let token = admin_token(&running.address).await;
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/api/users", running.address))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"email": "durable@faena.test", "name": "Durable", "password": "Tetera-azul-contra-7-nubes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // No graceful anything: the process dies right after the response.
+    running.child.start_kill().unwrap();
+    running.child.wait().await.unwrap();
+
+    let running = start(dir.path(), None).await;
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/api/auth/login", running.address))
+        .json(&serde_json::json!({"email": "durable@faena.test", "password": "Tetera-azul-contra-7-nubes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "the user created before kill -9 signs in"
+    );
+    stop_within_five_seconds(running).await;
+}

@@ -93,3 +93,162 @@ fn every_text_exists_in_spanish_and_english() {
     let missing = i18n.missing();
     assert!(missing.is_empty(), "untranslated: {missing:?}");
 }
+
+#[tokio::test]
+async fn every_admin_page_renders_for_an_admin() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let me = admin.get("/api/auth/me").await.json();
+    let id = me["user"]["id"].as_str().unwrap().to_owned();
+    for path in [
+        "/profile".to_owned(),
+        "/admin/users".to_owned(),
+        "/admin/users?q=admin".to_owned(),
+        "/admin/users/new".to_owned(),
+        format!("/admin/users/{id}"),
+        "/admin/roles".to_owned(),
+        "/admin/roles/viewer".to_owned(),
+        "/admin/api-keys".to_owned(),
+        "/admin/audit".to_owned(),
+        "/admin/audit?action=login.succeeded".to_owned(),
+    ] {
+        let res = admin.get(&path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+        let html = res.text();
+        assert!(html.contains("<html lang=\"es-CL\">"), "{path}");
+        assert!(html.contains("Salir"), "{path}: signed-in header");
+    }
+    let html = admin.get("/admin/users").await.text();
+    assert!(html.contains(faena_testkit::ADMIN_EMAIL));
+    let html = admin.get("/admin/roles").await.text();
+    for role in [
+        "admin",
+        "manager",
+        "receptionist",
+        "technician",
+        "warehouse",
+        "dispatcher",
+        "driver",
+        "viewer",
+    ] {
+        assert!(
+            html.contains(&format!("/admin/roles/{role}")),
+            "built-in role {role}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn admins_manage_users_roles_and_keys_from_the_pages() {
+    use crate::support::{browser_session, post_form};
+    let app = TestApp::new().await;
+    let (cookie, csrf) = browser_session(
+        &app,
+        faena_testkit::ADMIN_EMAIL,
+        faena_testkit::ADMIN_PASSWORD,
+    )
+    .await;
+
+    // A user with errors: the form comes back with the messages.
+    let res = post_form(
+        &app,
+        &cookie,
+        "/admin/users",
+        &[
+            ("_csrf", &csrf),
+            ("name", ""),
+            ("email", "malo"),
+            ("role", "viewer"),
+            ("password", "corta"),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(
+        html.contains("El correo electrónico no es válido"),
+        "{html}"
+    );
+    assert!(html.contains("al menos 10 caracteres"));
+
+    let res = post_form(
+        &app,
+        &cookie,
+        "/admin/users",
+        &[
+            ("_csrf", &csrf),
+            ("name", "Bodeguero Uno"),
+            ("email", "bodega@faena.test"),
+            ("role", "warehouse"),
+            ("locale", "es"),
+            ("password", "Tetera-azul-contra-7-nubes"),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+    let location = res.header("location").unwrap().to_owned();
+    assert!(location.starts_with("/admin/users/") && location.ends_with("?ok=saved"));
+    let page = app
+        .send(
+            axum::http::Request::get(&location)
+                .header("cookie", &cookie)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(page.text().contains("Cambios guardados."));
+    app.login("bodega@faena.test", "Tetera-azul-contra-7-nubes")
+        .await;
+
+    // A custom role, then an API key.
+    let res = post_form(
+        &app,
+        &cookie,
+        "/admin/roles",
+        &[
+            ("_csrf", &csrf),
+            ("name", "auditor"),
+            ("description", "Lee la auditoría"),
+            ("permissions", "platform.audit.read"),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+    let res = post_form(
+        &app,
+        &cookie,
+        "/admin/roles",
+        &[
+            ("_csrf", &csrf),
+            ("name", "raro"),
+            ("permissions", "no.existe.nunca"),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("El permiso no.existe.nunca no existe"));
+
+    let res = post_form(
+        &app,
+        &cookie,
+        "/admin/api-keys",
+        &[
+            ("_csrf", &csrf),
+            ("name", "ERP"),
+            ("permissions", "platform.users.read"),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::OK);
+    let html = res.text();
+    let start = html.find("faena_").expect("the new key is shown once");
+    let key: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    app.anonymous()
+        .with_bearer(&key)
+        .get("/api/users")
+        .await
+        .assert_status(StatusCode::OK);
+}
