@@ -38,6 +38,11 @@ pub struct AuthState {
 
 impl AuthState {
     pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
+        // Made in the background now, not inside the first failed sign-in,
+        // and without delaying readiness.
+        std::thread::spawn(|| {
+            password::dummy_hash();
+        });
         Ok(Self {
             jwt_key: crate::secrets::load_or_create(data_dir, "jwt")?,
             csrf_key: crate::secrets::load_or_create(data_dir, "csrf")?,
@@ -230,10 +235,7 @@ pub async fn authenticate(
 
 /// Runs the (deliberately slow) hash check off the async threads.
 pub async fn verify_blocking(password_given: &str, hash: &str) -> Result<bool, AppError> {
-    let (pw, stored) = (password_given.to_owned(), hash.to_owned());
-    tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))
+    Ok(password::verify_async(password_given, hash).await)
 }
 
 /// A fresh access token and refresh token.

@@ -143,7 +143,7 @@ pub async fn create(
             params: vec![],
         });
     }
-    let hash = password::hash(&input.password)?;
+    let hash = password::hash_async(&input.password).await?;
     let now = Utc::now();
     let model = user::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -226,7 +226,7 @@ pub async fn update(
         active.active = Set(a);
     }
     if let Some(pw) = &input.password {
-        active.password_hash = Set(password::hash(pw)?);
+        active.password_hash = Set(password::hash_async(pw).await?);
     }
     active.updated_at = Set(Utc::now());
     active.version = Set(current.version + 1);
