@@ -77,8 +77,11 @@ pub fn parse_permissions(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
 }
 
-/// Creates the built-in roles that do not exist yet.
-pub async fn ensure_builtin(db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+/// Creates the built-in roles that do not exist yet (one transaction: one
+/// commit on first start instead of eight).
+pub async fn ensure_builtin(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    let db = &txn;
     let now = Utc::now();
     for builtin in BUILTIN_ROLES {
         if role::Entity::find_by_id(builtin.name)
@@ -99,7 +102,7 @@ pub async fn ensure_builtin(db: &impl ConnectionTrait) -> Result<(), sea_orm::Db
             .await?;
         }
     }
-    Ok(())
+    txn.commit().await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
