@@ -30,6 +30,7 @@ pub struct Config {
     pub modules: ModulesConfig,
     pub auth: AuthConfig,
     pub audit: AuditConfig,
+    pub crypto: crate::crypto::CryptoConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -147,6 +148,7 @@ impl Default for Config {
             modules: ModulesConfig::default(),
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
+            crypto: crate::crypto::CryptoConfig::default(),
         }
     }
 }

@@ -59,6 +59,15 @@ fn redact_str<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if v.is_empty() { "" } else { "***" })
 }
 
+/// A column holding values encrypted with `aad = "<aad_prefix>:<row id>"`.
+#[derive(Debug, Clone, Copy)]
+pub struct EncryptedColumn {
+    pub table: &'static str,
+    pub id_column: &'static str,
+    pub column: &'static str,
+    pub aad_prefix: &'static str,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
     #[error("not an encrypted value")]
@@ -70,7 +79,9 @@ pub enum CryptoError {
 }
 
 fn decode_key(text: &str, what: &str) -> anyhow::Result<[u8; 32]> {
-    let bytes = B64.decode(text.trim()).with_context(|| format!("{what} is not base64"))?;
+    let bytes = B64
+        .decode(text.trim())
+        .with_context(|| format!("{what} is not base64"))?;
     bytes
         .try_into()
         .map_err(|_| anyhow::anyhow!("{what} must be 32 bytes"))
@@ -83,12 +94,23 @@ impl KeyRing {
         if !config.keys.is_empty() {
             let mut keys = BTreeMap::new();
             for (id, text) in &config.keys {
-                let id: u32 = id.parse().with_context(|| format!("crypto.keys: `{id}` is not a key id"))?;
+                let id: u32 = id
+                    .parse()
+                    .with_context(|| format!("crypto.keys: `{id}` is not a key id"))?;
                 keys.insert(id, decode_key(text, &format!("crypto.keys.{id}"))?);
             }
-            let active = config.active.or_else(|| keys.keys().max().copied()).unwrap_or(1);
-            anyhow::ensure!(keys.contains_key(&active), "crypto.active = {active} names no key");
-            anyhow::ensure!(!config.index_key.is_empty(), "crypto.index_key is required with crypto.keys");
+            let active = config
+                .active
+                .or_else(|| keys.keys().max().copied())
+                .unwrap_or(1);
+            anyhow::ensure!(
+                keys.contains_key(&active),
+                "crypto.active = {active} names no key"
+            );
+            anyhow::ensure!(
+                !config.index_key.is_empty(),
+                "crypto.index_key is required with crypto.keys"
+            );
             let index_key = decode_key(&config.index_key, "crypto.index_key")?;
             return Ok(Self::from_keys(keys, active, index_key));
         }
@@ -97,9 +119,15 @@ impl KeyRing {
         if dir.exists() {
             for entry in std::fs::read_dir(&dir)? {
                 let name = entry?.file_name().to_string_lossy().into_owned();
-                if let Some(id) = name.strip_prefix("field-").and_then(|n| n.strip_suffix(".key")) {
+                if let Some(id) = name
+                    .strip_prefix("field-")
+                    .and_then(|n| n.strip_suffix(".key"))
+                {
                     if let Ok(id) = id.parse::<u32>() {
-                        keys.insert(id, crate::secrets::load_or_create(data_dir, &format!("field-{id}"))?);
+                        keys.insert(
+                            id,
+                            crate::secrets::load_or_create(data_dir, &format!("field-{id}"))?,
+                        );
                     }
                 }
             }
@@ -108,10 +136,16 @@ impl KeyRing {
             keys.insert(1, crate::secrets::load_or_create(data_dir, "field-1")?);
         }
         let active = match std::fs::read_to_string(dir.join("field-active")) {
-            Ok(text) => text.trim().parse().context("keys/field-active holds no key id")?,
+            Ok(text) => text
+                .trim()
+                .parse()
+                .context("keys/field-active holds no key id")?,
             Err(_) => keys.keys().max().copied().unwrap_or(1),
         };
-        anyhow::ensure!(keys.contains_key(&active), "keys/field-active names key {active}, which is missing");
+        anyhow::ensure!(
+            keys.contains_key(&active),
+            "keys/field-active names key {active}, which is missing"
+        );
         let index_key = crate::secrets::load_or_create(data_dir, "blind-index")?;
         Ok(Self::from_keys(keys, active, index_key))
     }
@@ -121,7 +155,11 @@ impl KeyRing {
             .into_iter()
             .map(|(id, k)| (id, Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&k))))
             .collect();
-        Self { keys, active, index_key }
+        Self {
+            keys,
+            active,
+            index_key,
+        }
     }
 
     /// Adds a new key in `<data_dir>/keys/` and makes it the active one.
@@ -131,7 +169,8 @@ impl KeyRing {
         let next = current.keys.keys().max().copied().unwrap_or(0) + 1;
         crate::secrets::load_or_create(data_dir, &format!("field-{next}"))?;
         let active = data_dir.join("keys").join("field-active");
-        std::fs::write(&active, next.to_string()).with_context(|| format!("writing {}", active.display()))?;
+        std::fs::write(&active, next.to_string())
+            .with_context(|| format!("writing {}", active.display()))?;
         Ok(next)
     }
 
@@ -150,7 +189,13 @@ impl KeyRing {
         // AES-GCM fails only for messages over 64 GiB.
         #[allow(clippy::expect_used)]
         let sealed = cipher
-            .encrypt(nonce, Payload { msg: plaintext.as_bytes(), aad: aad.as_bytes() })
+            .encrypt(
+                nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
             .expect("a field fits AES-GCM's limits");
         let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
         blob.extend_from_slice(&nonce_bytes);
@@ -160,7 +205,8 @@ impl KeyRing {
 
     pub fn decrypt(&self, stored: &str, aad: &str) -> Result<String, CryptoError> {
         let mut parts = stored.splitn(3, ':');
-        let (Some(PREFIX), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(PREFIX), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(CryptoError::Malformed);
         };
         let id: u32 = id.parse().map_err(|_| CryptoError::Malformed)?;
@@ -171,7 +217,13 @@ impl KeyRing {
         }
         let (nonce, sealed) = blob.split_at(NONCE_LEN);
         let plain = cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Tampered)?;
         String::from_utf8(plain).map_err(|_| CryptoError::Tampered)
     }
@@ -191,6 +243,74 @@ impl KeyRing {
         data.extend_from_slice(normalised.as_bytes());
         crate::auth::token::hmac_hex(&self.index_key, &data)
     }
+}
+
+/// Re-encrypts with the active key every value of `columns` written with
+/// another key, in batches, each row in its own short update. Returns how
+/// many values changed. Safe to run while Faena serves, and to re-run.
+pub async fn reencrypt(
+    db: &sea_orm::DatabaseConnection,
+    ring: &KeyRing,
+    columns: &[EncryptedColumn],
+) -> anyhow::Result<u64> {
+    use sea_orm::{ConnectionTrait, Statement, Value};
+    let backend = db.get_database_backend();
+    let placeholder = |n: usize| match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    let current = format!("{PREFIX}:{}:%", ring.active);
+    let mut total = 0;
+    for col in columns {
+        loop {
+            let select = format!(
+                "SELECT {id}, {c} FROM {t} WHERE {c} IS NOT NULL AND {c} NOT LIKE {p} LIMIT 500",
+                id = col.id_column,
+                c = col.column,
+                t = col.table,
+                p = placeholder(1),
+            );
+            let rows = db
+                .query_all(Statement::from_sql_and_values(
+                    backend,
+                    select,
+                    [Value::from(current.clone())],
+                ))
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in rows {
+                let id: uuid::Uuid = row.try_get_by_index(0)?;
+                let old: String = row.try_get_by_index(1)?;
+                let aad = format!("{}:{id}", col.aad_prefix);
+                let plain = ring
+                    .decrypt(&old, &aad)
+                    .map_err(|e| anyhow::anyhow!("{}.{} of {id}: {e}", col.table, col.column))?;
+                let update = format!(
+                    "UPDATE {t} SET {c} = {p1} WHERE {id} = {p2} AND {c} = {p3}",
+                    t = col.table,
+                    c = col.column,
+                    id = col.id_column,
+                    p1 = placeholder(1),
+                    p2 = placeholder(2),
+                    p3 = placeholder(3),
+                );
+                db.execute(Statement::from_sql_and_values(
+                    backend,
+                    update,
+                    [
+                        Value::from(ring.encrypt(&plain, &aad)),
+                        Value::from(id),
+                        Value::from(old),
+                    ],
+                ))
+                .await?;
+                total += 1;
+            }
+        }
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -218,7 +338,10 @@ mod tests {
     fn a_value_moved_to_another_row_or_altered_does_not_decrypt() {
         let r = ring(1);
         let a = r.encrypt("Av. Matta 123", "clients.address:1");
-        assert_eq!(r.decrypt(&a, "clients.address:2"), Err(CryptoError::Tampered));
+        assert_eq!(
+            r.decrypt(&a, "clients.address:2"),
+            Err(CryptoError::Tampered)
+        );
         assert_eq!(r.decrypt(&a, "clients.phone:1"), Err(CryptoError::Tampered));
         let mut altered = a.clone();
         let last = altered.pop().unwrap();
@@ -231,19 +354,34 @@ mod tests {
     fn old_keys_still_read_after_rotation() {
         let old = ring(1).encrypt("76.086.428-5", "clients.tax_id:1");
         let rotated = ring(2);
-        assert_eq!(rotated.decrypt(&old, "clients.tax_id:1").unwrap(), "76.086.428-5");
+        assert_eq!(
+            rotated.decrypt(&old, "clients.tax_id:1").unwrap(),
+            "76.086.428-5"
+        );
         assert!(rotated.encrypt("x", "y").starts_with("v1:2:"));
         let only_new = KeyRing::from_keys(BTreeMap::from([(2, [2u8; 32])]), 2, [9u8; 32]);
-        assert_eq!(only_new.decrypt(&old, "clients.tax_id:1"), Err(CryptoError::UnknownKey(1)));
+        assert_eq!(
+            only_new.decrypt(&old, "clients.tax_id:1"),
+            Err(CryptoError::UnknownKey(1))
+        );
     }
 
     #[test]
     fn blind_index_is_deterministic_keyed_and_separated() {
         let r = ring(1);
-        assert_eq!(r.blind_index("tax_id", "760864285"), r.blind_index("tax_id", "760864285"));
-        assert_ne!(r.blind_index("tax_id", "760864285"), r.blind_index("phone", "760864285"));
+        assert_eq!(
+            r.blind_index("tax_id", "760864285"),
+            r.blind_index("tax_id", "760864285")
+        );
+        assert_ne!(
+            r.blind_index("tax_id", "760864285"),
+            r.blind_index("phone", "760864285")
+        );
         let other = KeyRing::from_keys(BTreeMap::from([(1, [1u8; 32])]), 1, [8u8; 32]);
-        assert_ne!(r.blind_index("tax_id", "760864285"), other.blind_index("tax_id", "760864285"));
+        assert_ne!(
+            r.blind_index("tax_id", "760864285"),
+            other.blind_index("tax_id", "760864285")
+        );
     }
 
     #[test]
@@ -256,6 +394,10 @@ mod tests {
         let r2 = KeyRing::load(&CryptoConfig::default(), dir.path()).unwrap();
         assert_eq!(r2.active_key(), 2);
         assert_eq!(r2.decrypt(&ct, "t.c:1").unwrap(), "secreto");
-        assert_eq!(r.blind_index("p", "v"), r2.blind_index("p", "v"), "the index key does not rotate");
+        assert_eq!(
+            r.blind_index("p", "v"),
+            r2.blind_index("p", "v"),
+            "the index key does not rotate"
+        );
     }
 }

@@ -8,12 +8,15 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod i18n;
+pub mod idempotency;
 mod migrations;
 pub mod module;
+pub mod references;
 pub mod routes;
 pub mod secrets;
 pub mod state;

@@ -49,6 +49,18 @@ pub trait Module: Send + Sync + 'static {
         &[]
     }
 
+    /// Counters of this module's references to other modules' rows (a
+    /// warehouse order refers to a client), so the owner can show counts and
+    /// refuse deletions without depending on this module.
+    fn references(&self) -> Vec<Box<dyn crate::references::ReferenceCounter>> {
+        Vec::new()
+    }
+
+    /// Encrypted columns, for `faena keys rotate`.
+    fn encrypted_columns(&self) -> &'static [crate::crypto::EncryptedColumn] {
+        &[]
+    }
+
     /// The module's entry in the navigation and on the home page.
     fn nav(&self) -> Option<NavEntry> {
         None

@@ -25,6 +25,8 @@ struct Inner {
     modules: Vec<&'static str>,
     permissions: Vec<&'static str>,
     auth: AuthState,
+    keys: crate::crypto::KeyRing,
+    references: crate::references::References,
     started_at: Instant,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -38,6 +40,8 @@ pub struct AppStateParts {
     /// Every permission declared by the platform and the enabled modules.
     pub permissions: Vec<&'static str>,
     pub auth: AuthState,
+    pub keys: crate::crypto::KeyRing,
+    pub references: crate::references::References,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -53,6 +57,8 @@ impl AppState {
             modules: parts.modules,
             permissions: parts.permissions,
             auth: parts.auth,
+            keys: parts.keys,
+            references: parts.references,
             started_at: Instant::now(),
             metrics: parts.metrics,
         }))
@@ -89,6 +95,16 @@ impl AppState {
 
     pub fn auth(&self) -> &AuthState {
         &self.0.auth
+    }
+
+    /// The field-encryption key ring.
+    pub fn keys(&self) -> &crate::crypto::KeyRing {
+        &self.0.keys
+    }
+
+    /// Who refers to whose rows, across modules.
+    pub fn references(&self) -> &crate::references::References {
+        &self.0.references
     }
 
     pub fn uptime(&self) -> std::time::Duration {

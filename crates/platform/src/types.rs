@@ -50,6 +50,77 @@ impl Email {
     }
 }
 
+/// A Chilean RUT (Rol Único Tributario) with a valid check digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rut {
+    number: u32,
+    check: char,
+}
+
+impl Rut {
+    /// Accepts `76.086.428-5`, `76086428-5` or `760864285`, any case of `k`.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let cleaned: String = raw
+            .chars()
+            .filter(|c| !matches!(c, '.' | '-' | ' '))
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if cleaned.len() < 2 || cleaned.len() > 9 {
+            return Err(FieldError::new(field, "invalid_rut"));
+        }
+        let (digits, check) = cleaned.split_at(cleaned.len() - 1);
+        let number: u32 = digits
+            .parse()
+            .map_err(|_| FieldError::new(field, "invalid_rut"))?;
+        let check = check.chars().next().unwrap_or(' ');
+        if Self::check_digit(number) != check {
+            return Err(FieldError::new(field, "invalid_rut_check_digit"));
+        }
+        Ok(Rut { number, check })
+    }
+
+    /// Modulo 11 with weights 2..7 repeating; 11 → 0, 10 → K.
+    pub fn check_digit(mut number: u32) -> char {
+        let mut sum = 0;
+        let mut weight = 2;
+        while number > 0 {
+            sum += (number % 10) * weight;
+            number /= 10;
+            weight = if weight == 7 { 2 } else { weight + 1 };
+        }
+        match 11 - (sum % 11) {
+            11 => '0',
+            10 => 'K',
+            d => char::from_digit(d, 10).unwrap_or('0'),
+        }
+    }
+
+    pub fn from_number(number: u32) -> Self {
+        Rut {
+            number,
+            check: Self::check_digit(number),
+        }
+    }
+
+    /// `76086428-5`: the form stored and compared.
+    pub fn normalised(&self) -> String {
+        format!("{}-{}", self.number, self.check)
+    }
+
+    /// `76.086.428-5`: the form people read.
+    pub fn formatted(&self) -> String {
+        let digits = self.number.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push('.');
+            }
+            out.push(c);
+        }
+        format!("{out}-{}", self.check)
+    }
+}
+
 /// A required, trimmed text of bounded length.
 pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     let s = raw.trim();
@@ -65,6 +136,36 @@ pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String, Field
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ruts() {
+        let r = Rut::parse("tax_id", "76.086.428-5").unwrap();
+        assert_eq!(r.normalised(), "76086428-5");
+        assert_eq!(r.formatted(), "76.086.428-5");
+        assert_eq!(Rut::parse("t", "760864285").unwrap(), r);
+        assert_eq!(
+            Rut::parse("t", "12.345.678-5").unwrap().formatted(),
+            "12.345.678-5"
+        );
+        assert_eq!(
+            Rut::parse("t", "10.000.013-k").unwrap().normalised(),
+            "10000013-K"
+        );
+        assert_eq!(
+            Rut::parse("t", "76.086.428-4").unwrap_err().code,
+            "invalid_rut_check_digit"
+        );
+        assert_eq!(Rut::parse("t", "abc").unwrap_err().code, "invalid_rut");
+        assert_eq!(Rut::check_digit(11_111_111), '1');
+        for n in [1_000_000, 5_126_663, 22_222_222] {
+            assert_eq!(
+                Rut::parse("t", &Rut::from_number(n).formatted())
+                    .unwrap()
+                    .normalised(),
+                Rut::from_number(n).normalised()
+            );
+        }
+    }
 
     #[test]
     fn emails() {

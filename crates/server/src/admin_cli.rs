@@ -10,7 +10,7 @@ use faena_platform::http::etag::IfMatch;
 use faena_platform::{Config, audit};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, TransactionTrait};
 
-use crate::cli::{AuditCommand, UserCommand};
+use crate::cli::{AuditCommand, KeysCommand, UserCommand};
 
 async fn open(config: &Config) -> anyhow::Result<DatabaseConnection> {
     let db = db::connect(&config.database).await?;
@@ -152,4 +152,28 @@ pub async fn audit(config: Config, command: AuditCommand) -> anyhow::Result<()> 
     };
     db.close().await.ok();
     result
+}
+
+pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
+    if let KeysCommand::Rotate = command {
+        anyhow::ensure!(
+            config.crypto.keys.is_empty(),
+            "keys come from the configuration: add the new key there, set crypto.active, then run `faena keys reencrypt`"
+        );
+        let id = faena_platform::crypto::KeyRing::add_key_on_disk(&config.data_dir)?;
+        println!("key {id} is now active");
+    }
+    let ring = faena_platform::crypto::KeyRing::load(&config.crypto, &config.data_dir)?;
+    let db = open(&config).await?;
+    let columns: Vec<_> = crate::modules::all()
+        .iter()
+        .flat_map(|m| m.encrypted_columns().iter().copied())
+        .collect();
+    let total = faena_platform::crypto::reencrypt(&db, &ring, &columns).await?;
+    println!(
+        "{total} value(s) re-encrypted with key {}",
+        ring.active_key()
+    );
+    db.close().await.ok();
+    Ok(())
 }

@@ -18,6 +18,7 @@ use faena_platform::http::{
     REQUEST_ID, RequestIdMaker, capture_route, problem::render_problems, sanitise_request_id,
     security_headers, track_metrics,
 };
+use faena_platform::idempotency::idempotency;
 use faena_platform::state::AppStateParts;
 use faena_platform::ui::{PLATFORM_ASSETS, PLATFORM_TEMPLATES, Ui};
 use faena_platform::{AppError, AppState, Config, I18n, Module, Problem, telemetry};
@@ -148,6 +149,10 @@ pub fn assemble(
     let mut permissions: Vec<&'static str> = faena_platform::auth::PLATFORM_PERMISSIONS.to_vec();
     permissions.extend(modules.iter().flat_map(|m| m.permissions().iter().copied()));
     let auth = AuthState::new(&config.data_dir)?;
+    let keys = faena_platform::crypto::KeyRing::load(&config.crypto, &config.data_dir)?;
+    let references = faena_platform::references::References::new(
+        modules.iter().flat_map(|m| m.references()).collect(),
+    );
     let state = AppState::new(AppStateParts {
         config,
         db,
@@ -156,6 +161,8 @@ pub fn assemble(
         modules: modules.iter().map(|m| m.name()).collect(),
         permissions,
         auth,
+        keys,
+        references,
         metrics: telemetry::metrics_handle(),
     });
     let (router, openapi) = router(state.clone(), &modules)?;
@@ -206,6 +213,7 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Route
                 move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json) },
             ),
         )
+        .route_layer(from_fn_with_state(state.clone(), idempotency))
         .route_layer(from_fn_with_state((state.clone(), access), authorize))
         .route_layer(from_fn(capture_route))
         .fallback(|| async { AppError::NotFound })

@@ -44,6 +44,19 @@ pub enum Command {
     /// Check or maintain the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage the field-encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key the active one and re-encrypt every encrypted field
+    /// with it (keys in the data dir; with keys in the configuration, add
+    /// the new key there and run `faena keys reencrypt`).
+    Rotate,
+    /// Re-encrypt every encrypted field with the active key.
+    Reencrypt,
 }
 
 #[derive(Debug, Subcommand)]

@@ -68,6 +68,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init_tracing(&quiet(&config));
             faena_server::admin_cli::audit(config, command).await
         }
+        Command::Keys(command) => {
+            let config = Config::load_with(cli.config.as_deref(), &overrides)?;
+            telemetry::init_tracing(&quiet(&config));
+            faena_server::admin_cli::keys(config, command).await
+        }
         Command::Serve { .. } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&config.log);

@@ -122,6 +122,9 @@ fn spawn_housekeeping(state: faena_platform::AppState) {
             if let Err(e) = faena_platform::auth::throttle::prune(state.db()).await {
                 tracing::warn!(error = %e, "pruning login failures failed");
             }
+            if let Err(e) = faena_platform::idempotency::prune(state.db()).await {
+                tracing::warn!(error = %e, "pruning idempotency keys failed");
+            }
         }
     });
 }

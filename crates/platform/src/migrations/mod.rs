@@ -2,9 +2,13 @@
 //! new one (expand, migrate, contract).
 
 mod m20261123_000001_identity_and_audit;
+mod m20261123_000002_idempotency;
 
 use sea_orm_migration::MigrationTrait;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(m20261123_000001_identity_and_audit::Migration)]
+    vec![
+        Box::new(m20261123_000001_identity_and_audit::Migration),
+        Box::new(m20261123_000002_idempotency::Migration),
+    ]
 }

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod binary;
 mod errors;
+mod idempotency;
 mod openapi;
 mod pages;
 mod support;
