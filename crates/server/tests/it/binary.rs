@@ -95,10 +95,17 @@ async fn stop_within_five_seconds(mut running: Running) {
         .expect("faena exits within 5 s of SIGINT")
         .unwrap();
     assert_eq!(status.code(), Some(0), "exit code after SIGINT");
-    let mut rest = Vec::new();
-    while let Ok(line) = running.lines.try_recv() {
-        rest.push(line);
-    }
+    // Read what the process wrote until its stderr closes (the reader task
+    // may still be forwarding the last lines).
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut lines = Vec::new();
+        while let Some(line) = running.lines.recv().await {
+            lines.push(line);
+        }
+        lines
+    })
+    .await
+    .expect("stderr closes after exit");
     assert!(
         rest.iter().any(|l| l.contains("\"stopped\"")),
         "logs a clean stop: {rest:?}"
