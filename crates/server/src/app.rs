@@ -53,6 +53,7 @@ use crate::modules;
         (name = "auth", description = "Sign in, tokens, the current user"),
         (name = "access", description = "Users, roles, permissions and API keys"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "clients", description = "The customer directory"),
     )
 )]
 struct ApiDoc;

@@ -6,7 +6,7 @@ use faena_platform::{Config, Module};
 /// Every module, enabled or not (migrations always run for all of them, so
 /// switching a module on later finds its schema ready).
 pub fn all() -> Vec<Box<dyn Module>> {
-    Vec::new()
+    vec![Box::new(faena_clients::ClientsModule)]
 }
 
 /// The modules the configuration leaves switched on.

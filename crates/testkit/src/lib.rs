@@ -9,6 +9,7 @@
 //! a test sees exactly what a client would.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 mod postgres;
 
 use axum::Router;

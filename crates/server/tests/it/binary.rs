@@ -7,15 +7,15 @@ use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-struct Running {
+pub struct Running {
     child: Child,
-    address: String,
+    pub address: String,
     listening_at: Instant,
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 /// Starts `faena serve` on a free port and waits for its "listening" line.
-async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Running {
+pub async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faena"));
     cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .arg("--data-dir")
@@ -66,7 +66,7 @@ async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Runnin
 }
 
 /// Signs in as the configured administrator; returns the access token.
-async fn admin_token(address: &str) -> String {
+pub async fn admin_token(address: &str) -> String {
     let res: serde_json::Value = reqwest::Client::new()
         .post(format!("http://{address}/api/auth/login"))
         .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
@@ -88,7 +88,7 @@ fn interrupt(child: &Child) {
     assert!(status.success());
 }
 
-async fn stop_within_five_seconds(mut running: Running) {
+pub async fn stop_within_five_seconds(mut running: Running) {
     interrupt(&running.child);
     let status = tokio::time::timeout(Duration::from_secs(5), running.child.wait())
         .await

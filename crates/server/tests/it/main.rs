@@ -7,6 +7,7 @@ mod auth;
 mod binary;
 mod errors;
 mod idempotency;
+mod keys;
 mod openapi;
 mod pages;
 mod support;

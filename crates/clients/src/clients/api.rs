@@ -1,0 +1,196 @@
+//! `/api/clients`: the JSON face of the customer directory (seed 004's
+//! paths).
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use faena_platform::auth::Actor;
+use faena_platform::http::etag::{IfMatch, etag};
+use faena_platform::http::pagination::{Page, PageQuery, encode_cursor};
+use faena_platform::http::{Json, Query};
+use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::service::{self, Change, ClientSummary, ClientView};
+use super::{ClientInput, ClientPatch, TaxId, store};
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_clients, create_client))
+        .routes(routes!(
+            find_client,
+            replace_client,
+            update_client,
+            delete_client
+        ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ClientFilter {
+    /// Searches name and email.
+    pub q: Option<String>,
+    /// Exact tax id (a RUT in any format), found through its blind index.
+    pub tax_id: Option<String>,
+    /// Country of `tax_id` (default `CL`).
+    pub tax_country: Option<String>,
+    /// How many items (1–500, default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Parses a list cursor `name\u{1f}id`.
+fn parse_cursor(text: Option<String>) -> Result<Option<(String, Uuid)>, FieldError> {
+    let Some(text) = text else { return Ok(None) };
+    let (name, id) = text
+        .split_once('\u{1f}')
+        .ok_or_else(|| FieldError::new("cursor", "invalid"))?;
+    let id = Uuid::parse_str(id).map_err(|_| FieldError::new("cursor", "invalid"))?;
+    Ok(Some((name.to_owned(), id)))
+}
+
+pub async fn search(state: &AppState, f: &ClientFilter) -> AppResult<Page<ClientSummary>> {
+    let page = PageQuery {
+        limit: f.limit,
+        cursor: f.cursor.clone(),
+    };
+    let mut errors = FieldErrors::new();
+    let limit = errors.take(page.limit()).unwrap_or(50);
+    let cursor = errors
+        .take(page.cursor())
+        .and_then(|c| errors.take(parse_cursor(c)))
+        .flatten();
+    let index = match f.tax_id.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(raw) => errors
+            .take(TaxId::parse(f.tax_country.as_deref(), raw))
+            .map(|t| service::tax_index(state.keys(), &t)),
+        None => None,
+    };
+    errors.finish()?;
+    let rows = store::list(
+        state.db(),
+        f.q.as_deref(),
+        index.as_deref(),
+        cursor,
+        limit + 1,
+    )
+    .await?;
+    let more = rows.len() as u64 > limit;
+    let mut rows = rows;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = if more {
+        rows.last()
+            .map(|m| encode_cursor(&format!("{}\u{1f}{}", m.name, m.id)))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: service::summaries(state, rows).await?,
+        next_cursor,
+    })
+}
+
+/// List clients by name, with their order counts.
+#[utoipa::path(get, path = "/api/clients", tag = "clients",
+    security(("bearer" = ["clients.clients.read"])),
+    params(ClientFilter),
+    responses((status = 200, body = Page<ClientSummary>)))]
+async fn list_clients(
+    State(state): State<AppState>,
+    Query(f): Query<ClientFilter>,
+) -> AppResult<Json<Page<ClientSummary>>> {
+    Ok(Json(search(&state, &f).await?))
+}
+
+/// Create a client (`Idempotency-Key` honoured).
+#[utoipa::path(post, path = "/api/clients", tag = "clients",
+    security(("bearer" = ["clients.clients.write"])),
+    request_body = ClientInput,
+    responses((status = 201, body = ClientView), (status = 409, description = "Email taken"),
+              (status = 422, description = "Invalid field")))]
+async fn create_client(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(input): Json<ClientInput>,
+) -> AppResult<impl IntoResponse> {
+    let v = service::create(&state, &actor, &input).await?;
+    let location = format!("/api/clients/{}", v.id);
+    Ok((
+        StatusCode::CREATED,
+        [
+            etag(v.version),
+            (
+                header::LOCATION,
+                location.parse().map_err(|_| AppError::NotFound)?,
+            ),
+        ],
+        Json(v),
+    ))
+}
+
+/// Show a client, personal data decrypted (the reading is audited).
+#[utoipa::path(get, path = "/api/clients/{id}", tag = "clients",
+    security(("bearer" = ["clients.clients.read"])),
+    params(("id" = Uuid, Path, description = "Client id")),
+    responses((status = 200, body = ClientView), (status = 404, description = "No such client")))]
+async fn find_client(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> AppResult<impl IntoResponse> {
+    let v = service::find(&state, &actor, id).await?;
+    Ok(([etag(v.version)], Json(v)))
+}
+
+/// Replace a client (`If-Match` honoured).
+#[utoipa::path(put, path = "/api/clients/{id}", tag = "clients",
+    security(("bearer" = ["clients.clients.write"])),
+    params(("id" = Uuid, Path, description = "Client id")),
+    request_body = ClientInput,
+    responses((status = 200, body = ClientView), (status = 412, description = "Stale version")))]
+async fn replace_client(
+    State(state): State<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ClientInput>,
+) -> AppResult<impl IntoResponse> {
+    let v = service::update(&state, &actor, id, if_match, Change::Replace(input)).await?;
+    Ok(([etag(v.version)], Json(v)))
+}
+
+/// Change some fields of a client (`If-Match` honoured).
+#[utoipa::path(patch, path = "/api/clients/{id}", tag = "clients",
+    security(("bearer" = ["clients.clients.write"])),
+    params(("id" = Uuid, Path, description = "Client id")),
+    request_body = ClientPatch,
+    responses((status = 200, body = ClientView), (status = 412, description = "Stale version")))]
+async fn update_client(
+    State(state): State<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<ClientPatch>,
+) -> AppResult<impl IntoResponse> {
+    let v = service::update(&state, &actor, id, if_match, Change::Patch(patch)).await?;
+    Ok(([etag(v.version)], Json(v)))
+}
+
+/// Delete a client with no orders.
+#[utoipa::path(delete, path = "/api/clients/{id}", tag = "clients",
+    security(("bearer" = ["clients.clients.delete"])),
+    params(("id" = Uuid, Path, description = "Client id")),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "The client still has orders")))]
+async fn delete_client(
+    State(state): State<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    Path(id): Path<Uuid>,
+) -> AppResult<StatusCode> {
+    service::delete(&state, &actor, id, if_match).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

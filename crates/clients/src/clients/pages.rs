@@ -1,0 +1,303 @@
+//! Client pages: list with search and order counts, create, detail, edit
+//! and delete with confirmation. They call the same service as the API.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use faena_platform::auth::{Access, Actor, Pages};
+use faena_platform::http::Query;
+use faena_platform::http::etag::IfMatch;
+use faena_platform::ui::{PageContext, render_page};
+use faena_platform::{AppError, AppResult, AppState};
+use minijinja::context;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::ClientInput;
+use super::api::{ClientFilter, search};
+use super::service::{self, Change};
+
+pub fn pages() -> Pages {
+    let read = || Access::perm("clients.clients.read");
+    let write = || Access::perm("clients.clients.write");
+    Pages::new()
+        .get("/clients", read(), list)
+        .get("/clients/new", write(), new_form)
+        .post("/clients", write(), create)
+        .get("/clients/{id}", read(), detail)
+        .get("/clients/{id}/edit", write(), edit_form)
+        .post("/clients/{id}", write(), update)
+        .get(
+            "/clients/{id}/delete",
+            Access::perm("clients.clients.delete"),
+            delete_form,
+        )
+        .post(
+            "/clients/{id}/delete",
+            Access::perm("clients.clients.delete"),
+            delete,
+        )
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    cursor: Option<String>,
+    ok: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Html<String>> {
+    let filter = ClientFilter {
+        q: q.q.clone(),
+        tax_id: None,
+        tax_country: None,
+        limit: Some(50),
+        cursor: q.cursor.clone(),
+    };
+    let result = search(&state, &filter).await?;
+    render_page(
+        &state,
+        "clients/list.html",
+        &page,
+        context! {
+            clients => result.items, next_cursor => result.next_cursor, q => q.q.unwrap_or_default(), ok => q.ok,
+            can_write => page.can("clients.clients.write"),
+        },
+    )
+}
+
+fn form_page(
+    state: &AppState,
+    page: &PageContext,
+    form: &ClientInput,
+    errors: Vec<serde_json::Value>,
+    id: Option<(Uuid, i32)>,
+) -> AppResult<Html<String>> {
+    let form = serde_json::json!({
+        "name": form.name, "email": form.email, "phone": form.phone, "address": form.address,
+        "comuna": form.comuna, "city": form.city, "tax_country": form.tax_country.clone().unwrap_or_else(|| "CL".into()),
+        "tax_id": form.tax_id, "notes": form.notes,
+    });
+    render_page(
+        state,
+        "clients/form.html",
+        page,
+        context! {
+            form => form, errors => errors, client_id => id.map(|i| i.0), version => id.map(|i| i.1),
+        },
+    )
+}
+
+async fn new_form(State(state): State<AppState>, page: PageContext) -> AppResult<Html<String>> {
+    form_page(&state, &page, &ClientInput::default(), Vec::new(), None)
+}
+
+#[derive(Debug, Deserialize)]
+struct ClientForm {
+    name: String,
+    email: String,
+    phone: Option<String>,
+    address: Option<String>,
+    comuna: Option<String>,
+    city: Option<String>,
+    tax_country: Option<String>,
+    tax_id: Option<String>,
+    notes: Option<String>,
+    version: Option<i32>,
+}
+
+impl ClientForm {
+    fn input(&self) -> ClientInput {
+        ClientInput {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+            comuna: self.comuna.clone(),
+            city: self.city.clone(),
+            tax_country: self.tax_country.clone(),
+            tax_id: self.tax_id.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// Field errors worded for the page, or the error itself when it is not
+/// about fields.
+fn field_messages(
+    state: &AppState,
+    page: &PageContext,
+    err: AppError,
+) -> Result<Vec<serde_json::Value>, AppError> {
+    let problem = err.to_problem();
+    if problem.errors.is_empty() {
+        return Err(err);
+    }
+    Ok(
+        faena_platform::http::problem::problem_json(state, &problem, page.locale, &page.path, None)
+            ["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
+fn unprocessable(html: Html<String>) -> Response {
+    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
+}
+
+async fn create(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Form(form): Form<ClientForm>,
+) -> AppResult<Response> {
+    match service::create(&state, &actor, &form.input()).await {
+        Ok(v) => Ok(Redirect::to(&format!("/clients/{}?ok=client_created", v.id)).into_response()),
+        Err(e) => {
+            let errors = field_messages(&state, &page, e)?;
+            Ok(unprocessable(form_page(
+                &state,
+                &page,
+                &form.input(),
+                errors,
+                None,
+            )?))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct OkQuery {
+    ok: Option<String>,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Query(q): Query<OkQuery>,
+) -> AppResult<Html<String>> {
+    let client = service::find(&state, &actor, id).await?;
+    render_page(
+        &state,
+        "clients/detail.html",
+        &page,
+        context! {
+            client => client, ok => q.ok,
+            can_write => page.can("clients.clients.write"), can_delete => page.can("clients.clients.delete"),
+            can_see_orders => page.can("wms.orders.read"),
+        },
+    )
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> AppResult<Html<String>> {
+    let v = service::find(&state, &actor, id).await?;
+    let input = ClientInput {
+        name: v.name,
+        email: v.email,
+        phone: v.phone,
+        address: v.address,
+        comuna: v.comuna,
+        city: v.city,
+        tax_country: v.tax_country,
+        tax_id: v.tax_id,
+        notes: v.notes,
+    };
+    form_page(&state, &page, &input, Vec::new(), Some((id, v.version)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    Form(form): Form<ClientForm>,
+) -> AppResult<Response> {
+    match service::update(
+        &state,
+        &actor,
+        id,
+        IfMatch(form.version),
+        Change::Replace(form.input()),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/clients/{id}?ok=client_saved")).into_response()),
+        Err(AppError::PreconditionFailed) => {
+            let errors = vec![
+                serde_json::json!({"field": "version", "message": state.i18n().t(page.locale, "error.precondition_failed", &[])}),
+            ];
+            Ok(unprocessable(form_page(
+                &state,
+                &page,
+                &form.input(),
+                errors,
+                Some((id, form.version.unwrap_or(0))),
+            )?))
+        }
+        Err(e) => {
+            let errors = field_messages(&state, &page, e)?;
+            Ok(unprocessable(form_page(
+                &state,
+                &page,
+                &form.input(),
+                errors,
+                Some((id, form.version.unwrap_or(0))),
+            )?))
+        }
+    }
+}
+
+async fn delete_form(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> AppResult<Html<String>> {
+    let client = service::find(&state, &actor, id).await?;
+    render_page(
+        &state,
+        "clients/delete.html",
+        &page,
+        context! { client => client, error => () },
+    )
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    match service::delete(&state, &actor, id, IfMatch(None)).await {
+        Ok(()) => Ok(Redirect::to("/clients?ok=client_deleted").into_response()),
+        Err(e @ AppError::Conflict { .. }) => {
+            let problem = e.to_problem();
+            let message = state.i18n().t(
+                page.locale,
+                &format!("error.{}", problem.code),
+                &problem.params,
+            );
+            let client = service::find(&state, &actor, id).await?;
+            let html = render_page(
+                &state,
+                "clients/delete.html",
+                &page,
+                context! { client => client, error => message },
+            )?;
+            Ok((axum::http::StatusCode::CONFLICT, html).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}

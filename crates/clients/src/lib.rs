@@ -1,0 +1,103 @@
+//! The customer directory shared by the warehouse, the repair shop and
+//! transport: who the company's clients are, with their personal data
+//! (phone, address, tax id) encrypted at rest.
+//!
+//! Owns the `clients` table. It never reads another module's tables: how
+//! many orders a client has comes through `platform::references`.
+
+pub mod clients;
+mod migrations;
+
+use faena_platform::auth::Pages;
+use faena_platform::crypto::EncryptedColumn;
+use faena_platform::ui::NavEntry;
+use faena_platform::{AppState, Locale, Module};
+use sea_orm_migration::MigrationTrait;
+use utoipa_axum::router::OpenApiRouter;
+
+pub struct ClientsModule;
+
+impl Module for ClientsModule {
+    fn name(&self) -> &'static str {
+        "clients"
+    }
+
+    fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
+        migrations::all()
+    }
+
+    fn permissions(&self) -> &'static [&'static str] {
+        &[
+            "clients.clients.read",
+            "clients.clients.write",
+            "clients.clients.delete",
+        ]
+    }
+
+    fn api(&self) -> OpenApiRouter<AppState> {
+        clients::api::api()
+    }
+
+    fn pages(&self) -> Pages {
+        clients::pages::pages()
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "clients/list.html",
+                include_str!("../templates/clients/list.html"),
+            ),
+            (
+                "clients/form.html",
+                include_str!("../templates/clients/form.html"),
+            ),
+            (
+                "clients/detail.html",
+                include_str!("../templates/clients/detail.html"),
+            ),
+            (
+                "clients/delete.html",
+                include_str!("../templates/clients/delete.html"),
+            ),
+        ]
+    }
+
+    fn translations(&self) -> &'static [(Locale, &'static str)] {
+        &[
+            (Locale::Es, include_str!("../locales/es.txt")),
+            (Locale::En, include_str!("../locales/en.txt")),
+        ]
+    }
+
+    fn nav(&self) -> Option<NavEntry> {
+        Some(NavEntry {
+            module: "clients",
+            title_key: "clients.title",
+            href: "/clients",
+        })
+    }
+
+    fn encrypted_columns(&self) -> &'static [EncryptedColumn] {
+        &[
+            EncryptedColumn {
+                table: "clients",
+                id_column: "id",
+                column: "phone",
+                aad_prefix: "clients.phone",
+            },
+            EncryptedColumn {
+                table: "clients",
+                id_column: "id",
+                column: "address",
+                aad_prefix: "clients.address",
+            },
+            EncryptedColumn {
+                table: "clients",
+                id_column: "id",
+                column: "tax_id",
+                aad_prefix: "clients.tax_id",
+            },
+        ]
+    }
+}

@@ -1,0 +1,298 @@
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use faena_testkit::TestApp;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+fn client(n: u32) -> Value {
+    json!({
+        "name": format!("Comercial Andes {n}"),
+        "email": format!("compras{n}@andes.cl"),
+        "phone": "+56 9 8765 4321",
+        "address": "Av. Providencia 1234, depto 56",
+        "comuna": "Providencia",
+        "city": "Santiago",
+        "tax_id": "76.086.428-5",
+        "notes": "Entrega de 9 a 13 h",
+    })
+}
+
+#[tokio::test]
+async fn create_read_update_delete() {
+    let app = TestApp::new().await;
+    let clerk = app.client_for("receptionist").await;
+    let res = clerk.post_json("/api/clients", &client(1)).await;
+    res.assert_status(StatusCode::CREATED);
+    let created = res.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/api/clients/{id}").as_str())
+    );
+    assert_eq!(created["tax_id"], "76.086.428-5");
+    assert_eq!(created["order_count"], 0);
+
+    let res = clerk.get(&format!("/api/clients/{id}")).await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.header("etag"), Some("\"1\""));
+    assert_eq!(res.json()["phone"], "+56 9 8765 4321");
+
+    let res = clerk
+        .send_json(
+            axum::http::Method::PATCH,
+            &format!("/api/clients/{id}"),
+            &json!({"phone": null, "comuna": "Ñuñoa"}),
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.json()["phone"], Value::Null);
+    assert_eq!(res.json()["comuna"], "Ñuñoa");
+    assert_eq!(res.json()["address"], "Av. Providencia 1234, depto 56");
+    assert_eq!(res.json()["version"], 2);
+
+    let mut replace = client(1);
+    replace["name"] = json!("Comercial Andes SpA");
+    let res = clerk
+        .send_json(
+            axum::http::Method::PUT,
+            &format!("/api/clients/{id}"),
+            &replace,
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.json()["name"], "Comercial Andes SpA");
+
+    // A receptionist may not delete; a manager may.
+    clerk
+        .delete(&format!("/api/clients/{id}"))
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    let manager = app.client_for("manager").await;
+    manager
+        .delete(&format!("/api/clients/{id}"))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    manager
+        .get(&format!("/api/clients/{id}"))
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn duplicate_email_is_409_naming_the_field_in_any_case() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    admin
+        .post_json("/api/clients", &client(1))
+        .await
+        .assert_status(StatusCode::CREATED);
+    let mut dup = client(2);
+    dup["email"] = json!("COMPRAS1@Andes.cl");
+    let res = admin.post_json("/api/clients", &dup).await;
+    res.assert_status(StatusCode::CONFLICT);
+    let body = res.json();
+    assert_eq!(body["code"], "duplicate_email");
+    assert_eq!(body["errors"][0]["field"], "email");
+    assert_eq!(body["title"], "Ya existe un cliente con ese correo");
+}
+
+#[tokio::test]
+async fn invalid_fields_are_all_named() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let res = admin
+        .post_json(
+            "/api/clients",
+            &json!({"name": "", "email": "x", "phone": "12", "tax_id": "76.086.428-0"}),
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.json();
+    let fields: Vec<String> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fields, ["name", "email", "phone", "tax_id"], "{fields:?}");
+    assert_eq!(
+        body["errors"][3]["message"],
+        "El dígito verificador del RUT no corresponde"
+    );
+    // Nothing half-written.
+    assert_eq!(admin.get("/api/clients").await.json()["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_412() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let id = admin.post_json("/api/clients", &client(1)).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = |if_match: &str, name: &str| {
+        Request::patch(format!("/api/clients/{id}"))
+            .header("content-type", "application/json")
+            .header("if-match", if_match)
+            .body(Body::from(json!({"name": name}).to_string()))
+            .unwrap()
+    };
+    admin
+        .send(patch("\"1\"", "Primero"))
+        .await
+        .assert_status(StatusCode::OK);
+    let res = admin.send(patch("\"1\"", "Segundo")).await;
+    res.assert_status(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(res.json()["code"], "precondition_failed");
+    assert_eq!(
+        admin.get(&format!("/api/clients/{id}")).await.json()["name"],
+        "Primero"
+    );
+}
+
+#[tokio::test]
+async fn an_idempotent_retry_creates_one_client() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let post = || {
+        Request::post("/api/clients")
+            .header("content-type", "application/json")
+            .header("idempotency-key", "alta-andes-1")
+            .body(Body::from(client(1).to_string()))
+            .unwrap()
+    };
+    let first = admin.send(post()).await;
+    first.assert_status(StatusCode::CREATED);
+    let retry = admin.send(post()).await;
+    retry.assert_status(StatusCode::CREATED);
+    assert_eq!(retry.json()["id"], first.json()["id"]);
+    assert_eq!(
+        admin.get("/api/clients").await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn personal_data_is_encrypted_at_rest_and_found_by_rut() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let id = admin.post_json("/api/clients", &client(1)).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let db = app.state.db();
+    let rows = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT phone, address, tax_id, tax_id_index, name, comuna FROM clients".to_owned(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let column = |i: usize| {
+        rows[0]
+            .try_get_by_index::<Option<String>>(i)
+            .unwrap()
+            .unwrap()
+    };
+    let stored: Vec<String> = (0..4).map(column).collect();
+    for value in &stored {
+        for plain in ["8765", "Providencia", "76.086.428", "76086428"] {
+            assert!(!value.contains(plain), "the raw row holds {plain}: {value}");
+        }
+    }
+    for ciphertext in &stored[..3] {
+        assert!(
+            ciphertext.starts_with("v1:1:"),
+            "ciphertexts carry their key id: {ciphertext}"
+        );
+    }
+    assert_eq!(stored[3].len(), 64, "the blind index is an HMAC");
+    // What is not personal stays searchable.
+    assert_eq!(column(4), "Comercial Andes 1");
+    assert_eq!(column(5), "Providencia");
+
+    // The RUT in another format finds the client through the blind index.
+    let found = admin.get("/api/clients?tax_id=760864285").await.json();
+    assert_eq!(found["items"][0]["id"], id.as_str());
+    let none = admin.get("/api/clients?tax_id=11.111.111-1").await.json();
+    assert_eq!(none["items"], json!([]));
+    admin
+        .get("/api/clients?tax_id=11.111.111-2")
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn reading_personal_data_is_audited() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let id = admin.post_json("/api/clients", &client(1)).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let viewer = app.client_for("viewer").await;
+    viewer
+        .get(&format!("/api/clients/{id}"))
+        .await
+        .assert_status(StatusCode::OK);
+    let reads = admin
+        .get(&format!(
+            "/api/audit?entity=client&entity_id={id}&action=read"
+        ))
+        .await
+        .json();
+    let items = reads["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["actor"], "viewer@faena.test");
+    // The create entry records personal data only as present.
+    let created = admin
+        .get(&format!(
+            "/api/audit?entity=client&entity_id={id}&action=create"
+        ))
+        .await
+        .json();
+    assert_eq!(created["items"][0]["after"]["phone"], "[encrypted]");
+    assert!(!created.to_string().contains("8765"));
+}
+
+#[tokio::test]
+async fn search_and_pagination() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    for n in 0..7 {
+        admin
+            .post_json(
+                "/api/clients",
+                &json!({"name": format!("Cliente {n}"), "email": format!("c{n}@x.cl")}),
+            )
+            .await
+            .assert_status(StatusCode::CREATED);
+    }
+    admin
+        .post_json(
+            "/api/clients",
+            &json!({"name": "Panadería Sur", "email": "pan@sur.cl"}),
+        )
+        .await;
+    let first = admin.get("/api/clients?limit=3").await.json();
+    assert_eq!(first["items"].as_array().unwrap().len(), 3);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = admin
+        .get(&format!("/api/clients?limit=3&cursor={cursor}"))
+        .await
+        .json();
+    assert_eq!(second["items"][0]["name"], "Cliente 3");
+    let found = admin.get("/api/clients?q=panader").await.json();
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    let by_email = admin.get("/api/clients?q=SUR.CL").await.json();
+    assert_eq!(by_email["items"][0]["name"], "Panadería Sur");
+    admin
+        .get("/api/clients?limit=0")
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+}
