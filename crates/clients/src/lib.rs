@@ -6,6 +6,7 @@
 //! many orders a client has comes through `platform::references`.
 
 pub mod clients;
+mod directory;
 mod migrations;
 
 use faena_platform::auth::Pages;
@@ -76,6 +77,10 @@ impl Module for ClientsModule {
             title_key: "clients.title",
             href: "/clients",
         })
+    }
+
+    fn directories(&self) -> Vec<Box<dyn faena_platform::directory::Directory>> {
+        vec![Box::new(directory::ClientDirectory)]
     }
 
     fn encrypted_columns(&self) -> &'static [EncryptedColumn] {

@@ -118,6 +118,9 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A fully described problem (extension members and all).
+    #[error("{}", .0.code)]
+    Problem(Box<Problem>),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -143,6 +146,7 @@ impl AppError {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Problem(p) => p.status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -174,6 +178,7 @@ impl AppError {
                 p.params = params.clone();
                 p
             }
+            AppError::Problem(p) => (**p).clone(),
             AppError::TooManyRequests { retry_after_secs } => {
                 let mut p = Problem::new(status, "too_many_requests");
                 p.retry_after = Some(*retry_after_secs);

@@ -56,6 +56,12 @@ pub trait Module: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Directories of this module's entities, for other modules to name
+    /// and find them.
+    fn directories(&self) -> Vec<Box<dyn crate::directory::Directory>> {
+        Vec::new()
+    }
+
     /// Encrypted columns, for `faena keys rotate`.
     fn encrypted_columns(&self) -> &'static [crate::crypto::EncryptedColumn] {
         &[]

@@ -27,6 +27,7 @@ struct Inner {
     auth: AuthState,
     keys: crate::crypto::KeyRing,
     references: crate::references::References,
+    directories: crate::directory::Directories,
     started_at: Instant,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -42,6 +43,7 @@ pub struct AppStateParts {
     pub auth: AuthState,
     pub keys: crate::crypto::KeyRing,
     pub references: crate::references::References,
+    pub directories: crate::directory::Directories,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -59,6 +61,7 @@ impl AppState {
             auth: parts.auth,
             keys: parts.keys,
             references: parts.references,
+            directories: parts.directories,
             started_at: Instant::now(),
             metrics: parts.metrics,
         }))
@@ -105,6 +108,11 @@ impl AppState {
     /// Who refers to whose rows, across modules.
     pub fn references(&self) -> &crate::references::References {
         &self.0.references
+    }
+
+    /// Names of other modules' records (see `directory`).
+    pub fn directory(&self, entity: &str) -> Option<&dyn crate::directory::Directory> {
+        self.0.directories.get(entity)
     }
 
     pub fn uptime(&self) -> std::time::Duration {

@@ -54,6 +54,7 @@ use crate::modules;
         (name = "access", description = "Users, roles, permissions and API keys"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "clients", description = "The customer directory"),
+        (name = "orders", description = "Warehouse orders and returns"),
     )
 )]
 struct ApiDoc;
@@ -154,6 +155,9 @@ pub fn assemble(
     let references = faena_platform::references::References::new(
         modules.iter().flat_map(|m| m.references()).collect(),
     );
+    let directories = faena_platform::directory::Directories::new(
+        modules.iter().flat_map(|m| m.directories()).collect(),
+    );
     let state = AppState::new(AppStateParts {
         config,
         db,
@@ -164,6 +168,7 @@ pub fn assemble(
         auth,
         keys,
         references,
+        directories,
         metrics: telemetry::metrics_handle(),
     });
     let (router, openapi) = router(state.clone(), &modules)?;

@@ -6,7 +6,10 @@ use faena_platform::{Config, Module};
 /// Every module, enabled or not (migrations always run for all of them, so
 /// switching a module on later finds its schema ready).
 pub fn all() -> Vec<Box<dyn Module>> {
-    vec![Box::new(faena_clients::ClientsModule)]
+    vec![
+        Box::new(faena_clients::ClientsModule),
+        Box::new(faena_wms::WmsModule),
+    ]
 }
 
 /// The modules the configuration leaves switched on.

@@ -1,0 +1,69 @@
+//! The clients' directory: names and search for other modules.
+
+use std::collections::HashMap;
+
+use faena_platform::directory::Directory;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::clients::store::{self, Column, Entity};
+
+pub struct ClientDirectory;
+
+#[async_trait::async_trait]
+impl Directory for ClientDirectory {
+    fn entity(&self) -> &'static str {
+        "client"
+    }
+
+    async fn names(
+        &self,
+        db: &DatabaseConnection,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, String>, DbErr> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(Uuid, String)> = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .column(Column::Name)
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn search(
+        &self,
+        db: &DatabaseConnection,
+        q: &str,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, DbErr> {
+        Ok(store::list(db, Some(q), None, None, limit)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect())
+    }
+
+    async fn choices(
+        &self,
+        db: &DatabaseConnection,
+        q: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<(Uuid, String)>, DbErr> {
+        let mut query = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .column(Column::Name)
+            .order_by_asc(Column::Name);
+        if let Some(q) = q.map(str::trim).filter(|s| !s.is_empty()) {
+            query = query.filter(Column::Name.like(format!("%{q}%")));
+        }
+        query.limit(limit).into_tuple().all(db).await
+    }
+}

@@ -1,0 +1,52 @@
+//! Names of other modules' records without depending on those modules: the
+//! owner of an entity (clients) registers a `Directory`; others (warehouse
+//! orders) ask it for names, existence, search and choices.
+
+use std::collections::HashMap;
+
+use sea_orm::{DatabaseConnection, DbErr};
+use uuid::Uuid;
+
+#[async_trait::async_trait]
+pub trait Directory: Send + Sync {
+    /// The entity it answers for, e.g. `client`.
+    fn entity(&self) -> &'static str;
+    /// Display names of the given ids (unknown ids are left out).
+    async fn names(
+        &self,
+        db: &DatabaseConnection,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, String>, DbErr>;
+    /// Ids whose name or other public handle matches `q`.
+    async fn search(
+        &self,
+        db: &DatabaseConnection,
+        q: &str,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, DbErr>;
+    /// Choices for a selector, by name.
+    async fn choices(
+        &self,
+        db: &DatabaseConnection,
+        q: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<(Uuid, String)>, DbErr>;
+}
+
+#[derive(Default)]
+pub struct Directories {
+    entries: Vec<Box<dyn Directory>>,
+}
+
+impl Directories {
+    pub fn new(entries: Vec<Box<dyn Directory>>) -> Self {
+        Self { entries }
+    }
+
+    pub fn get(&self, entity: &str) -> Option<&dyn Directory> {
+        self.entries
+            .iter()
+            .find(|d| d.entity() == entity)
+            .map(|d| d.as_ref())
+    }
+}

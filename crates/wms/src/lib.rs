@@ -1,0 +1,106 @@
+//! The warehouse (seed 004): orders from their reception through picking,
+//! packing, shipping and delivery, to returns with their reasons.
+//!
+//! Owns the `wms_*` tables. Clients are someone else's: their names come
+//! from the platform's directory, and this module tells the platform how
+//! many orders each client has.
+
+mod migrations;
+pub mod orders;
+
+use std::collections::HashMap;
+
+use faena_platform::auth::Pages;
+use faena_platform::references::ReferenceCounter;
+use faena_platform::ui::NavEntry;
+use faena_platform::{AppState, Locale, Module};
+use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm_migration::MigrationTrait;
+use utoipa_axum::router::OpenApiRouter;
+use uuid::Uuid;
+
+pub struct WmsModule;
+
+impl Module for WmsModule {
+    fn name(&self) -> &'static str {
+        "wms"
+    }
+
+    fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
+        migrations::all()
+    }
+
+    fn permissions(&self) -> &'static [&'static str] {
+        &["wms.orders.read", "wms.orders.write", "wms.orders.delete"]
+    }
+
+    fn api(&self) -> OpenApiRouter<AppState> {
+        orders::api::api()
+    }
+
+    fn pages(&self) -> Pages {
+        orders::pages::pages()
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "orders/list.html",
+                include_str!("../templates/orders/list.html"),
+            ),
+            (
+                "orders/returns.html",
+                include_str!("../templates/orders/returns.html"),
+            ),
+            (
+                "orders/form.html",
+                include_str!("../templates/orders/form.html"),
+            ),
+            (
+                "orders/detail.html",
+                include_str!("../templates/orders/detail.html"),
+            ),
+        ]
+    }
+
+    fn translations(&self) -> &'static [(Locale, &'static str)] {
+        &[
+            (Locale::Es, include_str!("../locales/es.txt")),
+            (Locale::En, include_str!("../locales/en.txt")),
+        ]
+    }
+
+    fn nav(&self) -> Option<NavEntry> {
+        Some(NavEntry {
+            module: "wms",
+            title_key: "orders.title",
+            href: "/orders",
+        })
+    }
+
+    fn references(&self) -> Vec<Box<dyn ReferenceCounter>> {
+        vec![Box::new(OrdersOfClient)]
+    }
+}
+
+/// How many orders each client has.
+struct OrdersOfClient;
+
+#[async_trait::async_trait]
+impl ReferenceCounter for OrdersOfClient {
+    fn target(&self) -> &'static str {
+        "client"
+    }
+
+    fn label(&self) -> &'static str {
+        "orders"
+    }
+
+    async fn count(
+        &self,
+        db: &DatabaseConnection,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, u64>, DbErr> {
+        orders::store::count_by_client(db, ids).await
+    }
+}

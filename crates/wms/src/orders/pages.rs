@@ -1,0 +1,425 @@
+//! Order pages: list with status filter and client names, create with a
+//! client selector, detail with history and the status form (choosing
+//! "Devuelto" reveals the reason, which the server requires anyway),
+//! edit, delete, and the returns page.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use faena_platform::auth::{Access, Actor, Pages};
+use faena_platform::http::Query;
+use faena_platform::http::etag::IfMatch;
+use faena_platform::ui::{PageContext, render_page};
+use faena_platform::{AppError, AppResult, AppState};
+use minijinja::context;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::api::{OrderFilter, search};
+use super::service::{self, NewOrder, OrderUpdate};
+use super::{LineInput, ReturnCode, Status};
+
+pub fn pages() -> Pages {
+    let read = || Access::perm("wms.orders.read");
+    let write = || Access::perm("wms.orders.write");
+    Pages::new()
+        .get("/orders", read(), list)
+        .get("/orders/returns", read(), returns)
+        .get("/orders/new", write(), new_form)
+        .post("/orders", write(), create)
+        .get("/orders/{number}", read(), detail)
+        .post("/orders/{number}/status", write(), change_status)
+        .get("/orders/{number}/edit", write(), edit_form)
+        .post("/orders/{number}", write(), update)
+        .post(
+            "/orders/{number}/delete",
+            Access::perm("wms.orders.delete"),
+            delete,
+        )
+}
+
+fn statuses() -> Vec<&'static str> {
+    Status::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+fn return_codes() -> Vec<&'static str> {
+    ReturnCode::ALL.iter().map(|c| c.as_str()).collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    client_id: Option<Uuid>,
+    q: Option<String>,
+    cursor: Option<String>,
+    ok: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Html<String>> {
+    let filter = OrderFilter {
+        status: q.status.clone().filter(|s| !s.is_empty()),
+        client_id: q.client_id,
+        q: q.q.clone(),
+        cursor: q.cursor.clone(),
+        limit: Some(50),
+        ..OrderFilter::default()
+    };
+    let result = search(&state, &filter, None).await?;
+    let client_name = match (q.client_id, state.directory("client")) {
+        (Some(id), Some(dir)) => dir.names(state.db(), &[id]).await?.remove(&id),
+        _ => None,
+    };
+    render_page(
+        &state,
+        "orders/list.html",
+        &page,
+        context! {
+            orders => result.items, next_cursor => result.next_cursor, statuses => statuses(),
+            status => q.status.unwrap_or_default(), q => q.q.unwrap_or_default(), client_id => q.client_id,
+            client_name => client_name, ok => q.ok, can_write => page.can("wms.orders.write"),
+        },
+    )
+}
+
+async fn returns(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Html<String>> {
+    let filter = OrderFilter {
+        cursor: q.cursor.clone(),
+        limit: Some(50),
+        ..OrderFilter::default()
+    };
+    let result = search(&state, &filter, Some(Status::Returned)).await?;
+    render_page(
+        &state,
+        "orders/returns.html",
+        &page,
+        context! { orders => result.items, next_cursor => result.next_cursor },
+    )
+}
+
+async fn clients(state: &AppState) -> AppResult<Vec<serde_json::Value>> {
+    let Some(dir) = state.directory("client") else {
+        return Ok(Vec::new());
+    };
+    Ok(dir
+        .choices(state.db(), None, 1000)
+        .await?
+        .into_iter()
+        .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
+        .collect())
+}
+
+/// Empty line rows offered by the form (more can be added after saving).
+const FORM_LINES: usize = 5;
+
+fn blank_lines(mut lines: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    while lines.len() < FORM_LINES {
+        lines.push(serde_json::json!({"sku": "", "description": "", "quantity": ""}));
+    }
+    lines
+}
+
+async fn form_page(
+    state: &AppState,
+    page: &PageContext,
+    form: serde_json::Value,
+    errors: Vec<serde_json::Value>,
+    number: Option<String>,
+) -> AppResult<Html<String>> {
+    render_page(
+        state,
+        "orders/form.html",
+        page,
+        context! {
+            form => form, errors => errors, number => number, clients => clients(state).await?,
+        },
+    )
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Html<String>> {
+    let form = serde_json::json!({"number": "", "client_id": q.client_id, "notes": "", "lines": blank_lines(Vec::new()), "version": 0});
+    form_page(&state, &page, form, Vec::new(), None).await
+}
+
+/// The order form as posted: lines arrive as `sku_0`, `description_0`,
+/// `quantity_0`, … and blank rows are ignored.
+#[derive(Debug, Deserialize)]
+struct OrderForm {
+    number: Option<String>,
+    client_id: Option<String>,
+    notes: Option<String>,
+    // Text: with `flatten`, serde reads every value as a string.
+    version: Option<String>,
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
+}
+
+impl OrderForm {
+    fn version(&self) -> Option<i32> {
+        self.version.as_deref().and_then(|v| v.trim().parse().ok())
+    }
+
+    fn lines(&self) -> Vec<LineInput> {
+        (0..crate::orders::MAX_LINES)
+            .map_while(|i| {
+                let sku = self.rest.get(&format!("sku_{i}"))?;
+                Some((
+                    sku.clone(),
+                    self.rest
+                        .get(&format!("description_{i}"))
+                        .cloned()
+                        .unwrap_or_default(),
+                    self.rest
+                        .get(&format!("quantity_{i}"))
+                        .cloned()
+                        .unwrap_or_default(),
+                ))
+            })
+            .filter(|(sku, d, q)| {
+                !(sku.trim().is_empty() && d.trim().is_empty() && q.trim().is_empty())
+            })
+            .map(|(sku, description, q)| LineInput {
+                sku,
+                description,
+                quantity: q.trim().parse().unwrap_or(0),
+            })
+            .collect()
+    }
+
+    fn echo(&self) -> serde_json::Value {
+        let lines: Vec<serde_json::Value> = self
+            .lines()
+            .iter()
+            .map(|l| serde_json::json!({"sku": l.sku, "description": l.description, "quantity": l.quantity}))
+            .collect();
+        serde_json::json!({"number": self.number, "client_id": self.client_id, "notes": self.notes, "lines": blank_lines(lines), "version": self.version})
+    }
+}
+
+fn field_messages(
+    state: &AppState,
+    page: &PageContext,
+    err: AppError,
+) -> Result<Vec<serde_json::Value>, AppError> {
+    let problem = err.to_problem();
+    if problem.errors.is_empty() {
+        return Err(err);
+    }
+    Ok(
+        faena_platform::http::problem::problem_json(state, &problem, page.locale, &page.path, None)
+            ["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
+fn unprocessable(html: Html<String>) -> Response {
+    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
+}
+
+fn client_field(form: &OrderForm) -> Result<Uuid, AppError> {
+    form.client_id
+        .as_deref()
+        .and_then(|c| Uuid::parse_str(c.trim()).ok())
+        .ok_or_else(|| faena_platform::FieldError::new("client_id", "unknown_client").into())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Form(form): Form<OrderForm>,
+) -> AppResult<Response> {
+    let result = match client_field(&form) {
+        Ok(client_id) => {
+            let input = NewOrder {
+                number: form.number.clone(),
+                client_id,
+                lines: form.lines(),
+                notes: form.notes.clone(),
+            };
+            service::create(&state, &actor, input).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(v) => {
+            Ok(Redirect::to(&format!("/orders/{}?ok=order_created", v.number)).into_response())
+        }
+        Err(e) => {
+            let errors = field_messages(&state, &page, e)?;
+            Ok(unprocessable(
+                form_page(&state, &page, form.echo(), errors, None).await?,
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct OkQuery {
+    ok: Option<String>,
+}
+
+async fn detail_page(
+    state: &AppState,
+    page: &PageContext,
+    number: &str,
+    errors: Vec<serde_json::Value>,
+    ok: Option<String>,
+    chosen: Option<String>,
+) -> AppResult<Html<String>> {
+    let order = service::find(state, number).await?;
+    let history = service::history_of(state, number).await?;
+    render_page(
+        state,
+        "orders/detail.html",
+        page,
+        context! {
+            order => order, history => history, return_codes => return_codes(), errors => errors, ok => ok,
+            chosen => chosen, can_write => page.can("wms.orders.write"), can_delete => page.can("wms.orders.delete"),
+        },
+    )
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    page: PageContext,
+    Path(number): Path<String>,
+    Query(q): Query<OkQuery>,
+) -> AppResult<Html<String>> {
+    detail_page(&state, &page, &number, Vec::new(), q.ok, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusForm {
+    status: String,
+    return_reason: Option<String>,
+    return_code: Option<String>,
+    version: Option<i32>,
+}
+
+async fn change_status(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(number): Path<String>,
+    Form(form): Form<StatusForm>,
+) -> AppResult<Response> {
+    let Some(to) = Status::parse(&form.status) else {
+        return Err(faena_platform::FieldError::new("status", "unknown_status")
+            .with("value", &form.status)
+            .into());
+    };
+    let change = OrderUpdate {
+        status: Some(to),
+        return_reason: form.return_reason.clone(),
+        return_code: form.return_code.as_deref().and_then(ReturnCode::parse),
+        ..OrderUpdate::default()
+    };
+    match service::update(&state, &actor, &number, IfMatch(form.version), change).await {
+        Ok(v) => {
+            Ok(Redirect::to(&format!("/orders/{}?ok=status_changed", v.number)).into_response())
+        }
+        Err(e) => {
+            let problem = e.to_problem();
+            let errors = if problem.errors.is_empty() {
+                match e {
+                    AppError::NotFound | AppError::Internal(_) => return Err(e),
+                    _ => vec![serde_json::json!({
+                        "field": "status",
+                        "message": state.i18n().t(page.locale, &format!("error.{}", problem.code), &problem.params),
+                    })],
+                }
+            } else {
+                field_messages(&state, &page, e)?
+            };
+            let html = detail_page(&state, &page, &number, errors, None, Some(form.status)).await?;
+            Ok(unprocessable(html))
+        }
+    }
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    page: PageContext,
+    Path(number): Path<String>,
+) -> AppResult<Html<String>> {
+    let v = service::find(&state, &number).await?;
+    let lines: Vec<serde_json::Value> = v.lines.iter().map(|l| serde_json::json!({"sku": l.sku, "description": l.description, "quantity": l.quantity})).collect();
+    let form = serde_json::json!({"number": v.number, "client_id": v.client_id, "notes": v.notes, "lines": blank_lines(lines), "version": v.version});
+    form_page(&state, &page, form, Vec::new(), Some(v.number)).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(number): Path<String>,
+    Form(form): Form<OrderForm>,
+) -> AppResult<Response> {
+    let result = match client_field(&form) {
+        Ok(client_id) => {
+            let change = OrderUpdate {
+                client_id: Some(client_id),
+                lines: Some(form.lines()),
+                notes: Some(form.notes.clone().unwrap_or_default()),
+                ..OrderUpdate::default()
+            };
+            service::update(&state, &actor, &number, IfMatch(form.version()), change).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(v) => Ok(Redirect::to(&format!("/orders/{}?ok=order_saved", v.number)).into_response()),
+        Err(e) => {
+            let problem = e.to_problem();
+            let errors = if problem.errors.is_empty()
+                && !matches!(e, AppError::NotFound | AppError::Internal(_))
+            {
+                vec![
+                    serde_json::json!({"field": "form", "message": state.i18n().t(page.locale, &format!("error.{}", problem.code), &problem.params)}),
+                ]
+            } else {
+                field_messages(&state, &page, e)?
+            };
+            Ok(unprocessable(
+                form_page(&state, &page, form.echo(), errors, Some(number)).await?,
+            ))
+        }
+    }
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(number): Path<String>,
+) -> AppResult<Response> {
+    match service::delete(&state, &actor, &number, IfMatch(None)).await {
+        Ok(()) => Ok(Redirect::to("/orders?ok=order_deleted").into_response()),
+        Err(e @ AppError::Conflict { .. }) => {
+            let problem = e.to_problem();
+            let errors = vec![
+                serde_json::json!({"field": "delete", "message": state.i18n().t(page.locale, &format!("error.{}", problem.code), &problem.params)}),
+            ];
+            Ok((
+                axum::http::StatusCode::CONFLICT,
+                detail_page(&state, &page, &number, errors, None, None).await?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e),
+    }
+}

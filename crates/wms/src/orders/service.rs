@@ -1,0 +1,440 @@
+//! Order commands, each one transaction: the change, its status history,
+//! and its audit entry, committed together.
+
+use chrono::{DateTime, Utc};
+use faena_platform::audit::{self, Entry};
+use faena_platform::auth::Actor;
+use faena_platform::http::etag::IfMatch;
+use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors, Problem};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::store::{self, history, line, order};
+use super::{
+    Line, LineInput, OrderNumber, ReturnCode, Status, TransitionError, parse_lines, transition,
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderView {
+    pub number: String,
+    pub client_id: Uuid,
+    /// The client's name at the time of reading.
+    pub client_name: Option<String>,
+    pub status: Status,
+    /// Where the order may go next.
+    pub allowed_next: Vec<Status>,
+    pub lines: Vec<Line>,
+    pub notes: Option<String>,
+    pub return_reason: Option<String>,
+    pub return_code: Option<ReturnCode>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntry {
+    pub from_status: Option<Status>,
+    pub to_status: Status,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+impl From<history::Model> for HistoryEntry {
+    fn from(h: history::Model) -> Self {
+        HistoryEntry {
+            from_status: h.from_status.as_deref().and_then(Status::parse),
+            to_status: Status::parse(&h.to_status).unwrap_or(Status::Received),
+            actor: h.actor,
+            at: h.at,
+            reason: h.reason,
+        }
+    }
+}
+
+pub fn status_of(m: &order::Model) -> Status {
+    Status::parse(&m.status).unwrap_or(Status::Received)
+}
+
+pub fn view(m: order::Model, lines: Vec<line::Model>, client_name: Option<String>) -> OrderView {
+    let status = status_of(&m);
+    OrderView {
+        number: m.number,
+        client_id: m.client_id,
+        client_name,
+        status,
+        allowed_next: status.next().to_vec(),
+        lines: lines
+            .into_iter()
+            .map(|l| Line {
+                sku: l.sku,
+                description: l.description,
+                quantity: l.quantity,
+            })
+            .collect(),
+        notes: m.notes,
+        return_reason: m.return_reason,
+        return_code: m.return_code.as_deref().and_then(ReturnCode::parse),
+        returned_at: m.returned_at,
+        created_by: m.created_by,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    }
+}
+
+async fn client_name(state: &AppState, id: Uuid) -> AppResult<Option<String>> {
+    let Some(dir) = state.directory("client") else {
+        return Ok(None);
+    };
+    Ok(dir.names(state.db(), &[id]).await?.remove(&id))
+}
+
+pub async fn find(state: &AppState, number: &str) -> AppResult<OrderView> {
+    let m = store::find_by_number(state.db(), number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let lines = store::lines(state.db(), m.id).await?;
+    let name = client_name(state, m.client_id).await?;
+    Ok(view(m, lines, name))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    /// Given, or generated as `ORD-000123`.
+    #[serde(default)]
+    pub number: Option<String>,
+    pub client_id: Uuid,
+    pub lines: Vec<LineInput>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// A change to an order (`PUT`): any of its fields, and/or a move to a new
+/// status (with the reason when it is `returned`).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderUpdate {
+    pub status: Option<Status>,
+    pub return_reason: Option<String>,
+    pub return_code: Option<ReturnCode>,
+    pub client_id: Option<Uuid>,
+    pub lines: Option<Vec<LineInput>>,
+    pub notes: Option<String>,
+}
+
+fn notes(raw: Option<&str>, errors: &mut FieldErrors) -> Option<String> {
+    let n = raw.map(str::trim).filter(|n| !n.is_empty())?;
+    if n.chars().count() > 4000 {
+        errors.push(FieldError::new("notes", "too_long").with("max", 4000));
+        return None;
+    }
+    Some(n.to_owned())
+}
+
+async fn check_client(state: &AppState, id: Uuid, errors: &mut FieldErrors) -> AppResult<()> {
+    let known = match state.directory("client") {
+        Some(dir) => !dir.names(state.db(), &[id]).await?.is_empty(),
+        None => false,
+    };
+    if !known {
+        errors.push(FieldError::new("client_id", "unknown_client"));
+    }
+    Ok(())
+}
+
+async fn insert_lines(db: &impl ConnectionTrait, order_id: Uuid, lines: &[Line]) -> AppResult<()> {
+    for (i, l) in lines.iter().enumerate() {
+        line::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            order_id: Set(order_id),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            sku: Set(l.sku.clone()),
+            description: Set(l.description.clone()),
+            quantity: Set(l.quantity),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn record_history(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    order_id: Uuid,
+    from: Option<Status>,
+    to: Status,
+    reason: Option<String>,
+) -> AppResult<()> {
+    history::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        order_id: Set(order_id),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        actor_id: Set(actor.id.clone()),
+        actor: Set(actor.label.clone()),
+        at: Set(Utc::now()),
+        reason: Set(reason),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn create(state: &AppState, actor: &Actor, input: NewOrder) -> AppResult<OrderView> {
+    let mut errors = FieldErrors::new();
+    let given = input
+        .number
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .and_then(|n| errors.take(OrderNumber::parse(n)));
+    let lines = parse_lines(&input.lines, &mut errors);
+    let notes = notes(input.notes.as_deref(), &mut errors);
+    check_client(state, input.client_id, &mut errors).await?;
+    errors.finish()?;
+
+    let txn = state.db().begin().await?;
+    let number = match given {
+        Some(n) => {
+            if store::find_by_number(&txn, n.as_str()).await?.is_some() {
+                return Err(AppError::Conflict {
+                    code: "duplicate_order_number",
+                    field: Some("number".into()),
+                    params: vec![],
+                });
+            }
+            n
+        }
+        None => loop {
+            // Skip numbers someone gave by hand.
+            let candidate = OrderNumber::generated(store::next_number(&txn).await?);
+            if store::find_by_number(&txn, candidate.as_str())
+                .await?
+                .is_none()
+            {
+                break candidate;
+            }
+        },
+    };
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let model = order::ActiveModel {
+        id: Set(id),
+        number: Set(number.as_str().to_owned()),
+        client_id: Set(input.client_id),
+        status: Set(Status::Received.as_str().to_owned()),
+        notes: Set(notes),
+        return_reason: Set(None),
+        return_code: Set(None),
+        returned_at: Set(None),
+        created_by: Set(actor.label.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    }
+    .insert(&txn)
+    .await?;
+    insert_lines(&txn, id, &lines).await?;
+    record_history(&txn, actor, id, None, Status::Received, None).await?;
+    let lines_now = store::lines(&txn, id).await?;
+    let v = view(model, lines_now, client_name(state, input.client_id).await?);
+    audit::record(
+        &txn,
+        actor,
+        Entry::new("create", "order", v.number.clone()).after(&v),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(v)
+}
+
+fn transition_problem(err: TransitionError) -> AppError {
+    match err {
+        TransitionError::ReasonRequired => {
+            FieldError::new("return_reason", "return_reason_required").into()
+        }
+        TransitionError::NotAllowed { from, to, allowed } => {
+            let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+            let mut p = Problem::new(axum::http::StatusCode::CONFLICT, "invalid_transition")
+                .with_extension("from", from.as_str().into())
+                .with_extension("to", to.as_str().into())
+                .with_extension("allowed", names.clone().into());
+            p.params = vec![
+                ("from", from.as_str().to_owned()),
+                ("to", to.as_str().to_owned()),
+                (
+                    "allowed",
+                    if names.is_empty() {
+                        "—".to_owned()
+                    } else {
+                        names.join(", ")
+                    },
+                ),
+            ];
+            AppError::Problem(Box::new(p))
+        }
+    }
+}
+
+pub async fn update(
+    state: &AppState,
+    actor: &Actor,
+    number: &str,
+    if_match: IfMatch,
+    change: OrderUpdate,
+) -> AppResult<OrderView> {
+    let txn = state.db().begin().await?;
+    let current = store::find_by_number(&txn, number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if_match.check(current.version)?;
+    let status = status_of(&current);
+    let before = view(current.clone(), store::lines(&txn, current.id).await?, None);
+
+    let mut errors = FieldErrors::new();
+    let lines = change.lines.as_ref().map(|l| parse_lines(l, &mut errors));
+    let new_notes = change.notes.as_deref().map(|n| notes(Some(n), &mut errors));
+    if let Some(client) = change.client_id {
+        if client != current.client_id {
+            check_client(state, client, &mut errors).await?;
+        }
+    }
+    errors.finish()?;
+    let edits_items = lines.is_some() || change.client_id.is_some_and(|c| c != current.client_id);
+    if edits_items && !status.is_editable() {
+        return Err(AppError::Conflict {
+            code: "order_not_editable",
+            field: None,
+            params: vec![("status", status.as_str().to_owned())],
+        });
+    }
+    let moved = match change.status.filter(|s| *s != status) {
+        Some(to) => Some(
+            transition(
+                status,
+                to,
+                change.return_reason.as_deref(),
+                change.return_code,
+            )
+            .map_err(transition_problem)?,
+        ),
+        None => None,
+    };
+
+    let mut active: order::ActiveModel = current.clone().into();
+    if let Some(n) = new_notes {
+        active.notes = Set(n);
+    }
+    if let Some(c) = change.client_id {
+        active.client_id = Set(c);
+    }
+    if let Some(t) = &moved {
+        active.status = Set(t.to.as_str().to_owned());
+        if let Some(reason) = &t.reason {
+            active.return_reason = Set(Some(reason.text.clone()));
+            active.return_code = Set(Some(reason.code.as_str().to_owned()));
+            active.returned_at = Set(Some(Utc::now()));
+        }
+    }
+    active.updated_at = Set(Utc::now());
+    active.version = Set(current.version + 1);
+    let updated = order::Entity::update_many()
+        .set(active)
+        .filter(order::Column::Id.eq(current.id))
+        .filter(order::Column::Version.eq(current.version))
+        .exec_with_returning(&txn)
+        .await?
+        .pop()
+        .ok_or(AppError::PreconditionFailed)?;
+    if let Some(lines) = &lines {
+        line::Entity::delete_many()
+            .filter(line::Column::OrderId.eq(current.id))
+            .exec(&txn)
+            .await?;
+        insert_lines(&txn, current.id, lines).await?;
+    }
+    if let Some(t) = &moved {
+        record_history(
+            &txn,
+            actor,
+            current.id,
+            Some(t.from),
+            t.to,
+            t.reason.as_ref().map(|r| r.text.clone()),
+        )
+        .await?;
+    }
+    let lines_now = store::lines(&txn, current.id).await?;
+    let v = view(
+        updated,
+        lines_now,
+        client_name(state, current.client_id).await?,
+    );
+    let action = if moved.is_some() {
+        "transition"
+    } else {
+        "update"
+    };
+    audit::record(
+        &txn,
+        actor,
+        Entry::new(action, "order", v.number.clone())
+            .before(&before)
+            .after(&v),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(v)
+}
+
+/// Deletes an order that has not started (received) or was cancelled.
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    number: &str,
+    if_match: IfMatch,
+) -> AppResult<()> {
+    let txn = state.db().begin().await?;
+    let current = store::find_by_number(&txn, number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if_match.check(current.version)?;
+    let status = status_of(&current);
+    if !matches!(status, Status::Received | Status::Cancelled) {
+        return Err(AppError::Conflict {
+            code: "order_not_deletable",
+            field: None,
+            params: vec![("status", status.as_str().to_owned())],
+        });
+    }
+    let before = view(current.clone(), store::lines(&txn, current.id).await?, None);
+    order::Entity::delete_by_id(current.id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry::new("delete", "order", current.number).before(&before),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn history_of(state: &AppState, number: &str) -> AppResult<Vec<HistoryEntry>> {
+    let m = store::find_by_number(state.db(), number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(store::history(state.db(), m.id)
+        .await?
+        .into_iter()
+        .map(HistoryEntry::from)
+        .collect())
+}

@@ -1,0 +1,243 @@
+//! Persistence of orders, their lines and history: entities and queries.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+pub mod order {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "wms_orders")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub number: String,
+        pub client_id: Uuid,
+        pub status: String,
+        pub notes: Option<String>,
+        pub return_reason: Option<String>,
+        pub return_code: Option<String>,
+        pub returned_at: Option<DateTimeUtc>,
+        pub created_by: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod line {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "wms_order_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub order_id: Uuid,
+        pub position: i32,
+        pub sku: String,
+        pub description: String,
+        pub quantity: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod history {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "wms_order_history")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub order_id: Uuid,
+        pub from_status: Option<String>,
+        pub to_status: String,
+        pub actor_id: Option<String>,
+        pub actor: String,
+        pub at: DateTimeUtc,
+        pub reason: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod counter {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "wms_counters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub value: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The next order number, taken inside the caller's transaction (the row
+/// lock orders concurrent creations; a rollback gives the number back).
+pub async fn next_number(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let updated = counter::Entity::update_many()
+        .col_expr(
+            counter::Column::Value,
+            Expr::col(counter::Column::Value).add(1),
+        )
+        .filter(counter::Column::Name.eq("order_number"))
+        .exec_with_returning(db)
+        .await?;
+    updated
+        .first()
+        .map(|c| c.value)
+        .ok_or_else(|| DbErr::RecordNotFound("wms_counters.order_number".into()))
+}
+
+pub async fn find_by_number(
+    db: &impl ConnectionTrait,
+    number: &str,
+) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::Number.eq(number.trim().to_uppercase()))
+        .one(db)
+        .await
+}
+
+pub async fn lines(db: &impl ConnectionTrait, order_id: Uuid) -> Result<Vec<line::Model>, DbErr> {
+    line::Entity::find()
+        .filter(line::Column::OrderId.eq(order_id))
+        .order_by_asc(line::Column::Position)
+        .all(db)
+        .await
+}
+
+pub async fn history(
+    db: &impl ConnectionTrait,
+    order_id: Uuid,
+) -> Result<Vec<history::Model>, DbErr> {
+    history::Entity::find()
+        .filter(history::Column::OrderId.eq(order_id))
+        .order_by_asc(history::Column::At)
+        .order_by_asc(history::Column::Id)
+        .all(db)
+        .await
+}
+
+/// What a list asks for.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub statuses: Vec<String>,
+    pub client_id: Option<Uuid>,
+    /// Clients whose name matched the search text.
+    pub client_ids: Option<Vec<Uuid>>,
+    pub number_like: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Newest first: after (created_at, id) of the last row seen.
+    pub before: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u64,
+}
+
+pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<order::Model>, DbErr> {
+    use order::Column as C;
+    let mut q = order::Entity::find()
+        .order_by_desc(C::CreatedAt)
+        .order_by_desc(C::Id);
+    if !f.statuses.is_empty() {
+        q = q.filter(C::Status.is_in(f.statuses.clone()));
+    }
+    if let Some(id) = f.client_id {
+        q = q.filter(C::ClientId.eq(id));
+    }
+    match (&f.number_like, &f.client_ids) {
+        (Some(n), Some(ids)) => {
+            q = q.filter(
+                Condition::any()
+                    .add(C::Number.like(format!("%{n}%")))
+                    .add(C::ClientId.is_in(ids.clone())),
+            );
+        }
+        (Some(n), None) => q = q.filter(C::Number.like(format!("%{n}%"))),
+        (None, Some(ids)) => q = q.filter(C::ClientId.is_in(ids.clone())),
+        (None, None) => {}
+    }
+    if let Some(from) = f.from {
+        q = q.filter(C::CreatedAt.gte(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(C::CreatedAt.lt(to));
+    }
+    if let Some((at, id)) = f.before {
+        q = q.filter(
+            Condition::any()
+                .add(C::CreatedAt.lt(at))
+                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.lt(id))),
+        );
+    }
+    q.limit(f.limit).all(db).await
+}
+
+/// Lines of several orders at once, by order.
+pub async fn lines_of(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<line::Model>>, DbErr> {
+    let mut out: HashMap<Uuid, Vec<line::Model>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    for l in line::Entity::find()
+        .filter(line::Column::OrderId.is_in(ids.iter().copied()))
+        .order_by_asc(line::Column::Position)
+        .all(db)
+        .await?
+    {
+        out.entry(l.order_id).or_default().push(l);
+    }
+    Ok(out)
+}
+
+/// Orders per client, for the clients module (through platform references).
+pub async fn count_by_client(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, u64>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, i64)> = order::Entity::find()
+        .select_only()
+        .column(order::Column::ClientId)
+        .column_as(order::Column::Id.count(), "n")
+        .filter(order::Column::ClientId.is_in(ids.iter().copied()))
+        .group_by(order::Column::ClientId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}

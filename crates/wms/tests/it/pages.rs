@@ -1,0 +1,189 @@
+use axum::http::StatusCode;
+use faena_testkit::browser::{browser_session, post_form};
+use serde_json::json;
+
+use crate::{an_order, setup};
+
+#[tokio::test]
+async fn the_whole_seed_flow_from_the_pages() {
+    let (app, admin, client_id) = setup().await;
+    let (cookie, csrf) = browser_session(
+        &app,
+        faena_testkit::ADMIN_EMAIL,
+        faena_testkit::ADMIN_PASSWORD,
+    )
+    .await;
+    let get = |path: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            app.send(
+                axum::http::Request::get(path)
+                    .header("cookie", cookie)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+
+    let form = get("/orders/new".into()).await;
+    form.assert_status(StatusCode::OK);
+    assert!(
+        form.text().contains("Ferretería Central"),
+        "the client selector lists clients"
+    );
+
+    // Create with two lines (blank rows are ignored).
+    let res = post_form(
+        &app,
+        &cookie,
+        "/orders",
+        &[
+            ("_csrf", &csrf),
+            ("client_id", &client_id),
+            ("notes", "Urgente"),
+            ("sku_0", "CAJ-01"),
+            ("description_0", "Caja chica"),
+            ("quantity_0", "3"),
+            ("sku_1", "CAJ-02"),
+            ("description_1", "Caja grande"),
+            ("quantity_1", "1"),
+            ("sku_2", ""),
+            ("description_2", ""),
+            ("quantity_2", ""),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.header("location"),
+        Some("/orders/ORD-000001?ok=order_created")
+    );
+
+    // Move it through to delivered.
+    for (version, status) in [
+        ("1", "picking"),
+        ("2", "packing"),
+        ("3", "shipped"),
+        ("4", "delivered"),
+    ] {
+        let res = post_form(
+            &app,
+            &cookie,
+            "/orders/ORD-000001/status",
+            &[("_csrf", &csrf), ("version", version), ("status", status)],
+        )
+        .await;
+        res.assert_status(StatusCode::SEE_OTHER);
+    }
+    let page = get("/orders/ORD-000001".into()).await.text();
+    assert!(page.contains("Entregada"));
+    assert!(
+        page.contains("data-show-when=\"status=returned\""),
+        "the reason field is there to reveal"
+    );
+
+    // "Devuelto" without a reason: the server refuses, the form says why.
+    let res = post_form(
+        &app,
+        &cookie,
+        "/orders/ORD-000001/status",
+        &[
+            ("_csrf", &csrf),
+            ("version", "5"),
+            ("status", "returned"),
+            ("return_reason", ""),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("Indica la razón de la devolución"));
+
+    let res = post_form(
+        &app,
+        &cookie,
+        "/orders/ORD-000001/status",
+        &[
+            ("_csrf", &csrf),
+            ("version", "5"),
+            ("status", "returned"),
+            ("return_code", "damaged"),
+            ("return_reason", "Caja aplastada"),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+
+    let returns = get("/orders/returns".into()).await;
+    returns.assert_status(StatusCode::OK);
+    let html = returns.text();
+    assert!(
+        html.contains("ORD-000001")
+            && html.contains("Caja aplastada")
+            && html.contains("Producto dañado"),
+        "{html}"
+    );
+
+    // The list shows client names and filters by status.
+    let list = get("/orders?status=returned".into()).await.text();
+    assert!(list.contains("Ferretería Central") && list.contains("Devuelto"));
+    let list = get("/orders?status=picking".into()).await.text();
+    assert!(list.contains("Ninguna orden coincide"));
+    let detail = get(format!("/clients/{client_id}")).await.text();
+    assert!(detail.contains(&format!("/orders?client_id={client_id}")));
+    let _ = admin;
+}
+
+#[tokio::test]
+async fn a_refused_move_from_the_page_names_the_allowed_states() {
+    let (app, admin, client_id) = setup().await;
+    admin
+        .post_json("/api/orders", &an_order(&client_id))
+        .await
+        .assert_status(StatusCode::CREATED);
+    let (cookie, csrf) = browser_session(
+        &app,
+        faena_testkit::ADMIN_EMAIL,
+        faena_testkit::ADMIN_PASSWORD,
+    )
+    .await;
+    let res = post_form(
+        &app,
+        &cookie,
+        "/orders/ORD-000001/status",
+        &[("_csrf", &csrf), ("status", "delivered")],
+    )
+    .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text()
+            .contains("No se puede pasar de «received» a «delivered»"),
+        "{}",
+        res.text()
+    );
+    let _ = json!({});
+}
+
+#[tokio::test]
+async fn order_pages_render() {
+    let (_app, admin, client_id) = setup().await;
+    admin.post_json("/api/orders", &an_order(&client_id)).await;
+    for path in [
+        "/orders",
+        "/orders/new",
+        "/orders/returns",
+        "/orders/ORD-000001",
+        "/orders/ORD-000001/edit",
+        "/orders?q=ferre",
+    ] {
+        let res = admin.get(path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+    }
+    let empty = admin.get("/orders/returns").await.text();
+    assert!(empty.contains("No hay devoluciones."));
+    admin
+        .get("/orders/NOPE")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}
