@@ -6,6 +6,7 @@
 //! many orders a client has comes through `platform::references`.
 
 pub mod clients;
+pub mod demo;
 mod directory;
 mod migrations;
 

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod http;

@@ -47,6 +47,17 @@ pub enum Command {
     /// Manage the field-encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Fill the database with realistic demo data (Chilean clients with
+    /// valid RUTs, warehouse orders in every status).
+    Demo {
+        #[arg(long, default_value_t = 100)]
+        clients: u64,
+        #[arg(long, default_value_t = 1000)]
+        orders: u64,
+        /// The same seed gives the same data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -73,6 +73,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init_tracing(&quiet(&config));
             faena_server::admin_cli::keys(config, command).await
         }
+        Command::Demo {
+            clients,
+            orders,
+            seed,
+        } => {
+            let config = Config::load_with(cli.config.as_deref(), &overrides)?;
+            telemetry::init_tracing(&quiet(&config));
+            faena_server::admin_cli::demo(config, clients, orders, seed).await
+        }
         Command::Serve { .. } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&config.log);

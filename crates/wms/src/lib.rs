@@ -5,6 +5,7 @@
 //! from the platform's directory, and this module tells the platform how
 //! many orders each client has.
 
+pub mod demo;
 mod migrations;
 pub mod orders;
 

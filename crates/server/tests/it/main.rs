@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod auth;
 mod binary;
+mod demo;
 mod errors;
 mod idempotency;
 mod keys;

@@ -1,0 +1,75 @@
+//! `faena demo`: realistic data that the application then serves.
+
+use std::process::Command;
+
+use crate::binary::{admin_token, start, stop_within_five_seconds};
+
+#[tokio::test]
+async fn demo_data_is_valid_and_served() {
+    if faena_testkit::postgres_url().is_some() {
+        return; // the command fills the data dir's SQLite file here
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faena"))
+        .args(["demo", "--clients", "30", "--orders", "300", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("FAENA_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let running = start(dir.path(), None).await;
+    let token = admin_token(&running.address).await;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let req = http
+            .get(format!("http://{}{path}", running.address))
+            .bearer_auth(&token);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let clients = get("/api/clients?limit=500".into()).await;
+    let items = clients["items"].as_array().unwrap();
+    assert_eq!(items.len(), 30);
+    let total: u64 = items
+        .iter()
+        .map(|c| c["order_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 300);
+    let one = get(format!("/api/clients/{}", items[0]["id"].as_str().unwrap())).await;
+    let rut = one["tax_id"].as_str().unwrap();
+    assert!(
+        faena_platform::types::Rut::parse("tax_id", rut).is_ok(),
+        "a valid RUT: {rut}"
+    );
+    assert!(one["phone"].as_str().unwrap().starts_with("+56 9 "));
+
+    let orders = get("/api/orders?limit=500".into()).await;
+    assert_eq!(orders["items"].as_array().unwrap().len(), 300);
+    let returns = get("/api/orders/returns?limit=500".into()).await;
+    for r in returns["items"].as_array().unwrap() {
+        assert!(r["return_reason"].is_string());
+    }
+    // New orders continue the numbering.
+    let created: serde_json::Value = http
+        .post(format!("http://{}/api/orders", running.address))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"client_id": items[0]["id"], "lines": [{"sku": "X", "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["number"], "ORD-000301");
+    stop_within_five_seconds(running).await;
+}
