@@ -7,7 +7,7 @@ use faena_platform::demo::{
     BUSINESSES, COMUNAS, DemoRng, FIRST_NAMES, LAST_NAMES, LEGAL_FORMS, STREETS, slug,
 };
 use faena_platform::types::Rut;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::clients::TaxId;
@@ -28,7 +28,7 @@ pub async fn generate(
     let mut done = 0;
     while done < n {
         let size = (n - done).min(500);
-        let txn = db.begin().await?;
+        let txn = faena_platform::db::begin_write(db, &Default::default()).await?;
         let mut rows = Vec::new();
         for i in done..done + size {
             let id = Uuid::now_v7();

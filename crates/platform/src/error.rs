@@ -280,6 +280,12 @@ impl From<DbErr> for AppError {
                 params: Vec::new(),
             },
             _ => match err {
+                e if crate::db::is_busy(&e) => {
+                    tracing::warn!(error = %e, "database busy; answered 503");
+                    let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "database_busy");
+                    p.retry_after = Some(1);
+                    AppError::Problem(Box::new(p))
+                }
                 DbErr::RecordNotFound(_) => AppError::NotFound,
                 DbErr::RecordNotUpdated => AppError::PreconditionFailed,
                 DbErr::ConnectionAcquire(_) | DbErr::Conn(RuntimeErr::SqlxError(_)) => {

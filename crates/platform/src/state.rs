@@ -1,6 +1,7 @@
 //! `AppState`: what every handler receives. Cheap to clone (one `Arc`);
 //! holds the configuration, the database pool, the translation catalogs, the
-//! UI shell and the list of enabled modules. No global statics.
+//! UI shell and the list of enabled modules. No global statics. Built inside
+//! the Tokio runtime: it starts the audit writer task.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +21,8 @@ struct Inner {
     config: Config,
     db: DatabaseConnection,
     db_kind: DbKind,
+    write_gate: crate::db::WriteGate,
+    audit_writer: crate::audit::writer::AuditWriter,
     i18n: Arc<I18n>,
     ui: Ui,
     modules: Vec<&'static str>,
@@ -50,10 +53,15 @@ pub struct AppStateParts {
 impl AppState {
     pub fn new(parts: AppStateParts) -> Self {
         let db_kind = DbKind::of(&parts.db);
+        let write_gate = crate::db::WriteGate::for_kind(db_kind);
+        let audit_writer =
+            crate::audit::writer::AuditWriter::spawn(parts.db.clone(), write_gate.clone());
         Self(Arc::new(Inner {
             config: parts.config,
             db: parts.db,
             db_kind,
+            write_gate,
+            audit_writer,
             i18n: parts.i18n,
             ui: parts.ui,
             modules: parts.modules,
@@ -73,6 +81,23 @@ impl AppState {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.db
+    }
+
+    /// Opens a transaction that will write (see `db::begin_write`): every
+    /// read-then-write transaction goes through here.
+    pub async fn begin_write(&self) -> Result<crate::db::WriteTxn, sea_orm::DbErr> {
+        crate::db::begin_write(&self.0.db, &self.0.write_gate).await
+    }
+
+    /// Group-committed audit entries that ride in no transaction of their
+    /// own (reads of personal data, denials).
+    pub fn audit_writer(&self) -> &crate::audit::writer::AuditWriter {
+        &self.0.audit_writer
+    }
+
+    /// The gate this state's write transactions queue at.
+    pub fn write_gate(&self) -> &crate::db::WriteGate {
+        &self.0.write_gate
     }
 
     pub fn db_kind(&self) -> DbKind {

@@ -8,7 +8,7 @@ use faena_platform::auth::users::{self, NewUser, UserUpdate};
 use faena_platform::db;
 use faena_platform::http::etag::IfMatch;
 use faena_platform::{Config, audit};
-use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 
 use crate::cli::{AuditCommand, KeysCommand, UserCommand};
 
@@ -52,7 +52,7 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
         } => {
             let generated = password.is_none();
             let password = password.unwrap_or_else(|| faena_platform::secrets::random_token(18));
-            let txn = db.begin().await?;
+            let txn = faena_platform::db::begin_write(&db, &Default::default()).await?;
             let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
             let user = users::create(
                 &txn,
@@ -82,7 +82,7 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
             let found = users::find_by_email(&db, &email)
                 .await?
                 .with_context(|| format!("no user with email {email}"))?;
-            let txn = db.begin().await?;
+            let txn = faena_platform::db::begin_write(&db, &Default::default()).await?;
             let update = UserUpdate {
                 password: Some(password.clone()),
                 ..UserUpdate::default()

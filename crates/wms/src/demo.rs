@@ -5,9 +5,7 @@
 use chrono::{Duration, Utc};
 use faena_platform::demo::DemoRng;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::orders::store::{counter, history, line, order};
@@ -75,7 +73,7 @@ pub async fn generate(
     let mut done = 0;
     while done < m {
         let size = (m - done).min(400);
-        let txn = db.begin().await?;
+        let txn = faena_platform::db::begin_write(db, &Default::default()).await?;
         let first = counter::Entity::update_many()
             .col_expr(
                 counter::Column::Value,

@@ -7,7 +7,7 @@ use faena_platform::auth::Actor;
 use faena_platform::crypto::KeyRing;
 use faena_platform::http::etag::IfMatch;
 use faena_platform::{AppError, AppResult, AppState};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -118,12 +118,10 @@ pub async fn find(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<Client
     let has_personal = m.phone.is_some() || m.address.is_some() || m.tax_id.is_some();
     let v = view(state.keys(), m, order_count(state, id).await?)?;
     if has_personal {
-        audit::record(
-            state.db(),
-            actor,
-            Entry::new("read", "client", id.to_string()),
-        )
-        .await?;
+        state
+            .audit_writer()
+            .record(actor, Entry::new("read", "client", id.to_string()))
+            .await?;
     }
     Ok(v)
 }
@@ -174,7 +172,7 @@ fn duplicate_email() -> AppError {
 
 pub async fn create(state: &AppState, actor: &Actor, input: &ClientInput) -> AppResult<ClientView> {
     let data = ClientData::parse(input).map_err(AppError::Validation)?;
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     if store::email_taken(&txn, &data.email.key(), None).await? {
         return Err(duplicate_email());
     }
@@ -214,7 +212,7 @@ pub async fn update(
     if_match: IfMatch,
     change: Change,
 ) -> AppResult<ClientView> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let current = store::find(&txn, id).await?.ok_or(AppError::NotFound)?;
     if_match.check(current.version)?;
     let before = view(state.keys(), current.clone(), 0)?;
@@ -287,7 +285,7 @@ pub async fn delete(state: &AppState, actor: &Actor, id: Uuid, if_match: IfMatch
             params: vec![("count", count.to_string())],
         });
     }
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let current = store::find(&txn, id).await?.ok_or(AppError::NotFound)?;
     if_match.check(current.version)?;
     let before = view(state.keys(), current, 0)?;

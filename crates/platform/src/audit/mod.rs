@@ -12,6 +12,7 @@
 pub mod api;
 pub mod entity;
 pub mod retention;
+pub mod writer;
 
 use std::net::IpAddr;
 
@@ -20,7 +21,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -155,7 +156,7 @@ pub async fn record_denial(
     };
     let entry = Entry::new("permission.denied", "route", format!("{method} {route}"))
         .after(serde_json::json!({ "permission": permission }));
-    if let Err(e) = record(state.db(), &actor, entry).await {
+    if let Err(e) = state.audit_writer().record(&actor, entry).await {
         tracing::error!(error = %e, "could not audit a permission denial");
     }
 }
@@ -212,7 +213,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub async fn seal(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
     let mut total = 0;
     loop {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db, &Default::default()).await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute(Statement::from_string(
                 DbBackend::Postgres,

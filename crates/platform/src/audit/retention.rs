@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -64,7 +64,7 @@ pub async fn archive(
     }
     file.sync_all()?;
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db, &Default::default()).await?;
     audit_log::Entity::delete_many()
         .filter(audit_log::Column::Seq.gte(first_seq))
         .filter(audit_log::Column::Seq.lte(last_seq))

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -170,7 +170,7 @@ pub async fn change_own_password(
     if !service::verify_blocking(current, &model.password_hash).await? {
         return Err(FieldError::new("current_password", "wrong_password").into());
     }
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let update = UserUpdate {
         password: Some(new.to_owned()),
         ..UserUpdate::default()
@@ -224,7 +224,7 @@ async fn register(
     if !state.config().auth.self_registration {
         return Err(AppError::Forbidden);
     }
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let new = NewUser {
         email: input.email,
         name: input.name,

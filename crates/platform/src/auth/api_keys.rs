@@ -7,9 +7,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -118,7 +116,7 @@ pub async fn create(
     }
     errors.finish()?;
     let key = format!("{API_KEY_PREFIX}{}", crate::secrets::random_token(32));
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let model = api_key::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name.unwrap_or_default()),
@@ -159,7 +157,7 @@ async fn create_api_key(
 }
 
 pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<()> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let current = api_key::Entity::find_by_id(id)
         .one(&txn)
         .await?

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::context;
-use sea_orm::{EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::{EntityTrait, QueryOrder};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -395,7 +395,7 @@ async fn user_create(
         password: form.password.clone().unwrap_or_default(),
         locale: form.locale.clone(),
     };
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     match super::users::create(&txn, &actor, input).await {
         Ok(created) => {
             txn.commit().await?;
@@ -450,7 +450,7 @@ async fn user_update(
         locale: form.locale.clone(),
         password: form.password.clone().filter(|p| !p.is_empty()),
     };
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     match super::users::update(&txn, &actor, id, IfMatch(form.version), update).await {
         Ok(_) => {
             txn.commit().await?;

@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -80,7 +80,7 @@ pub fn parse_permissions(json: &str) -> Vec<String> {
 /// Creates the built-in roles that do not exist yet (one transaction: one
 /// commit on first start instead of eight).
 pub async fn ensure_builtin(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db, &Default::default()).await?;
     let db = &txn;
     let now = Utc::now();
     for builtin in BUILTIN_ROLES {
@@ -220,7 +220,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: RoleInput) -> AppRes
     errors.finish()?;
     let name = name.unwrap_or_default();
     let now = Utc::now();
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     if role::Entity::find_by_id(name.clone())
         .one(&txn)
         .await?
@@ -302,7 +302,7 @@ pub async fn update(
         errors.push(FieldError::new("permissions", "admin_keeps_everything"));
     }
     errors.finish()?;
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let current = role::Entity::find_by_id(name.clone())
         .one(&txn)
         .await?
@@ -350,7 +350,7 @@ async fn delete_role(
     actor: Actor,
     Path(name): Path<String>,
 ) -> AppResult<StatusCode> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let current = role::Entity::find_by_id(name.clone())
         .one(&txn)
         .await?

@@ -10,9 +10,7 @@ use std::time::Instant;
 use axum::http::{HeaderMap, header};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -300,7 +298,7 @@ pub async fn refresh(
     actor: &Actor,
     presented: &str,
 ) -> Result<TokenPair, AppError> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let found = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(sha256_hex(presented.as_bytes())))
         .one(&txn)
@@ -351,7 +349,7 @@ async fn revoke_family(db: &impl ConnectionTrait, family: Uuid) -> Result<(), se
 
 /// Ends the refresh family of a token (API sign-out).
 pub async fn logout(state: &AppState, actor: &Actor, presented: &str) -> Result<(), AppError> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     if let Some(found) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(sha256_hex(presented.as_bytes())))
         .one(&txn)

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -294,7 +294,7 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
     } else {
         configured
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db, &Default::default()).await?;
     let input = NewUser {
         email: email.clone(),
         name: "Administrador".into(),
@@ -408,7 +408,7 @@ async fn create_user(
     actor: Actor,
     Json(input): Json<NewUser>,
 ) -> AppResult<impl IntoResponse> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let model = create(&txn, &actor, input).await?;
     txn.commit().await?;
     let view = UserView::from(model);
@@ -461,7 +461,7 @@ async fn update_user(
     Path(id): Path<Uuid>,
     Json(input): Json<UserUpdate>,
 ) -> AppResult<impl IntoResponse> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let model = update(&txn, &actor, id, if_match, input).await?;
     txn.commit().await?;
     let view = UserView::from(model);
@@ -482,7 +482,7 @@ async fn delete_user(
     if principal.user_id() == Some(id) {
         return Err(AppError::conflict("delete_self"));
     }
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let current = user::Entity::find_by_id(id)
         .one(&txn)
         .await?

@@ -3,6 +3,7 @@
 
 mod m20261123_000001_identity_and_audit;
 mod m20261123_000002_idempotency;
+mod m20261123_000003_write_lock;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -10,5 +11,6 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(m20261123_000001_identity_and_audit::Migration),
         Box::new(m20261123_000002_idempotency::Migration),
+        Box::new(m20261123_000003_write_lock::Migration),
     ]
 }

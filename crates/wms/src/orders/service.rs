@@ -6,9 +6,7 @@ use faena_platform::audit::{self, Entry};
 use faena_platform::auth::Actor;
 use faena_platform::http::etag::IfMatch;
 use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors, Problem};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -202,7 +200,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewOrder) -> AppResu
     check_client(state, input.client_id, &mut errors).await?;
     errors.finish()?;
 
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let number = match given {
         Some(n) => {
             if store::find_by_number(&txn, n.as_str()).await?.is_some() {
@@ -292,7 +290,7 @@ pub async fn update(
     if_match: IfMatch,
     change: OrderUpdate,
 ) -> AppResult<OrderView> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let current = store::find_by_number(&txn, number)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -403,7 +401,7 @@ pub async fn delete(
     number: &str,
     if_match: IfMatch,
 ) -> AppResult<()> {
-    let txn = state.db().begin().await?;
+    let txn = state.begin_write().await?;
     let current = store::find_by_number(&txn, number)
         .await?
         .ok_or(AppError::NotFound)?;
