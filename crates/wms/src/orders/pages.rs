@@ -1,6 +1,6 @@
 //! Order pages: list with status filter and client names, create with a
 //! client selector, detail with history and the status form (choosing
-//! "Devuelto" reveals the reason, which the server requires anyway),
+//! "Devuelta" reveals the reason, which the server requires anyway),
 //! edit, delete, and the returns page.
 
 use axum::Form;

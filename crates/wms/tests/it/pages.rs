@@ -84,7 +84,7 @@ async fn the_whole_seed_flow_from_the_pages() {
         "the reason field is there to reveal"
     );
 
-    // "Devuelto" without a reason: the server refuses, the form says why.
+    // "Devuelta" without a reason: the server refuses, the form says why.
     let res = post_form(
         &app,
         &cookie,
@@ -127,7 +127,7 @@ async fn the_whole_seed_flow_from_the_pages() {
 
     // The list shows client names and filters by status.
     let list = get("/orders?status=returned".into()).await.text();
-    assert!(list.contains("Ferretería Central") && list.contains("Devuelto"));
+    assert!(list.contains("Ferretería Central") && list.contains("Devuelta"));
     let list = get("/orders?status=picking".into()).await.text();
     assert!(list.contains("Ninguna orden coincide"));
     let detail = get(format!("/clients/{client_id}")).await.text();
