@@ -30,6 +30,7 @@ pub struct Config {
     pub modules: ModulesConfig,
     pub auth: AuthConfig,
     pub audit: AuditConfig,
+    pub jobs: JobsConfig,
     pub crypto: crate::crypto::CryptoConfig,
 }
 
@@ -58,6 +59,36 @@ pub struct AuthConfig {
     pub admin_email: String,
     #[serde(serialize_with = "serialize_secret")]
     pub admin_password: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Jobs one worker runs at once.
+    pub concurrency: usize,
+    /// A claimed job returns to the queue this long after its worker stops
+    /// answering (the heartbeat renews it every third of it).
+    pub lease_secs: u64,
+    /// How often an idle worker looks for due work (enqueues in the same
+    /// process wake it at once).
+    pub poll_interval_ms: u64,
+    /// Seconds running jobs get to finish when the worker stops.
+    pub shutdown_grace_secs: u64,
+    /// Finished jobs (succeeded or cancelled) are deleted after this many
+    /// days; dead ones stay until an admin acts.
+    pub keep_finished_days: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            lease_secs: 60,
+            poll_interval_ms: 1000,
+            shutdown_grace_secs: 10,
+            keep_finished_days: 14,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -148,6 +179,7 @@ impl Default for Config {
             modules: ModulesConfig::default(),
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
+            jobs: JobsConfig::default(),
             crypto: crate::crypto::CryptoConfig::default(),
         }
     }

@@ -49,6 +49,16 @@ pub trait Module: Send + Sync + 'static {
         &[]
     }
 
+    /// Background job types this module defines (see `jobs`).
+    fn jobs(&self) -> Vec<crate::jobs::JobType> {
+        Vec::new()
+    }
+
+    /// Cron-like schedules of this module's jobs.
+    fn schedules(&self) -> Vec<crate::jobs::Schedule> {
+        Vec::new()
+    }
+
     /// Counters of this module's references to other modules' rows (a
     /// warehouse order refers to a client), so the owner can show counts and
     /// refuse deletions without depending on this module.

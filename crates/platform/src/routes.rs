@@ -25,6 +25,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(system_info))
         .merge(crate::auth::api::api())
         .merge(crate::audit::api::api())
+        .merge(crate::jobs::api::api())
 }
 
 /// Pages, assets and the metrics endpoint, with their access.
@@ -36,6 +37,7 @@ pub fn pages() -> Pages {
         .get("/assets/{name}", Access::Public, asset)
         .get("/metrics", Access::perm("platform.metrics.read"), metrics)
         .merge(crate::auth::pages::pages())
+        .merge(crate::jobs::pages::pages())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -23,6 +23,7 @@ struct Inner {
     db_kind: DbKind,
     write_gate: crate::db::WriteGate,
     audit_writer: crate::audit::writer::AuditWriter,
+    jobs: crate::jobs::Registry,
     i18n: Arc<I18n>,
     ui: Ui,
     modules: Vec<&'static str>,
@@ -47,6 +48,8 @@ pub struct AppStateParts {
     pub keys: crate::crypto::KeyRing,
     pub references: crate::references::References,
     pub directories: crate::directory::Directories,
+    /// Job types and schedules of the platform and the enabled modules.
+    pub jobs: crate::jobs::Registry,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -62,6 +65,7 @@ impl AppState {
             db_kind,
             write_gate,
             audit_writer,
+            jobs: parts.jobs,
             i18n: parts.i18n,
             ui: parts.ui,
             modules: parts.modules,
@@ -93,6 +97,11 @@ impl AppState {
     /// own (reads of personal data, denials).
     pub fn audit_writer(&self) -> &crate::audit::writer::AuditWriter {
         &self.0.audit_writer
+    }
+
+    /// Job types, schedules, and the bell that wakes this process's worker.
+    pub fn jobs(&self) -> &crate::jobs::Registry {
+        &self.0.jobs
     }
 
     /// The gate this state's write transactions queue at.

@@ -89,6 +89,14 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         "admin/audit.html",
         include_str!("../templates/admin/audit.html"),
     ),
+    (
+        "admin/jobs.html",
+        include_str!("../templates/admin/jobs.html"),
+    ),
+    (
+        "admin/job.html",
+        include_str!("../templates/admin/job.html"),
+    ),
     ("macros.html", include_str!("../templates/macros.html")),
 ];
 

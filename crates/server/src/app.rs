@@ -53,6 +53,7 @@ use crate::modules;
         (name = "auth", description = "Sign in, tokens, the current user"),
         (name = "access", description = "Users, roles, permissions and API keys"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "jobs", description = "Background jobs: queue, retries, dead letters and progress"),
         (name = "clients", description = "The customer directory"),
         (name = "orders", description = "Warehouse orders and returns"),
     )
@@ -158,6 +159,11 @@ pub fn assemble(
     let directories = faena_platform::directory::Directories::new(
         modules.iter().flat_map(|m| m.directories()).collect(),
     );
+    let mut job_types = faena_platform::housekeeping::job_types();
+    job_types.extend(modules.iter().flat_map(|m| m.jobs()));
+    let mut schedules = faena_platform::housekeeping::schedules();
+    schedules.extend(modules.iter().flat_map(|m| m.schedules()));
+    let jobs = faena_platform::jobs::Registry::new(job_types, schedules)?;
     let state = AppState::new(AppStateParts {
         config,
         db,
@@ -169,6 +175,7 @@ pub fn assemble(
         keys,
         references,
         directories,
+        jobs,
         metrics: telemetry::metrics_handle(),
     });
     let (router, openapi) = router(state.clone(), &modules)?;

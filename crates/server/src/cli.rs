@@ -1,4 +1,4 @@
-//! The command line: `faena [serve|migrate|config|version|openapi]`.
+//! The command line: `faena [serve|worker|migrate|config|version|openapi|…]`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,12 +24,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server (the default command).
+    /// Run the HTTP server and a job worker (the default command).
     Serve {
         /// Address to listen on, e.g. 0.0.0.0:8000.
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// Serve HTTP only; jobs run in separate `faena worker` processes.
+        #[arg(long)]
+        no_worker: bool,
     },
+    /// Run only a job worker (no HTTP): for replicas dedicated to
+    /// background work.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the effective configuration, secrets redacted.
@@ -116,7 +122,10 @@ impl Cli {
         if let Some(dir) = &self.data_dir {
             out.push(("data_dir", dir.display().to_string()));
         }
-        if let Some(Command::Serve { bind: Some(bind) }) = &self.command {
+        if let Some(Command::Serve {
+            bind: Some(bind), ..
+        }) = &self.command
+        {
             out.push(("http.bind", bind.to_string()));
         }
         out

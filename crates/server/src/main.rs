@@ -30,7 +30,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let overrides = cli.overrides();
-    let command = cli.command.unwrap_or(Command::Serve { bind: None });
+    let command = cli.command.unwrap_or(Command::Serve {
+        bind: None,
+        no_worker: false,
+    });
     match command {
         Command::Version => {
             println!("faena {}", faena_platform::VERSION);
@@ -82,10 +85,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init_tracing(&quiet(&config));
             faena_server::admin_cli::demo(config, clients, orders, seed).await
         }
-        Command::Serve { .. } => {
+        Command::Serve { no_worker, .. } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&config.log);
-            serve::run(config).await
+            serve::run(config, !no_worker).await
+        }
+        Command::Worker => {
+            let config = Config::load_with(cli.config.as_deref(), &overrides)?;
+            telemetry::init_tracing(&config.log);
+            serve::run_worker(config).await
         }
     }
 }

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use faena_platform::Config;
+use faena_platform::jobs::{self, worker::WorkerOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     let bind = config.http.bind;
@@ -31,9 +32,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         app.state.db().clone(),
         Duration::from_secs(app.state.config().audit.seal_interval_secs.max(1)),
     );
-    spawn_housekeeping(app.state.clone());
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    let worker = with_worker.then(|| {
+        let options = WorkerOptions::from_config(&app.state);
+        jobs::worker::spawn(app.state.clone(), options, stop_rx.clone())
+    });
     let server = axum::serve(
         listener,
         app.router
@@ -68,6 +72,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             server.abort();
         }
     }
+    if let Some(worker) = worker {
+        worker.await.ok();
+    }
+    app.state.db().clone().close().await.ok();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `faena worker`: runs jobs and schedules, no HTTP; stops on SIGINT or
+/// SIGTERM after running jobs finish (within `jobs.shutdown_grace_secs`).
+pub async fn run_worker(config: Config) -> anyhow::Result<()> {
+    let app = crate::app::build(config).await?;
+    faena_platform::audit::spawn_sealer(
+        app.state.db().clone(),
+        Duration::from_secs(app.state.config().audit.seal_interval_secs.max(1)),
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let options = WorkerOptions::from_config(&app.state);
+    let worker = jobs::worker::spawn(app.state.clone(), options, stop_rx);
+    let signal = shutdown_signal().await;
+    tracing::info!(signal, "stopping the worker: letting running jobs finish");
+    let _ = stop_tx.send(true);
+    worker.await.ok();
     app.state.db().clone().close().await.ok();
     tracing::info!("stopped");
     Ok(())
@@ -94,37 +121,4 @@ async fn shutdown_signal() -> &'static str {
         _ = ctrl_c => "SIGINT",
         _ = terminate => "SIGTERM",
     }
-}
-
-/// Daily chores: audit retention (archive, never silent deletion) and
-/// pruning of old login failures.
-fn spawn_housekeeping(state: faena_platform::AppState) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
-        loop {
-            tick.tick().await;
-            let days = state.config().audit.retention_days;
-            if days > 0 {
-                match faena_platform::audit::retention::archive(
-                    state.db(),
-                    &state.config().data_dir,
-                    days,
-                )
-                .await
-                {
-                    Ok(Some((file, n))) => {
-                        tracing::info!(file = %file.display(), entries = n, "audit entries archived")
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = format!("{e:#}"), "audit archiving failed"),
-                }
-            }
-            if let Err(e) = faena_platform::auth::throttle::prune(state.db()).await {
-                tracing::warn!(error = %e, "pruning login failures failed");
-            }
-            if let Err(e) = faena_platform::idempotency::prune(state.db()).await {
-                tracing::warn!(error = %e, "pruning idempotency keys failed");
-            }
-        }
-    });
 }

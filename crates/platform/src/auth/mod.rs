@@ -32,6 +32,8 @@ pub const PLATFORM_PERMISSIONS: &[&str] = &[
     "platform.audit.read",
     "platform.system.read",
     "platform.metrics.read",
+    "platform.jobs.read",
+    "platform.jobs.manage",
 ];
 
 /// A built-in role and its default permission patterns (see

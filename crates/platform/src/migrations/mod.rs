@@ -4,6 +4,7 @@
 mod m20261123_000001_identity_and_audit;
 mod m20261123_000002_idempotency;
 mod m20261123_000003_write_lock;
+mod m20261123_000004_jobs;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -12,5 +13,6 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261123_000001_identity_and_audit::Migration),
         Box::new(m20261123_000002_idempotency::Migration),
         Box::new(m20261123_000003_write_lock::Migration),
+        Box::new(m20261123_000004_jobs::Migration),
     ]
 }

@@ -8,6 +8,7 @@ mod binary;
 mod demo;
 mod errors;
 mod idempotency;
+mod jobs;
 mod keys;
 mod openapi;
 mod pages;

@@ -1,0 +1,340 @@
+//! Durable background jobs: a queue in the application database, typed job
+//! kinds declared by modules, retries with backoff and jitter, a dead-letter
+//! state, leases so a lost worker's job runs again, progress reports and
+//! cron-like schedules that fire once per period across every worker.
+//!
+//! A module defines a job by implementing [`Job`] and returning
+//! `JobType::of::<MyJob>()` from `Module::jobs`; it enqueues one with
+//! [`enqueue`] *inside the transaction of the change that calls for it*, so
+//! the job exists exactly when the change does. See
+//! docs/decisions/0012-jobs.md.
+
+pub mod api;
+pub mod entity;
+pub mod pages;
+pub mod schedule;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, TryInsertResult,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::state::AppState;
+use entity::job;
+pub use schedule::Schedule;
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for its `run_at` (first run or a retry).
+    Queued,
+    /// Leased by a worker.
+    Running,
+    Succeeded,
+    /// Out of attempts, or failed in a way no retry can fix: waits for an
+    /// admin to retry or discard it.
+    Dead,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Dead,
+        JobState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        JobState::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// How often and how patiently a job kind is retried.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Delay before the first retry; it doubles with each further one.
+    pub base: Duration,
+    /// Ceiling of the delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts over about 4 minutes: 2 s, 4 s, 8 s … 128 s, jittered.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base: Duration::from_secs(2),
+            max_delay: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt number `attempt` (1-based): exponential,
+    /// capped, with "equal jitter" (half fixed, half random) so that jobs
+    /// failing together do not retry together.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(
+                1u32.checked_shl(attempt.saturating_sub(1))
+                    .unwrap_or(u32::MAX),
+            )
+            .min(self.max_delay);
+        let half = exp / 2;
+        let mut b = [0u8; 8];
+        // A failure of the OS RNG only costs the jitter.
+        let _ = getrandom::fill(&mut b);
+        let r = u64::from_le_bytes(b) as f64 / u64::MAX as f64;
+        half + half.mul_f64(r)
+    }
+}
+
+/// An error no retry can fix (a payload that does not parse, a record that
+/// no longer exists): the job goes straight to the dead-letter state.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Permanent(pub String);
+
+/// The job noticed it was cancelled and stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
+pub struct Cancelled;
+
+/// A kind of background work. Handlers must be idempotent: a job runs at
+/// least once, and more than once if its worker is lost mid-run.
+#[async_trait::async_trait]
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Unique, stable name (`module.what`), stored with every job.
+    const NAME: &'static str;
+
+    fn retry() -> RetryPolicy {
+        RetryPolicy::default()
+    }
+
+    /// Longest one attempt may run before it counts as failed.
+    fn timeout() -> Duration {
+        Duration::from_secs(600)
+    }
+
+    async fn run(self, ctx: &JobContext) -> anyhow::Result<()>;
+}
+
+type RunFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+type RunFn = Arc<dyn Fn(JobContext, Value) -> RunFuture + Send + Sync>;
+
+/// A job kind with its handler, type-erased for the registry.
+#[derive(Clone)]
+pub struct JobType {
+    pub name: &'static str,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+    run: RunFn,
+}
+
+impl JobType {
+    pub fn of<J: Job>() -> Self {
+        JobType {
+            name: J::NAME,
+            retry: J::retry(),
+            timeout: J::timeout(),
+            run: Arc::new(|ctx, payload| {
+                Box::pin(async move {
+                    let job: J = serde_json::from_value(payload)
+                        .map_err(|e| Permanent(format!("the payload does not parse: {e}")))?;
+                    job.run(&ctx).await
+                })
+            }),
+        }
+    }
+}
+
+/// Every job kind and schedule of the enabled modules, and the bell that
+/// wakes local workers when work is enqueued.
+#[derive(Clone, Default)]
+pub struct Registry {
+    types: Arc<HashMap<&'static str, JobType>>,
+    schedules: Arc<Vec<Schedule>>,
+    wake: Arc<Notify>,
+}
+
+impl Registry {
+    pub fn new(types: Vec<JobType>, schedules: Vec<Schedule>) -> anyhow::Result<Self> {
+        let mut map = HashMap::new();
+        for t in types {
+            if map.insert(t.name, t).is_some() {
+                anyhow::bail!("two job types share a name");
+            }
+        }
+        for s in &schedules {
+            if !map.contains_key(s.kind) {
+                anyhow::bail!("schedule `{}` runs unknown job type `{}`", s.name, s.kind);
+            }
+        }
+        Ok(Registry {
+            types: Arc::new(map),
+            schedules: Arc::new(schedules),
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&JobType> {
+        self.types.get(name)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v: Vec<_> = self.types.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn schedules(&self) -> &[Schedule] {
+        &self.schedules
+    }
+
+    /// Tells this process's worker there may be work (call after commit).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn bell(&self) -> &Notify {
+        &self.wake
+    }
+}
+
+/// Options of one enqueue.
+#[derive(Clone, Debug, Default)]
+pub struct Enqueue {
+    /// While a job with this key (and kind) is queued or running, another
+    /// enqueue with the same key is a no-op.
+    pub dedup_key: Option<String>,
+    /// Not before this moment (default: now).
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+/// Enqueues `job` through `db`: pass the transaction of the business change
+/// so the job commits or rolls back with it. Returns the job's id, or
+/// `None` when an identical job (same kind and `dedup_key`) is still live.
+pub async fn enqueue<J: Job>(
+    db: &impl ConnectionTrait,
+    job: &J,
+    options: Enqueue,
+) -> Result<Option<Uuid>, DbErr> {
+    let payload = serde_json::to_value(job).map_err(|e| DbErr::Custom(e.to_string()))?;
+    enqueue_raw(db, J::NAME, payload, J::retry().max_attempts, options).await
+}
+
+pub(crate) async fn enqueue_raw(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    payload: Value,
+    max_attempts: u32,
+    options: Enqueue,
+) -> Result<Option<Uuid>, DbErr> {
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let row = job::ActiveModel {
+        id: Set(id),
+        kind: Set(kind.to_owned()),
+        payload: Set(payload.to_string()),
+        state: Set(JobState::Queued.as_str().to_owned()),
+        attempts: Set(0),
+        max_attempts: Set(i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX)),
+        run_at: Set(options.run_at.unwrap_or(now)),
+        lease_until: Set(None),
+        worker: Set(None),
+        dedup_key: Set(options.dedup_key.clone()),
+        dedup_active: Set(options.dedup_key),
+        progress_done: Set(None),
+        progress_total: Set(None),
+        progress_message: Set(None),
+        last_error: Set(None),
+        cancel_requested: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(None),
+    };
+    let inserted = job::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([job::Column::Kind, job::Column::DedupActive])
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec_without_returning(db)
+        .await?;
+    Ok(match inserted {
+        TryInsertResult::Inserted(n) if n > 0 => Some(id),
+        _ => None,
+    })
+}
+
+/// What a running job can see and do.
+#[derive(Clone)]
+pub struct JobContext {
+    pub state: AppState,
+    pub id: Uuid,
+    pub kind: &'static str,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+}
+
+impl JobContext {
+    /// Records progress (`done` of `total`, with a message for people) on the
+    /// job, where the admin page and API show it.
+    pub async fn progress(&self, done: u64, total: u64, message: &str) -> Result<(), DbErr> {
+        job::Entity::update_many()
+            .col_expr(
+                job::Column::ProgressDone,
+                Expr::value(i64::try_from(done).unwrap_or(i64::MAX)),
+            )
+            .col_expr(
+                job::Column::ProgressTotal,
+                Expr::value(i64::try_from(total).unwrap_or(i64::MAX)),
+            )
+            .col_expr(job::Column::ProgressMessage, Expr::value(message))
+            .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(job::Column::Id.eq(self.id))
+            .exec(self.state.db())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an admin asked for this job to stop; a long job checks it
+    /// between steps and returns `Err(Cancelled.into())`.
+    pub async fn cancel_requested(&self) -> Result<bool, DbErr> {
+        Ok(job::Entity::find_by_id(self.id)
+            .one(self.state.db())
+            .await?
+            .is_some_and(|j| j.cancel_requested))
+    }
+}

@@ -1,0 +1,101 @@
+//! Admin pages of the queue: `/admin/jobs` (counts by state, filter by
+//! state and type) and `/admin/jobs/{id}` (attempts, last error, progress,
+//! retry / cancel / discard).
+
+use axum::extract::{Path, State};
+use axum::response::{Html, Redirect};
+use minijinja::context;
+use uuid::Uuid;
+
+use super::api::{JobFilter, cancel, counts, find, list, retry};
+use crate::auth::principal::Actor;
+use crate::auth::{Access, Pages};
+use crate::error::AppResult;
+use crate::http::Query;
+use crate::state::AppState;
+use crate::ui::{PageContext, render_page};
+
+pub fn pages() -> Pages {
+    Pages::new()
+        .get("/admin/jobs", Access::perm("platform.jobs.read"), jobs_list)
+        .get(
+            "/admin/jobs/{id}",
+            Access::perm("platform.jobs.read"),
+            job_detail,
+        )
+        .post(
+            "/admin/jobs/{id}/retry",
+            Access::perm("platform.jobs.manage"),
+            job_retry,
+        )
+        .post(
+            "/admin/jobs/{id}/cancel",
+            Access::perm("platform.jobs.manage"),
+            job_cancel,
+        )
+}
+
+async fn jobs_list(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(filter): Query<JobFilter>,
+) -> AppResult<Html<String>> {
+    let result = list(&state, &filter).await?;
+    let counts: Vec<_> = counts(state.db())
+        .await?
+        .into_iter()
+        .map(|(s, n)| context! { state => s.as_str(), count => n })
+        .collect();
+    render_page(
+        &state,
+        "admin/jobs.html",
+        &page,
+        context! {
+            jobs => result.items,
+            next_cursor => result.next_cursor,
+            counts => counts,
+            kinds => state.jobs().names(),
+            filter => context! { state => filter.state, kind => filter.kind },
+        },
+    )
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DetailQuery {
+    ok: Option<String>,
+}
+
+async fn job_detail(
+    State(state): State<AppState>,
+    page: PageContext,
+    Path(id): Path<Uuid>,
+    Query(q): Query<DetailQuery>,
+) -> AppResult<Html<String>> {
+    let job = find(&state, id).await?;
+    let can_manage = page.can("platform.jobs.manage");
+    let payload = serde_json::to_string_pretty(&job.payload).unwrap_or_default();
+    render_page(
+        &state,
+        "admin/job.html",
+        &page,
+        context! { job => job, payload => payload, can_manage => can_manage, ok => q.ok },
+    )
+}
+
+async fn job_retry(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> AppResult<Redirect> {
+    retry(&state, &actor, id).await?;
+    Ok(Redirect::to(&format!("/admin/jobs/{id}?ok=job_retried")))
+}
+
+async fn job_cancel(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> AppResult<Redirect> {
+    cancel(&state, &actor, id).await?;
+    Ok(Redirect::to(&format!("/admin/jobs/{id}?ok=job_cancelled")))
+}

@@ -1,0 +1,334 @@
+//! The worker: claims due jobs under a lease, runs them, records the
+//! outcome, and fires due schedules.
+//!
+//! A claim sets `state = running`, adds one to `attempts` and leases the job
+//! to this worker until `lease_until`, which a heartbeat keeps pushing
+//! forward while the handler runs. A worker that dies stops the heartbeat:
+//! once the lease runs out the job is due again and any worker claims it.
+//! On PostgreSQL concurrent workers claim with `FOR UPDATE SKIP LOCKED`; on
+//! SQLite the claim is one write transaction.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::entity::job;
+use super::{Cancelled, JobContext, JobState, Permanent};
+use crate::state::AppState;
+
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Shown on each job it runs (`server_id/pid/n`).
+    pub id: String,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How long a claim lasts without a heartbeat.
+    pub lease: Duration,
+    /// How often to look for due work when nothing wakes the worker.
+    pub poll: Duration,
+    /// How long a stopping worker waits for running jobs to finish.
+    pub grace: Duration,
+}
+
+impl WorkerOptions {
+    pub fn from_config(state: &AppState) -> Self {
+        let c = &state.config().jobs;
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        WorkerOptions {
+            id: format!("{}/{}/{n}", state.config().server_id, std::process::id()),
+            concurrency: c.concurrency.max(1),
+            lease: Duration::from_secs(c.lease_secs.max(1)),
+            poll: Duration::from_millis(c.poll_interval_ms.max(10)),
+            grace: Duration::from_secs(c.shutdown_grace_secs),
+        }
+    }
+}
+
+/// Starts a worker; it stops (letting running jobs finish within the grace
+/// period) when `stop` turns true.
+pub fn spawn(
+    state: AppState,
+    options: WorkerOptions,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        tracing::info!(worker = %options.id, concurrency = options.concurrency, "job worker started");
+        let slots = Arc::new(Semaphore::new(options.concurrency));
+        let mut next_schedule_check = tokio::time::Instant::now();
+        let mut next_metrics = tokio::time::Instant::now();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= next_schedule_check {
+                if let Err(e) = super::schedule::tick(&state).await {
+                    tracing::warn!(error = %e, "checking job schedules failed");
+                }
+                next_schedule_check = now + Duration::from_secs(1);
+            }
+            if now >= next_metrics {
+                if let Err(e) = publish_metrics(&state).await {
+                    tracing::debug!(error = %e, "counting jobs failed");
+                }
+                next_metrics = now + Duration::from_secs(5);
+            }
+            let free = slots.available_permits();
+            if free == 0 {
+                // Wait for a slot, then look again.
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => drop(permit),
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            match claim(&state, &options, free as u64).await {
+                Ok(jobs) if !jobs.is_empty() => {
+                    for job in jobs {
+                        let Ok(permit) = slots.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let state = state.clone();
+                        let options = options.clone();
+                        tokio::spawn(async move {
+                            execute(&state, &options, job).await;
+                            drop(permit);
+                        });
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
+            }
+            let until_schedule = next_schedule_check.saturating_duration_since(now);
+            tokio::select! {
+                _ = state.jobs().bell().notified() => {}
+                _ = tokio::time::sleep(options.poll.min(until_schedule.max(Duration::from_millis(10)))) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        // Let running jobs finish; whatever is still running after the
+        // grace period is picked up elsewhere once its lease runs out.
+        let all = u32::try_from(options.concurrency).unwrap_or(u32::MAX);
+        if tokio::time::timeout(options.grace, slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!(worker = %options.id, "jobs still running at shutdown; their leases will expire");
+        }
+        tracing::info!(worker = %options.id, "job worker stopped");
+    })
+}
+
+/// Leases up to `n` due jobs (queued and due, or running with a lapsed
+/// lease) to this worker.
+pub async fn claim(
+    state: &AppState,
+    options: &WorkerOptions,
+    n: u64,
+) -> Result<Vec<job::Model>, DbErr> {
+    use job::Column as C;
+    let now = Utc::now();
+    let lease_until = now + options.lease;
+    let txn = state.begin_write().await?;
+    let due = Condition::any()
+        .add(
+            Condition::all()
+                .add(C::State.eq(JobState::Queued.as_str()))
+                .add(C::RunAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(C::State.eq(JobState::Running.as_str()))
+                .add(C::LeaseUntil.lt(now)),
+        );
+    let ids: Vec<Uuid> = job::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .filter(due)
+        .order_by_asc(C::RunAt)
+        .limit(n)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if ids.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+    job::Entity::update_many()
+        .col_expr(C::State, Expr::value(JobState::Running.as_str()))
+        .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
+        .col_expr(C::Worker, Expr::value(options.id.clone()))
+        .col_expr(C::LeaseUntil, Expr::value(lease_until))
+        .col_expr(C::StartedAt, Expr::value(now))
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::Id.is_in(ids.clone()))
+        .exec(&txn)
+        .await?;
+    let jobs = job::Entity::find()
+        .filter(C::Id.is_in(ids))
+        .order_by_asc(C::RunAt)
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(jobs)
+}
+
+/// Runs one claimed job and records how it ended.
+async fn execute(state: &AppState, options: &WorkerOptions, job: job::Model) {
+    let attempt = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+    if job.attempts > job.max_attempts {
+        // Its last attempt's worker was lost: no attempt is left.
+        let reason = "the worker running the last attempt stopped (its lease expired)";
+        finish(state, options, &job, Outcome::Dead(reason.into())).await;
+        return;
+    }
+    let Some(kind) = state.jobs().get(&job.kind).cloned() else {
+        // A worker of another version may know it: hand it back, uncounted.
+        tracing::warn!(kind = %job.kind, id = %job.id, "unknown job type; handed back");
+        finish(state, options, &job, Outcome::HandBack).await;
+        return;
+    };
+    let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
+    let ctx = JobContext {
+        state: state.clone(),
+        id: job.id,
+        kind: kind.name,
+        attempt,
+    };
+    let heartbeat = spawn_heartbeat(state.clone(), options.clone(), job.id);
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(kind.timeout, (kind.run)(ctx, payload)).await;
+    heartbeat.abort();
+    let elapsed = started.elapsed().as_secs_f64();
+    let outcome = match result {
+        Ok(Ok(())) => Outcome::Succeeded,
+        Ok(Err(e)) if e.is::<Cancelled>() => Outcome::Cancelled,
+        Ok(Err(e)) if e.is::<Permanent>() => Outcome::Dead(format!("{e:#}")),
+        Ok(Err(e)) if job.attempts >= job.max_attempts => Outcome::Dead(format!("{e:#}")),
+        Ok(Err(e)) => Outcome::Retry(format!("{e:#}"), kind.retry.delay(attempt)),
+        Err(_) => {
+            let e = format!("timed out after {} s", kind.timeout.as_secs());
+            if job.attempts >= job.max_attempts {
+                Outcome::Dead(e)
+            } else {
+                Outcome::Retry(e, kind.retry.delay(attempt))
+            }
+        }
+    };
+    metrics::histogram!("faena_job_duration_seconds", "kind" => kind.name).record(elapsed);
+    metrics::counter!("faena_job_attempts_total", "kind" => kind.name, "outcome" => outcome.label())
+        .increment(1);
+    match &outcome {
+        Outcome::Retry(e, delay) => tracing::warn!(
+            kind = kind.name, id = %job.id, attempt, error = %e,
+            retry_in_ms = delay.as_millis() as u64, "job failed; will retry"
+        ),
+        Outcome::Dead(e) => tracing::error!(
+            kind = kind.name, id = %job.id, attempt, error = %e, "job failed for good (dead letter)"
+        ),
+        _ => tracing::debug!(kind = kind.name, id = %job.id, attempt, "job ended"),
+    }
+    finish(state, options, &job, outcome).await;
+}
+
+enum Outcome {
+    Succeeded,
+    Retry(String, Duration),
+    Dead(String),
+    Cancelled,
+    HandBack,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Retry(..) => "retry",
+            Outcome::Dead(_) => "dead",
+            Outcome::Cancelled => "cancelled",
+            Outcome::HandBack => "handed_back",
+        }
+    }
+}
+
+/// Writes the outcome, only if the job is still leased to this worker (if
+/// its lease lapsed and another worker took it, that one reports).
+async fn finish(state: &AppState, options: &WorkerOptions, job: &job::Model, outcome: Outcome) {
+    use job::Column as C;
+    let now = Utc::now();
+    let mut update = job::Entity::update_many()
+        .col_expr(
+            C::LeaseUntil,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(C::UpdatedAt, Expr::value(now));
+    let ended = |u: sea_orm::UpdateMany<job::Entity>, s: JobState| {
+        u.col_expr(C::State, Expr::value(s.as_str()))
+            .col_expr(C::FinishedAt, Expr::value(now))
+            .col_expr(C::DedupActive, Expr::value(Option::<String>::None))
+    };
+    update = match outcome {
+        Outcome::Succeeded => ended(update, JobState::Succeeded)
+            .col_expr(C::LastError, Expr::value(Option::<String>::None)),
+        Outcome::Cancelled => ended(update, JobState::Cancelled),
+        Outcome::Dead(e) => ended(update, JobState::Dead).col_expr(C::LastError, Expr::value(e)),
+        Outcome::Retry(e, delay) => update
+            .col_expr(C::State, Expr::value(JobState::Queued.as_str()))
+            .col_expr(C::RunAt, Expr::value(now + delay))
+            .col_expr(C::Worker, Expr::value(Option::<String>::None))
+            .col_expr(C::LastError, Expr::value(e)),
+        Outcome::HandBack => update
+            .col_expr(C::State, Expr::value(JobState::Queued.as_str()))
+            .col_expr(C::RunAt, Expr::value(now + Duration::from_secs(60)))
+            .col_expr(C::Worker, Expr::value(Option::<String>::None))
+            .col_expr(C::Attempts, Expr::col(C::Attempts).sub(1)),
+    };
+    let result = update
+        .filter(C::Id.eq(job.id))
+        .filter(C::Worker.eq(options.id.clone()))
+        .filter(C::State.eq(JobState::Running.as_str()))
+        .exec(state.db())
+        .await;
+    if let Err(e) = result {
+        // The lease will lapse and the job will run again: at least once.
+        tracing::error!(id = %job.id, error = %e, "could not record a job's outcome");
+    }
+}
+
+fn spawn_heartbeat(state: AppState, options: WorkerOptions, id: Uuid) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = options.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let result = job::Entity::update_many()
+                .col_expr(
+                    job::Column::LeaseUntil,
+                    Expr::value(Utc::now() + options.lease),
+                )
+                .filter(job::Column::Id.eq(id))
+                .filter(job::Column::Worker.eq(options.id.clone()))
+                .exec(state.db())
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(%id, error = %e, "could not extend a job's lease");
+            }
+        }
+    })
+}
+
+/// Jobs by state, as a gauge for `/metrics`.
+async fn publish_metrics(state: &AppState) -> Result<(), DbErr> {
+    for (s, n) in super::api::counts(state.db()).await? {
+        metrics::gauge!("faena_jobs", "state" => s.as_str()).set(n as f64);
+    }
+    Ok(())
+}

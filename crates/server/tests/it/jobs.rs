@@ -1,0 +1,485 @@
+//! Background jobs on the real database: transactional enqueue, leases
+//! that outlive a lost worker, retries with backoff into the dead-letter
+//! state, schedules that fire once per period with two workers, and the
+//! admin API.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use faena_platform::jobs::entity::job;
+use faena_platform::jobs::worker::{self, WorkerOptions};
+use faena_platform::jobs::{
+    self, Enqueue, Job, JobContext, JobState, JobType, Permanent, RetryPolicy, Schedule,
+};
+use faena_platform::{AppState, Module};
+use faena_testkit::TestApp;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// What handlers did, by test tag: (attempt, when).
+static RUNS: Mutex<Vec<(String, u32, Instant)>> = Mutex::new(Vec::new());
+
+fn runs_of(tag: &str) -> Vec<(u32, Instant)> {
+    RUNS.lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _, _)| t == tag)
+        .map(|(_, a, at)| (*a, *at))
+        .collect()
+}
+
+fn record(tag: &str, attempt: u32) {
+    RUNS.lock()
+        .unwrap()
+        .push((tag.to_owned(), attempt, Instant::now()));
+}
+
+#[derive(Serialize, Deserialize)]
+struct Note {
+    tag: String,
+}
+
+#[async_trait::async_trait]
+impl Job for Note {
+    const NAME: &'static str = "test.note";
+    async fn run(self, ctx: &JobContext) -> anyhow::Result<()> {
+        ctx.progress(1, 2, "a medio camino").await?;
+        record(&self.tag, ctx.attempt);
+        ctx.progress(2, 2, "listo").await?;
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct AlwaysFails {
+    tag: String,
+}
+
+#[async_trait::async_trait]
+impl Job for AlwaysFails {
+    const NAME: &'static str = "test.always_fails";
+    fn retry() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(300),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+    async fn run(self, ctx: &JobContext) -> anyhow::Result<()> {
+        record(&self.tag, ctx.attempt);
+        anyhow::bail!("the carrier's API answered 503")
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct BadInput {
+    tag: String,
+}
+
+#[async_trait::async_trait]
+impl Job for BadInput {
+    const NAME: &'static str = "test.bad_input";
+    async fn run(self, ctx: &JobContext) -> anyhow::Result<()> {
+        record(&self.tag, ctx.attempt);
+        Err(Permanent("the order no longer exists".into()).into())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Tick {}
+
+#[async_trait::async_trait]
+impl Job for Tick {
+    const NAME: &'static str = "test.tick";
+    async fn run(self, ctx: &JobContext) -> anyhow::Result<()> {
+        record("tick", ctx.attempt);
+        Ok(())
+    }
+}
+
+struct TestJobs {
+    every_second: bool,
+}
+
+impl Module for TestJobs {
+    fn name(&self) -> &'static str {
+        "testjobs"
+    }
+    fn jobs(&self) -> Vec<JobType> {
+        vec![
+            JobType::of::<Note>(),
+            JobType::of::<AlwaysFails>(),
+            JobType::of::<BadInput>(),
+            JobType::of::<Tick>(),
+        ]
+    }
+    fn schedules(&self) -> Vec<Schedule> {
+        if self.every_second {
+            vec![Schedule::new("test.every_second", "* * * * * *", Tick {})]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+async fn app(every_second: bool) -> TestApp {
+    TestApp::with_modules(vec![Box::new(TestJobs { every_second })]).await
+}
+
+fn options(name: &str) -> WorkerOptions {
+    WorkerOptions {
+        id: format!("test/{name}/{}", Uuid::now_v7()),
+        concurrency: 4,
+        lease: Duration::from_secs(1),
+        poll: Duration::from_millis(50),
+        grace: Duration::from_secs(2),
+    }
+}
+
+struct RunningWorker {
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+fn start_worker(state: &AppState, name: &str) -> RunningWorker {
+    let (stop, rx) = watch::channel(false);
+    let handle = worker::spawn(state.clone(), options(name), rx);
+    RunningWorker { stop, handle }
+}
+
+impl RunningWorker {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.handle.await.unwrap();
+    }
+}
+
+async fn job_row(state: &AppState, id: Uuid) -> job::Model {
+    job::Entity::find_by_id(id)
+        .one(state.db())
+        .await
+        .unwrap()
+        .expect("the job exists")
+}
+
+/// Waits (up to 15 s) until the job reaches `wanted`.
+async fn wait_for(state: &AppState, id: Uuid, wanted: JobState) -> job::Model {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let row = job_row(state, id).await;
+        if row.state == wanted.as_str() {
+            return row;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job never became {wanted:?}: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
+    let app = app(false).await;
+    let state = &app.state;
+    let lost = Uuid::now_v7().to_string();
+    let kept = Uuid::now_v7().to_string();
+
+    let txn = state.begin_write().await.unwrap();
+    let lost_id = jobs::enqueue(&txn, &Note { tag: lost.clone() }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+    txn.rollback().await.unwrap();
+    let txn = state.begin_write().await.unwrap();
+    let kept_id = jobs::enqueue(&txn, &Note { tag: kept.clone() }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+    txn.commit().await.unwrap();
+
+    let worker = start_worker(state, "a");
+    let done = wait_for(state, kept_id, JobState::Succeeded).await;
+    worker.stop().await;
+
+    assert_eq!(runs_of(&kept).len(), 1);
+    assert_eq!(done.attempts, 1);
+    assert!(runs_of(&lost).is_empty(), "the rolled-back job ran");
+    assert!(
+        job::Entity::find_by_id(lost_id)
+            .one(state.db())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Its progress is there for the admin API.
+    let admin = app.admin().await;
+    let res = admin.get(&format!("/api/jobs/{kept_id}")).await;
+    res.assert_status(StatusCode::OK);
+    let body = res.json();
+    assert_eq!(body["state"], "succeeded");
+    assert_eq!(body["progress"]["done"], 2);
+    assert_eq!(body["progress"]["total"], 2);
+    assert_eq!(body["progress"]["message"], "listo");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_is_not_queued_while_the_first_is_live() {
+    let app = app(false).await;
+    let state = &app.state;
+    let tag = Uuid::now_v7().to_string();
+    let dedup = || Enqueue {
+        dedup_key: Some("order:ORD-000123".into()),
+        run_at: None,
+    };
+    let first = jobs::enqueue(state.db(), &Note { tag: tag.clone() }, dedup())
+        .await
+        .unwrap();
+    let second = jobs::enqueue(state.db(), &Note { tag: tag.clone() }, dedup())
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert_eq!(second, None, "the same job was queued twice");
+
+    let worker = start_worker(state, "a");
+    wait_for(state, first.unwrap(), JobState::Succeeded).await;
+    worker.stop().await;
+    assert_eq!(runs_of(&tag).len(), 1);
+    // Once it has ended, the same key may be queued again.
+    assert!(
+        jobs::enqueue(state.db(), &Note { tag }, dedup())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_is_lost_runs_again_and_completes() {
+    let app = app(false).await;
+    let state = &app.state;
+    let tag = Uuid::now_v7().to_string();
+    let id = jobs::enqueue(state.db(), &Note { tag: tag.clone() }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A worker claims the job and dies before finishing it: no heartbeat,
+    // no outcome, only its lease (1 s) left behind.
+    let claimed = worker::claim(state, &options("doomed"), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(job_row(state, id).await.state, "running");
+
+    let survivor = start_worker(state, "survivor");
+    let done = wait_for(state, id, JobState::Succeeded).await;
+    survivor.stop().await;
+    assert_eq!(done.attempts, 2, "the lost attempt counts");
+    assert!(done.worker.unwrap().contains("survivor"));
+    let attempts: Vec<u32> = runs_of(&tag).iter().map(|r| r.0).collect();
+    assert_eq!(attempts, vec![2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_is_retried_with_backoff_then_dead_lettered() {
+    let app = app(false).await;
+    let state = &app.state;
+    let tag = Uuid::now_v7().to_string();
+    let id = jobs::enqueue(
+        state.db(),
+        &AlwaysFails { tag: tag.clone() },
+        Enqueue::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let worker = start_worker(state, "a");
+    let dead = wait_for(state, id, JobState::Dead).await;
+    worker.stop().await;
+
+    let runs = runs_of(&tag);
+    assert_eq!(runs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    // Equal jitter: at least half the exponential delay (300 ms, 600 ms).
+    let first_gap = runs[1].1 - runs[0].1;
+    let second_gap = runs[2].1 - runs[1].1;
+    assert!(first_gap >= Duration::from_millis(150), "{first_gap:?}");
+    assert!(second_gap >= Duration::from_millis(300), "{second_gap:?}");
+    assert!(first_gap <= Duration::from_millis(1500), "{first_gap:?}");
+    assert_eq!(dead.attempts, 3);
+    assert_eq!(
+        dead.last_error.as_deref(),
+        Some("the carrier's API answered 503")
+    );
+
+    // The admin sees it among the dead, retries it, then discards it.
+    let admin = app.admin().await;
+    let list = admin.get("/api/jobs?state=dead").await.json();
+    assert_eq!(list["items"][0]["id"], id.to_string());
+    assert_eq!(admin.get("/api/jobs/counts").await.json()["dead"], 1);
+    let res = admin
+        .post_json(&format!("/api/jobs/{id}/retry"), &serde_json::json!({}))
+        .await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.json()["state"], "queued");
+    assert_eq!(res.json()["attempts"], 0);
+    // Retrying a queued job is refused, with the reason.
+    let res = admin
+        .post_json(&format!("/api/jobs/{id}/retry"), &serde_json::json!({}))
+        .await;
+    res.assert_status(StatusCode::CONFLICT);
+    assert_eq!(res.json()["code"], "job_not_retryable");
+
+    let worker = start_worker(state, "b");
+    wait_for(state, id, JobState::Dead).await;
+    worker.stop().await;
+    assert_eq!(runs_of(&tag).len(), 6);
+    let res = admin
+        .post_json(&format!("/api/jobs/{id}/cancel"), &serde_json::json!({}))
+        .await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.json()["state"], "cancelled");
+    let trail = admin
+        .get(&format!("/api/audit?entity=job&entity_id={id}"))
+        .await
+        .json();
+    let actions: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["job.discarded", "job.retried"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_failure_goes_straight_to_the_dead_letters() {
+    let app = app(false).await;
+    let state = &app.state;
+    let tag = Uuid::now_v7().to_string();
+    let id = jobs::enqueue(
+        state.db(),
+        &BadInput { tag: tag.clone() },
+        Enqueue::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let worker = start_worker(state, "a");
+    let dead = wait_for(state, id, JobState::Dead).await;
+    worker.stop().await;
+    assert_eq!(runs_of(&tag).len(), 1);
+    assert_eq!(
+        dead.last_error.as_deref(),
+        Some("the order no longer exists")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_schedule_fires_once_per_period_with_two_workers() {
+    let app = app(true).await;
+    let state = &app.state;
+    let a = start_worker(state, "a");
+    let b = start_worker(state, "b");
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    a.stop().await;
+    b.stop().await;
+
+    let fired = job::Entity::find()
+        .filter(job::Column::Kind.eq("test.tick"))
+        .all(state.db())
+        .await
+        .unwrap();
+    let mut per_period: HashMap<String, u32> = HashMap::new();
+    for j in &fired {
+        *per_period.entry(j.dedup_key.clone().unwrap()).or_default() += 1;
+    }
+    assert!(
+        (2..=5).contains(&fired.len()),
+        "{} periods fired in 4.5 s",
+        fired.len()
+    );
+    assert!(per_period.values().all(|n| *n == 1), "{per_period:?}");
+    let succeeded = job::Entity::find()
+        .filter(job::Column::Kind.eq("test.tick"))
+        .filter(job::Column::State.eq("succeeded"))
+        .count(state.db())
+        .await
+        .unwrap();
+    assert_eq!(succeeded as usize, fired.len());
+}
+
+#[tokio::test]
+async fn the_admin_api_names_a_bad_filter() {
+    let app = app(false).await;
+    let admin = app.admin().await;
+    let res = admin.get("/api/jobs?state=stuck").await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["errors"][0]["field"], "state");
+    let viewer = app.client_for("viewer").await;
+    viewer
+        .get("/api/jobs")
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_admin_retries_a_dead_job_from_its_page() {
+    use crate::support::{browser_session, post_form};
+    let app = app(false).await;
+    let state = &app.state;
+    let id = jobs::enqueue(
+        state.db(),
+        &BadInput {
+            tag: Uuid::now_v7().to_string(),
+        },
+        Enqueue::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let worker = start_worker(state, "a");
+    wait_for(state, id, JobState::Dead).await;
+    worker.stop().await;
+
+    let (cookie, csrf) = browser_session(
+        &app,
+        faena_testkit::ADMIN_EMAIL,
+        faena_testkit::ADMIN_PASSWORD,
+    )
+    .await;
+    let get = |path: String| {
+        app.send(
+            axum::http::Request::get(path)
+                .header("cookie", &cookie)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+    };
+    let list = get("/admin/jobs?state=dead".into()).await;
+    list.assert_status(StatusCode::OK);
+    let html = list.text();
+    assert!(
+        html.contains("test.bad_input") && html.contains("Fallido"),
+        "{html}"
+    );
+    let detail = get(format!("/admin/jobs/{id}")).await.text();
+    assert!(detail.contains("the order no longer exists"), "{detail}");
+    assert!(detail.contains("Reintentar") && detail.contains("Descartar"));
+
+    let res = post_form(
+        &app,
+        &cookie,
+        &format!("/admin/jobs/{id}/retry"),
+        &[("_csrf", &csrf)],
+    )
+    .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+    let page = get(res.header("location").unwrap().to_owned()).await.text();
+    assert!(page.contains("El trabajo volvió a la cola."), "{page}");
+    assert!(page.contains("En cola"));
+    assert_eq!(job_row(state, id).await.state, "queued");
+}
