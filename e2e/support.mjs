@@ -40,7 +40,7 @@ async function waitReady(base, server, log) {
 
 /** Faena and a browser page signed in as the first admin. */
 export async function start() {
-  const bin = process.env.FAENA_BIN ?? join(root, "target", "debug", "faena");
+  const bin = process.env.FAENA_TEST_BIN ?? join(root, "target", "debug", "faena");
   if (!existsSync(bin)) throw new Error(`no Faena binary at ${bin}: run cargo build --bin faena`);
   const dataDir = mkdtempSync(join(tmpdir(), "faena-e2e-"));
   const port = await freePort();
@@ -60,7 +60,7 @@ export async function start() {
   await waitReady(base, server, () => output);
 
   const browser = await chromium.launch({
-    executablePath: process.env.FAENA_CHROMIUM ?? "/usr/bin/chromium",
+    executablePath: process.env.FAENA_TEST_CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
   });
   const context = await browser.newContext({ locale: "es-CL", baseURL: base });

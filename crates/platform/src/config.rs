@@ -203,7 +203,7 @@ impl Default for DbConfig {
     fn default() -> Self {
         Self {
             url: SecretString::from(String::new()),
-            max_connections: 16,
+            max_connections: 8,
             min_connections: 1,
             acquire_timeout_secs: 5,
             sqlite_synchronous: SqliteSynchronous::Full,

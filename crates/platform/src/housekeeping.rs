@@ -1,7 +1,8 @@
 //! The platform's nightly chores, as a scheduled job (so with several
 //! replicas they run once, on whichever worker gets there first): audit
 //! retention (archive, never silent deletion), pruning of old login
-//! failures, idempotency keys and finished jobs.
+//! failures, idempotency keys and finished jobs, and fresh planner
+//! statistics.
 
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -44,6 +45,9 @@ impl Job for Housekeeping {
             .filter(job::Column::FinishedAt.lt(cutoff))
             .exec(state.db())
             .await?;
+        // Planner statistics (SQLite's `PRAGMA optimize`; autovacuum does
+        // it on PostgreSQL, and an ANALYZE there is cheap).
+        crate::db::analyze(state.db()).await?;
         ctx.progress(steps, steps, "done").await?;
         tracing::info!(jobs_pruned = pruned.rows_affected, "housekeeping done");
         Ok(())

@@ -30,6 +30,7 @@ pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
 
     faena_platform::audit::spawn_sealer(
         app.state.db().clone(),
+        app.state.write_gate().clone(),
         Duration::from_secs(app.state.config().audit.seal_interval_secs.max(1)),
     );
 
@@ -86,6 +87,7 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     let app = crate::app::build(config).await?;
     faena_platform::audit::spawn_sealer(
         app.state.db().clone(),
+        app.state.write_gate().clone(),
         Duration::from_secs(app.state.config().audit.seal_interval_secs.max(1)),
     );
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -211,9 +211,18 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// Safe to run from several processes: on PostgreSQL an advisory lock
 /// admits one sealer at a time; on SQLite the write lock does.
 pub async fn seal(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
+    seal_gated(db, &crate::db::WriteGate::default()).await
+}
+
+/// `seal`, queueing at the server's write gate (so on SQLite the sealer
+/// takes turns with request writers instead of polling for the lock).
+pub async fn seal_gated(
+    db: &DatabaseConnection,
+    gate: &crate::db::WriteGate,
+) -> Result<u64, sea_orm::DbErr> {
     let mut total = 0;
     loop {
-        let txn = crate::db::begin_write(db, &Default::default()).await?;
+        let txn = crate::db::begin_write(db, gate).await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute(Statement::from_string(
                 DbBackend::Postgres,
@@ -361,13 +370,17 @@ pub async fn count(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
 }
 
 /// Seals in the background every `interval` until the process ends.
-pub fn spawn_sealer(db: DatabaseConnection, interval: std::time::Duration) {
+pub fn spawn_sealer(
+    db: DatabaseConnection,
+    gate: crate::db::WriteGate,
+    interval: std::time::Duration,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = seal(&db).await {
+            if let Err(e) = seal_gated(&db, &gate).await {
                 tracing::warn!(error = %e, "sealing the audit log failed; will retry");
             }
         }
