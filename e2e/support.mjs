@@ -77,6 +77,8 @@ export async function start() {
   return {
     base,
     page,
+    /** The Chromium instance, for more browser contexts (other users). */
+    browser,
     /** JavaScript errors seen on any page so far. */
     errors,
     async stop() {

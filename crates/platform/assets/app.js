@@ -17,4 +17,79 @@
   document.addEventListener("change", function () { syncDependents(document); });
   document.addEventListener("DOMContentLoaded", function () { syncDependents(document); });
   document.addEventListener("htmx:afterSwap", function (e) { syncDependents(e.target); });
+
+  // Live pages. An element with data-live-topics="orders" (shown while
+  // connected, so it can say "live") subscribes to
+  // /api/events; on an event (optionally only those whose data matches
+  // data-live-match="number=ORD-000123") the page is fetched again
+  // (data-live-url, or this address) and every [data-live-region="name"]
+  // is replaced by its fresh copy. A region where the user is editing a
+  // field is left alone. Without EventSource, fetch or this script, the
+  // page simply stays as loaded.
+  function startLive() {
+    var root = document.querySelector("[data-live-topics]");
+    if (!root || !window.EventSource || !window.fetch || !window.DOMParser) return;
+    var url = root.getAttribute("data-live-url") || location.href;
+    var match = (root.getAttribute("data-live-match") || "").split("=");
+    var source = new EventSource("/api/events?topics=" + encodeURIComponent(root.getAttribute("data-live-topics")));
+    var timer = null;
+    function busy(region) {
+      var active = document.activeElement;
+      if (active && region.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) return true;
+      return Array.prototype.some.call(region.querySelectorAll("input, select, textarea"), function (el) {
+        if (el.type === "hidden") return false;
+        if (el.tagName === "SELECT") {
+          var initial = Array.prototype.findIndex.call(el.options, function (o) { return o.defaultSelected; });
+          return el.selectedIndex !== Math.max(initial, 0);
+        }
+        if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+        return el.value !== el.defaultValue;
+      });
+    }
+    function refresh() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } }).then(function (res) {
+        if (res.status === 404) { location.assign(url); return null; }
+        return res.ok ? res.text() : null;
+      }).then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live-region]").forEach(function (region) {
+          var name = region.getAttribute("data-live-region");
+          var next = fresh.querySelector('[data-live-region="' + name + '"]');
+          if (next && !busy(region)) {
+            region.replaceWith(document.importNode(next, true));
+          }
+        });
+        syncDependents(document);
+        root.setAttribute("data-live-updated", new Date().toISOString());
+      }).catch(function () { /* offline: the next event tries again */ });
+    }
+    function later() {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 150);
+    }
+    // The root is the "live" indicator: shown while connected.
+    source.onopen = function () {
+      // After a dropped connection, what was missed may not be replayable.
+      if (root.getAttribute("data-live-state") === "retrying") later();
+      root.setAttribute("data-live-state", "open");
+      root.hidden = false;
+    };
+    source.onerror = function () {
+      root.setAttribute("data-live-state", source.readyState === EventSource.CLOSED ? "closed" : "retrying");
+      root.hidden = true;
+    };
+    source.onmessage = function (e) {
+      if (match.length === 2) {
+        try {
+          var event = JSON.parse(e.data);
+          if (!event.data || String(event.data[match[0]]) !== match[1]) return;
+        } catch (err) { return; }
+      }
+      later();
+    };
+    source.addEventListener("resync", later);
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+  document.addEventListener("DOMContentLoaded", startLive);
 })();

@@ -32,6 +32,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub jobs: JobsConfig,
     pub crypto: crate::crypto::CryptoConfig,
+    pub redis: RedisConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -161,6 +162,45 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Redis, for realtime fan-out between replicas (see `realtime`).
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`. Empty: no Redis (realtime
+    /// events cross replicas through PostgreSQL LISTEN/NOTIFY, or stay in
+    /// this process on SQLite).
+    #[serde(serialize_with = "serialize_db_url")]
+    pub url: SecretString,
+    /// The pub/sub channel realtime events travel on. Replicas of one
+    /// deployment share it; two deployments on one Redis must not.
+    pub channel: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from(String::new()),
+            channel: "faena_events".into(),
+        }
+    }
+}
+
+impl RedisConfig {
+    /// The configured URL, if any.
+    pub fn url(&self) -> Option<&str> {
+        Some(self.url.expose_secret().trim()).filter(|u| !u.is_empty())
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redact_url(self.url.expose_secret()))
+            .field("channel", &self.channel)
+            .finish()
+    }
+}
+
 /// Business modules to switch off (all compiled modules run by default).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -181,6 +221,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             jobs: JobsConfig::default(),
             crypto: crate::crypto::CryptoConfig::default(),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -347,11 +388,14 @@ impl Config {
                     !IGNORED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
                 })
                 .map(|key| {
-                    // `FAENA_DATABASE_URL` is the conventional name; keep it
-                    // working next to the nested `FAENA_DATABASE__URL`.
+                    // `FAENA_DATABASE_URL` (and `FAENA_REDIS_URL`) are the
+                    // conventional names; keep them working next to the
+                    // nested `FAENA_DATABASE__URL`.
                     let k = key.as_str().to_ascii_lowercase();
                     if k == "database_url" {
                         "database.url".into()
+                    } else if k == "redis_url" {
+                        "redis.url".into()
                     } else if k == "admin_email" || k == "admin_password" {
                         format!("auth.{k}").into()
                     } else {
@@ -452,5 +496,17 @@ mod tests {
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("[database]"), "{printed}");
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn redis_password_is_redacted() {
+        let mut config = Config::default();
+        config.redis.url = SecretString::from("redis://:hunter2@cache:6379/0".to_owned());
+        let printed = config.to_redacted_toml().unwrap_or_default();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("[redis]"), "{printed}");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(config.redis.url(), Some("redis://:hunter2@cache:6379/0"));
+        assert_eq!(Config::default().redis.url(), None);
     }
 }

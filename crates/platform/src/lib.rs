@@ -20,6 +20,7 @@ pub mod idempotency;
 pub mod jobs;
 mod migrations;
 pub mod module;
+pub mod realtime;
 pub mod references;
 pub mod routes;
 pub mod secrets;

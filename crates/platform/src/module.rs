@@ -25,6 +25,13 @@ pub trait Module: Send + Sync + 'static {
         &[]
     }
 
+    /// Realtime topics this module publishes on, each with the permission
+    /// a subscriber needs to receive it: `("orders", "wms.orders.read")`.
+    /// Publishing on an undeclared topic is refused (see `realtime`).
+    fn topics(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// JSON routes under `/api`, documented for OpenAPI. Each operation
     /// states its access with `security(...)` (see `auth::access`).
     fn api(&self) -> OpenApiRouter<AppState> {

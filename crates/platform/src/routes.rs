@@ -26,6 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::auth::api::api())
         .merge(crate::audit::api::api())
         .merge(crate::jobs::api::api())
+        .merge(crate::realtime::api::api())
 }
 
 /// Pages, assets and the metrics endpoint, with their access.

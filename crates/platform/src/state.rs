@@ -24,6 +24,7 @@ struct Inner {
     write_gate: crate::db::WriteGate,
     audit_writer: crate::audit::writer::AuditWriter,
     jobs: crate::jobs::Registry,
+    realtime: crate::realtime::Realtime,
     i18n: Arc<I18n>,
     ui: Ui,
     modules: Vec<&'static str>,
@@ -50,6 +51,8 @@ pub struct AppStateParts {
     pub directories: crate::directory::Directories,
     /// Job types and schedules of the platform and the enabled modules.
     pub jobs: crate::jobs::Registry,
+    /// The realtime hub (see `realtime::Realtime::start`).
+    pub realtime: crate::realtime::Realtime,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -66,6 +69,7 @@ impl AppState {
             write_gate,
             audit_writer,
             jobs: parts.jobs,
+            realtime: parts.realtime,
             i18n: parts.i18n,
             ui: parts.ui,
             modules: parts.modules,
@@ -102,6 +106,12 @@ impl AppState {
     /// Job types, schedules, and the bell that wakes this process's worker.
     pub fn jobs(&self) -> &crate::jobs::Registry {
         &self.0.jobs
+    }
+
+    /// Realtime events: publish after a commit, subscribe for the
+    /// endpoints (see `realtime`).
+    pub fn realtime(&self) -> &crate::realtime::Realtime {
+        &self.0.realtime
     }
 
     /// The gate this state's write transactions queue at.

@@ -56,6 +56,7 @@ use crate::modules;
         (name = "jobs", description = "Background jobs: queue, retries, dead letters and progress"),
         (name = "clients", description = "The customer directory"),
         (name = "orders", description = "Warehouse orders and returns"),
+        (name = "realtime", description = "Live events over Server-Sent Events and WebSocket, filtered by permission"),
     )
 )]
 struct ApiDoc;
@@ -164,6 +165,10 @@ pub fn assemble(
     let mut schedules = faena_platform::housekeeping::schedules();
     schedules.extend(modules.iter().flat_map(|m| m.schedules()));
     let jobs = faena_platform::jobs::Registry::new(job_types, schedules)?;
+    let topics: Vec<_> = std::iter::once(faena_platform::jobs::TOPIC)
+        .chain(modules.iter().flat_map(|m| m.topics().iter().copied()))
+        .collect();
+    let realtime = faena_platform::realtime::Realtime::start(&config, &db, &topics, &permissions)?;
     let state = AppState::new(AppStateParts {
         config,
         db,
@@ -176,6 +181,7 @@ pub fn assemble(
         references,
         directories,
         jobs,
+        realtime,
         metrics: telemetry::metrics_handle(),
     });
     let (router, openapi) = router(state.clone(), &modules)?;

@@ -23,6 +23,7 @@ pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
         %address,
         url = %format!("http://{address}"),
         database = ?app.state.db_kind(),
+        realtime = ?app.state.realtime().bus(),
         server_id = %app.state.config().server_id,
         startup_ms = started.elapsed().as_millis() as u64,
         "listening"
@@ -59,6 +60,9 @@ pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
         }
     }
     let _ = stop_tx.send(true);
+    // Live streams never finish on their own: end them so their
+    // connections close and clients reconnect to another replica.
+    app.state.realtime().shutdown();
     match tokio::time::timeout(grace, &mut server).await {
         Ok(result) => {
             result

@@ -6,7 +6,10 @@
 //! the test ends. The same tests run on both.
 //!
 //! Requests go through the full middleware stack in process (no socket), so
-//! a test sees exactly what a client would.
+//! a test sees exactly what a client would. For what needs a real socket
+//! (WebSocket, Server-Sent Events), `TestApp::serve` listens on a free port;
+//! `TestApp::replica` builds a second node over the same database, as in a
+//! scale-out deployment.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod browser;
@@ -42,6 +45,15 @@ enum TestDb {
     Sqlite,
     // Held so the database is dropped with the app.
     Postgres(#[allow(dead_code)] postgres::TestDatabase),
+    /// A replica's: another `TestApp` owns the database.
+    Shared(DbKind),
+}
+
+/// The Redis server tests may use (`FAENA_TEST_REDIS_URL`), if set.
+pub fn redis_url() -> Option<String> {
+    std::env::var("FAENA_TEST_REDIS_URL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
 }
 
 impl std::ops::Deref for TestApp {
@@ -116,7 +128,54 @@ impl TestApp {
         match self._db {
             TestDb::Sqlite => DbKind::Sqlite,
             TestDb::Postgres(_) => DbKind::Postgres,
+            TestDb::Shared(kind) => kind,
         }
+    }
+
+    /// A second node of this application: its own state, router and
+    /// realtime hub, over the same database, data dir (so the same signing
+    /// keys: a token from one is good on the other) and Redis, like another
+    /// replica behind a load balancer. Extra modules are not carried over.
+    /// Drop it before this app, which owns the database.
+    pub async fn replica(&self) -> TestApp {
+        self.replica_with(|_| {}).await
+    }
+
+    /// Like `replica`, with a configuration `adjust` may change.
+    pub async fn replica_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.state.config().clone();
+        config.server_id = "test-replica".into();
+        adjust(&mut config);
+        let modules = faena_server::modules::enabled(&config);
+        let app = faena_server::app::build_with(config, modules)
+            .await
+            .expect("the replica builds");
+        Self {
+            client: Client {
+                router: app.router,
+                headers: HeaderMap::new(),
+            },
+            state: app.state,
+            _db: TestDb::Shared(self.db_kind()),
+            _dir: tempfile::tempdir().expect("temporary folder"),
+        }
+    }
+
+    /// Serves this app on a free port of 127.0.0.1 for as long as the
+    /// test runs, and returns its base URL (`http://127.0.0.1:PORT`). The
+    /// port listens before this returns: no waiting needed.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address = listener.local_addr().expect("the bound address");
+        let service = self
+            .client
+            .router
+            .clone()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
+        format!("http://{address}")
     }
 
     /// Sends `Accept-Language: <tag>` with every request of the default
@@ -211,6 +270,12 @@ impl Client {
             HeaderValue::from_str(&format!("Bearer {token}")).expect("token"),
         );
         self
+    }
+
+    /// The headers this client sends with every request (its credentials
+    /// among them), for tests that talk to a served app with another client.
+    pub fn default_headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
     pub fn with_header(mut self, name: &'static str, value: &str) -> Self {

@@ -35,6 +35,10 @@ impl Module for WmsModule {
         &["wms.orders.read", "wms.orders.write", "wms.orders.delete"]
     }
 
+    fn topics(&self) -> &'static [(&'static str, &'static str)] {
+        &[(orders::service::TOPIC, "wms.orders.read")]
+    }
+
     fn api(&self) -> OpenApiRouter<AppState> {
         orders::api::api()
     }

@@ -36,6 +36,11 @@ use crate::state::AppState;
 use entity::job;
 pub use schedule::Schedule;
 
+/// The realtime topic of job progress and outcomes, readable with
+/// `platform.jobs.read`. Events: `job.progress` and `job.finished`, with
+/// the job's `id` and `kind` (a module's own page listens for its jobs).
+pub const TOPIC: (&str, &str) = ("jobs", "platform.jobs.read");
+
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -326,6 +331,16 @@ impl JobContext {
             .filter(job::Column::Id.eq(self.id))
             .exec(self.state.db())
             .await?;
+        let event = serde_json::json!({
+            "id": self.id, "kind": self.kind, "done": done, "total": total, "message": message,
+        });
+        if let Err(e) = self
+            .state
+            .realtime()
+            .publish(TOPIC.0, "job.progress", event)
+        {
+            tracing::warn!(error = %e, "could not publish job progress");
+        }
         Ok(())
     }
 

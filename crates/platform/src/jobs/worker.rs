@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use tokio::sync::{Semaphore, watch};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -61,6 +61,7 @@ pub fn spawn(
     tokio::spawn(async move {
         tracing::info!(worker = %options.id, concurrency = options.concurrency, "job worker started");
         let slots = Arc::new(Semaphore::new(options.concurrency));
+        let finisher = Finisher::spawn(state.clone(), options.id.clone());
         let mut next_schedule_check = tokio::time::Instant::now();
         let mut next_metrics = tokio::time::Instant::now();
         loop {
@@ -87,6 +88,10 @@ pub fn spawn(
                     permit = slots.clone().acquire_owned() => drop(permit),
                     _ = stop.changed() => {}
                 }
+                // Outcomes are committed in batches, so slots free up
+                // together: a moment's wait lets one claim fill them all
+                // instead of one claim (and one commit) per slot.
+                tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
             }
             match claim(&state, &options, free as u64).await {
@@ -97,8 +102,9 @@ pub fn spawn(
                         };
                         let state = state.clone();
                         let options = options.clone();
+                        let finisher = finisher.clone();
                         tokio::spawn(async move {
-                            execute(&state, &options, job).await;
+                            execute(&state, &options, &finisher, job).await;
                             drop(permit);
                         });
                     }
@@ -138,27 +144,34 @@ pub async fn claim(
     let now = Utc::now();
     let lease_until = now + options.lease;
     let txn = state.begin_write().await?;
-    let due = Condition::any()
-        .add(
-            Condition::all()
-                .add(C::State.eq(JobState::Queued.as_str()))
-                .add(C::RunAt.lte(now)),
-        )
-        .add(
-            Condition::all()
-                .add(C::State.eq(JobState::Running.as_str()))
-                .add(C::LeaseUntil.lt(now)),
-        );
-    let ids: Vec<Uuid> = job::Entity::find()
+    // Two index range scans on (state, run_at) rather than one OR, which
+    // the planner may answer with a scan of the whole table (finished jobs
+    // stay there for days): first jobs whose worker was lost, then due ones.
+    let mut ids: Vec<Uuid> = job::Entity::find()
         .select_only()
         .column(C::Id)
-        .filter(due)
-        .order_by_asc(C::RunAt)
+        .filter(C::State.eq(JobState::Running.as_str()))
+        .filter(C::LeaseUntil.lt(now))
         .limit(n)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .into_tuple()
         .all(&txn)
         .await?;
+    let room = n.saturating_sub(ids.len() as u64);
+    if room > 0 {
+        let due: Vec<Uuid> = job::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(C::State.eq(JobState::Queued.as_str()))
+            .filter(C::RunAt.lte(now))
+            .order_by_asc(C::RunAt)
+            .limit(room)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        ids.extend(due);
+    }
     if ids.is_empty() {
         txn.commit().await?;
         return Ok(Vec::new());
@@ -183,18 +196,18 @@ pub async fn claim(
 }
 
 /// Runs one claimed job and records how it ended.
-async fn execute(state: &AppState, options: &WorkerOptions, job: job::Model) {
+async fn execute(state: &AppState, options: &WorkerOptions, finisher: &Finisher, job: job::Model) {
     let attempt = u32::try_from(job.attempts).unwrap_or(u32::MAX);
     if job.attempts > job.max_attempts {
         // Its last attempt's worker was lost: no attempt is left.
         let reason = "the worker running the last attempt stopped (its lease expired)";
-        finish(state, options, &job, Outcome::Dead(reason.into())).await;
+        finisher.finish(&job, Outcome::Dead(reason.into())).await;
         return;
     }
     let Some(kind) = state.jobs().get(&job.kind).cloned() else {
         // A worker of another version may know it: hand it back, uncounted.
         tracing::warn!(kind = %job.kind, id = %job.id, "unknown job type; handed back");
-        finish(state, options, &job, Outcome::HandBack).await;
+        finisher.finish(&job, Outcome::HandBack).await;
         return;
     };
     let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
@@ -237,7 +250,7 @@ async fn execute(state: &AppState, options: &WorkerOptions, job: job::Model) {
         ),
         _ => tracing::debug!(kind = kind.name, id = %job.id, attempt, "job ended"),
     }
-    finish(state, options, &job, outcome).await;
+    finisher.finish(&job, outcome).await;
 }
 
 enum Outcome {
@@ -249,6 +262,16 @@ enum Outcome {
 }
 
 impl Outcome {
+    /// The state a job ends in, if this outcome ends it.
+    fn final_state(&self) -> Option<JobState> {
+        match self {
+            Outcome::Succeeded => Some(JobState::Succeeded),
+            Outcome::Dead(_) => Some(JobState::Dead),
+            Outcome::Cancelled => Some(JobState::Cancelled),
+            Outcome::Retry(..) | Outcome::HandBack => None,
+        }
+    }
+
     fn label(&self) -> &'static str {
         match self {
             Outcome::Succeeded => "succeeded",
@@ -260,48 +283,153 @@ impl Outcome {
     }
 }
 
-/// Writes the outcome, only if the job is still leased to this worker (if
-/// its lease lapsed and another worker took it, that one reports).
-async fn finish(state: &AppState, options: &WorkerOptions, job: &job::Model, outcome: Outcome) {
+/// Records outcomes for one worker, several per transaction: when jobs end
+/// together (short jobs under load), one commit carries all of them. Each
+/// job's task waits for its outcome to be committed before it frees its
+/// slot. An outcome is written only if the job is still leased to this
+/// worker (if its lease lapsed and another worker took it, that one
+/// reports); if the write fails the lease lapses and the job runs again:
+/// at least once.
+///
+/// That batching is for SQLite, which has one writer. PostgreSQL batches
+/// concurrent commits itself (group commit), and measured faster with each
+/// job writing its own outcome at once: there `Finisher` writes directly.
+#[derive(Clone)]
+enum Finisher {
+    Batched(mpsc::UnboundedSender<Done>),
+    Direct(AppState, String),
+}
+
+struct Done {
+    id: Uuid,
+    kind: String,
+    outcome: Outcome,
+    ack: oneshot::Sender<()>,
+}
+
+impl Finisher {
+    fn spawn(state: AppState, worker: String) -> Self {
+        if state.db_kind() == crate::db::DbKind::Postgres {
+            return Finisher::Direct(state, worker);
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(256);
+            while rx.recv_many(&mut batch, 256).await > 0 {
+                if let Err(e) = write_outcomes(&state, &worker, &batch).await {
+                    tracing::error!(error = %e, jobs = batch.len(), "could not record job outcomes; their leases will lapse");
+                }
+                for done in batch.drain(..) {
+                    announce(&state, &done);
+                    let _ = done.ack.send(());
+                }
+            }
+        });
+        Finisher::Batched(tx)
+    }
+
+    async fn finish(&self, job: &job::Model, outcome: Outcome) {
+        let (ack, done) = oneshot::channel();
+        let item = Done {
+            id: job.id,
+            kind: job.kind.clone(),
+            outcome,
+            ack,
+        };
+        match self {
+            Finisher::Batched(queue) => {
+                if queue.send(item).is_ok() {
+                    let _ = done.await;
+                }
+            }
+            Finisher::Direct(state, worker) => {
+                let batch = [item];
+                if let Err(e) = write_outcomes_in(state.db(), worker, &batch).await {
+                    tracing::error!(error = %e, id = %job.id, "could not record a job's outcome; its lease will lapse");
+                }
+                announce(state, &batch[0]);
+            }
+        }
+    }
+}
+
+/// Publishes a job's end on the realtime topic.
+fn announce(state: &AppState, done: &Done) {
+    if let Some(end) = done.outcome.final_state() {
+        let event = serde_json::json!({
+            "id": done.id, "kind": done.kind, "state": end.as_str(),
+        });
+        if let Err(e) = state
+            .realtime()
+            .publish(super::TOPIC.0, "job.finished", event)
+        {
+            tracing::warn!(error = %e, "could not publish a job's outcome");
+        }
+    }
+}
+
+async fn write_outcomes(state: &AppState, worker: &str, batch: &[Done]) -> Result<(), DbErr> {
+    let txn = state.begin_write().await?;
+    write_outcomes_in(&txn, worker, batch).await?;
+    txn.commit().await
+}
+
+async fn write_outcomes_in(
+    db: &impl sea_orm::ConnectionTrait,
+    worker: &str,
+    batch: &[Done],
+) -> Result<(), DbErr> {
     use job::Column as C;
     let now = Utc::now();
-    let mut update = job::Entity::update_many()
-        .col_expr(
+    let mine = |u: sea_orm::UpdateMany<job::Entity>| {
+        u.col_expr(
             C::LeaseUntil,
             Expr::value(Option::<chrono::DateTime<Utc>>::None),
         )
-        .col_expr(C::UpdatedAt, Expr::value(now));
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::Worker.eq(worker))
+        .filter(C::State.eq(JobState::Running.as_str()))
+    };
     let ended = |u: sea_orm::UpdateMany<job::Entity>, s: JobState| {
-        u.col_expr(C::State, Expr::value(s.as_str()))
+        mine(u)
+            .col_expr(C::State, Expr::value(s.as_str()))
             .col_expr(C::FinishedAt, Expr::value(now))
             .col_expr(C::DedupActive, Expr::value(Option::<String>::None))
     };
-    update = match outcome {
-        Outcome::Succeeded => ended(update, JobState::Succeeded)
-            .col_expr(C::LastError, Expr::value(Option::<String>::None)),
-        Outcome::Cancelled => ended(update, JobState::Cancelled),
-        Outcome::Dead(e) => ended(update, JobState::Dead).col_expr(C::LastError, Expr::value(e)),
-        Outcome::Retry(e, delay) => update
-            .col_expr(C::State, Expr::value(JobState::Queued.as_str()))
-            .col_expr(C::RunAt, Expr::value(now + delay))
-            .col_expr(C::Worker, Expr::value(Option::<String>::None))
-            .col_expr(C::LastError, Expr::value(e)),
-        Outcome::HandBack => update
-            .col_expr(C::State, Expr::value(JobState::Queued.as_str()))
-            .col_expr(C::RunAt, Expr::value(now + Duration::from_secs(60)))
-            .col_expr(C::Worker, Expr::value(Option::<String>::None))
-            .col_expr(C::Attempts, Expr::col(C::Attempts).sub(1)),
-    };
-    let result = update
-        .filter(C::Id.eq(job.id))
-        .filter(C::Worker.eq(options.id.clone()))
-        .filter(C::State.eq(JobState::Running.as_str()))
-        .exec(state.db())
-        .await;
-    if let Err(e) = result {
-        // The lease will lapse and the job will run again: at least once.
-        tracing::error!(id = %job.id, error = %e, "could not record a job's outcome");
+    let succeeded: Vec<Uuid> = batch
+        .iter()
+        .filter(|d| matches!(d.outcome, Outcome::Succeeded))
+        .map(|d| d.id)
+        .collect();
+    if !succeeded.is_empty() {
+        ended(job::Entity::update_many(), JobState::Succeeded)
+            .col_expr(C::LastError, Expr::value(Option::<String>::None))
+            .filter(C::Id.is_in(succeeded))
+            .exec(db)
+            .await?;
     }
+    for done in batch {
+        let update = job::Entity::update_many().filter(C::Id.eq(done.id));
+        let update = match &done.outcome {
+            Outcome::Succeeded => continue,
+            Outcome::Cancelled => ended(update, JobState::Cancelled),
+            Outcome::Dead(e) => {
+                ended(update, JobState::Dead).col_expr(C::LastError, Expr::value(e.clone()))
+            }
+            Outcome::Retry(e, delay) => mine(update)
+                .col_expr(C::State, Expr::value(JobState::Queued.as_str()))
+                .col_expr(C::RunAt, Expr::value(now + *delay))
+                .col_expr(C::Worker, Expr::value(Option::<String>::None))
+                .col_expr(C::LastError, Expr::value(e.clone())),
+            Outcome::HandBack => mine(update)
+                .col_expr(C::State, Expr::value(JobState::Queued.as_str()))
+                .col_expr(C::RunAt, Expr::value(now + Duration::from_secs(60)))
+                .col_expr(C::Worker, Expr::value(Option::<String>::None))
+                .col_expr(C::Attempts, Expr::col(C::Attempts).sub(1)),
+        };
+        update.exec(db).await?;
+    }
+    Ok(())
 }
 
 fn spawn_heartbeat(state: AppState, options: WorkerOptions, id: Uuid) -> JoinHandle<()> {

@@ -483,3 +483,44 @@ async fn an_admin_retries_a_dead_job_from_its_page() {
     assert!(page.contains("En cola"));
     assert_eq!(job_row(state, id).await.state, "queued");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_and_the_outcome_are_published_live() {
+    use faena_platform::realtime::Signal;
+    let app = app(false).await;
+    let state = &app.state;
+    let mut events = state.realtime().subscribe(None);
+    let id = jobs::enqueue(
+        state.db(),
+        &Note {
+            tag: Uuid::now_v7().to_string(),
+        },
+        Enqueue::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let worker = start_worker(state, "a");
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while seen
+        .last()
+        .map(|(k, _): &(String, serde_json::Value)| k.as_str())
+        != Some("job.finished")
+    {
+        let next = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .expect("the job's events arrive");
+        if let Some(Signal::Event(e)) = next {
+            if e.topic == "jobs" && e.data["id"] == id.to_string() {
+                seen.push((e.kind.clone(), e.data.clone()));
+            }
+        }
+    }
+    worker.stop().await;
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, vec!["job.progress", "job.progress", "job.finished"]);
+    assert_eq!(seen[0].1["done"], 1);
+    assert_eq!(seen[0].1["message"], "a medio camino");
+    assert_eq!(seen[2].1["state"], "succeeded");
+}

@@ -12,5 +12,6 @@ mod jobs;
 mod keys;
 mod openapi;
 mod pages;
+mod realtime;
 mod support;
 mod system;

@@ -1,5 +1,6 @@
 //! Order commands, each one transaction: the change, its status history,
-//! and its audit entry, committed together.
+//! and its audit entry, committed together; then a realtime event on the
+//! `orders` topic tells open pages and API subscribers what changed.
 
 use chrono::{DateTime, Utc};
 use faena_platform::audit::{self, Entry};
@@ -54,6 +55,29 @@ impl From<history::Model> for HistoryEntry {
             at: h.at,
             reason: h.reason,
         }
+    }
+}
+
+/// The realtime topic of order changes; reading it needs `wms.orders.read`.
+pub const TOPIC: &str = "orders";
+
+/// What an `orders` event carries: which order, and where it stands. Just
+/// enough for a subscriber to decide whether to re-read it (no client data:
+/// subscribers re-read through the permission-checked API or pages).
+#[derive(Debug, Serialize)]
+struct OrderEvent<'a> {
+    number: &'a str,
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_status: Option<Status>,
+    version: i32,
+}
+
+/// Announces a committed change. A failure to announce never undoes the
+/// change: it is logged.
+fn announce(state: &AppState, kind: &str, event: OrderEvent<'_>) {
+    if let Err(e) = state.realtime().publish(TOPIC, kind, &event) {
+        tracing::error!(error = %e, kind, order.number = %event.number, "order event not published");
     }
 }
 
@@ -252,6 +276,16 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewOrder) -> AppResu
     )
     .await?;
     txn.commit().await?;
+    announce(
+        state,
+        "order.created",
+        OrderEvent {
+            number: &v.number,
+            status: v.status,
+            from_status: None,
+            version: v.version,
+        },
+    );
     Ok(v)
 }
 
@@ -391,6 +425,20 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
+    announce(
+        state,
+        if moved.is_some() {
+            "order.status_changed"
+        } else {
+            "order.updated"
+        },
+        OrderEvent {
+            number: &v.number,
+            status: v.status,
+            from_status: moved.as_ref().map(|t| t.from),
+            version: v.version,
+        },
+    );
     Ok(v)
 }
 
@@ -419,10 +467,20 @@ pub async fn delete(
     audit::record(
         &txn,
         actor,
-        Entry::new("delete", "order", current.number).before(&before),
+        Entry::new("delete", "order", current.number.clone()).before(&before),
     )
     .await?;
     txn.commit().await?;
+    announce(
+        state,
+        "order.deleted",
+        OrderEvent {
+            number: &current.number,
+            status,
+            from_status: None,
+            version: current.version,
+        },
+    );
     Ok(())
 }
 

@@ -1,0 +1,500 @@
+//! The realtime endpoints: `GET /api/events` (Server-Sent Events) and
+//! `GET /api/realtime` (WebSocket). Both need a signed-in caller (bearer
+//! token, API key or session cookie); each topic asked for is checked
+//! against the caller's permissions before anything is delivered.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Event, Signal};
+use crate::auth::Principal;
+use crate::auth::principal::{AuthMethod, ClientIp};
+use crate::error::{AppError, AppResult, FieldError, Problem};
+use crate::http::Query;
+use crate::i18n::Locale;
+use crate::state::AppState;
+
+/// How long an EventSource waits before reconnecting (the `retry:` hint).
+pub const SSE_RETRY: Duration = Duration::from_secs(3);
+/// A comment line goes out this often on an idle SSE stream, so proxies and
+/// browsers keep the connection.
+pub const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
+/// The server pings WebSocket clients this often...
+pub const WS_PING: Duration = Duration::from_secs(30);
+/// ...and closes a connection silent (no message, no pong) for this long.
+pub const WS_IDLE: Duration = Duration::from_secs(75);
+/// Largest message a WebSocket client may send.
+const WS_MAX_MESSAGE: usize = 16 * 1024;
+/// `Last-Event-ID` longer than this names no event of ours.
+const MAX_EVENT_ID_LEN: usize = 64;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(stream_events))
+        .routes(routes!(open_realtime))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Comma-separated topics to receive, e.g. `orders`. Each needs its
+    /// read permission.
+    pub topics: Option<String>,
+}
+
+/// Why a topic cannot be subscribed to.
+enum Refusal {
+    Unknown,
+    Forbidden(&'static str),
+}
+
+/// Checks one topic against the caller's permissions.
+fn check_topic(state: &AppState, principal: &Principal, topic: &str) -> Result<(), Refusal> {
+    match state.realtime().permission_of(topic) {
+        None => Err(Refusal::Unknown),
+        Some(permission) if principal.can(permission) => Ok(()),
+        Some(permission) => Err(Refusal::Forbidden(permission)),
+    }
+}
+
+fn split_topics(raw: Option<&str>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .filter(|t| seen.insert(t.to_string()))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn topic_forbidden(topic: &str) -> AppError {
+    let mut p = Problem::new(StatusCode::FORBIDDEN, "topic_forbidden")
+        .with_extension("topic", topic.into());
+    p.params = vec![("topic", topic.to_owned())];
+    AppError::Problem(Box::new(p))
+}
+
+/// Receive the events of some topics as Server-Sent Events.
+///
+/// Each event's `data:` is an `Event` and its `id:` the event id; a client
+/// that reconnects with `Last-Event-ID` first gets what it missed (this
+/// node keeps the latest 1,000 events), or a `resync` event when that is no
+/// longer known and it should re-read. A comment line keeps idle streams
+/// open every 15 s; streams end after 30 minutes (the client reconnects).
+#[utoipa::path(get, path = "/api/events", tag = "realtime",
+    security(("bearer" = [])),
+    params(
+        EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received, to resume after it"),
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream` of events", content_type = "text/event-stream", body = Event),
+        (status = 403, description = "A topic needs a permission the caller lacks; `topic` names it", content_type = "application/problem+json"),
+        (status = 422, description = "No topic, or an unknown topic", content_type = "application/problem+json"),
+    ))]
+async fn stream_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> AppResult<Response> {
+    let topics = split_topics(query.topics.as_deref());
+    if topics.is_empty() {
+        return Err(FieldError::new("topics", "required").into());
+    }
+    for topic in &topics {
+        match check_topic(&state, &principal, topic) {
+            Ok(()) => {}
+            Err(Refusal::Unknown) => {
+                return Err(FieldError::new("topics", "unknown_topic")
+                    .with("value", topic)
+                    .into());
+            }
+            Err(Refusal::Forbidden(permission)) => {
+                crate::audit::record_denial(
+                    &state,
+                    &principal,
+                    ip,
+                    &Method::GET,
+                    "/api/events",
+                    permission,
+                )
+                .await;
+                return Err(topic_forbidden(topic));
+            }
+        }
+    }
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= MAX_EVENT_ID_LEN);
+    let mut subscription = state.realtime().subscribe(last_event_id);
+    let topics: BTreeSet<String> = topics.into_iter().collect();
+
+    let stream = async_stream::stream! {
+        yield Ok::<_, Infallible>(SseEvent::default().retry(SSE_RETRY).comment("faena"));
+        while let Some(signal) = subscription.next().await {
+            match signal {
+                Signal::Event(event) if topics.contains(&event.topic) => {
+                    match SseEvent::default().id(event.id.as_str()).json_data(&*event) {
+                        Ok(frame) => yield Ok(frame),
+                        Err(e) => tracing::warn!(error = %e, "realtime event not encodable as SSE"),
+                    }
+                }
+                Signal::Event(_) => {}
+                Signal::Resync => yield Ok(SseEvent::default().event("resync").data("{}")),
+            }
+        }
+    };
+    let mut response = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(SSE_KEEPALIVE).text("keepalive"))
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // nginx: pass each event on at once instead of buffering the stream.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// A message from a WebSocket client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum ClientMessage {
+    /// Start receiving these topics (each needs its read permission).
+    Subscribe { topics: Vec<String> },
+    /// Stop receiving these topics.
+    Unsubscribe { topics: Vec<String> },
+    /// Answered with `{"op":"pong"}`.
+    Ping,
+}
+
+/// A message from the server on the WebSocket.
+#[derive(Debug, Serialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum ServerMessage<'a> {
+    /// The topics now subscribed, after a subscribe or unsubscribe.
+    Subscribed {
+        topics: Vec<&'a str>,
+    },
+    /// An event of a subscribed topic.
+    Event(&'a Event),
+    /// Events may have been missed: re-read what is shown.
+    Resync,
+    Pong,
+    /// A request was refused; `topic` names the topic when it is about one.
+    Error {
+        code: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<&'a str>,
+        message: String,
+    },
+}
+
+/// Receive the events of some topics over a WebSocket.
+///
+/// Send `{"op":"subscribe","topics":["orders"]}` and receive
+/// `{"op":"event", "id", "topic", "type", "data", "at"}` messages for the
+/// topics the caller may read. `{"op":"unsubscribe","topics":[…]}` stops
+/// them, `{"op":"ping"}` is answered `{"op":"pong"}`. A topic the caller
+/// may not read is answered `{"op":"error","code":"topic_forbidden",
+/// "topic":…}` and nothing of it is delivered. The server pings every 30 s
+/// and closes connections silent for 75 s; connections end after 30 minutes.
+#[utoipa::path(get, path = "/api/realtime", tag = "realtime",
+    security(("bearer" = [])),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 403, description = "A cookie-authenticated upgrade from another origin", content_type = "application/problem+json"),
+        (status = 426, description = "Not a WebSocket upgrade request", content_type = "application/problem+json"),
+    ))]
+async fn open_realtime(
+    State(state): State<AppState>,
+    principal: Principal,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> AppResult<Response> {
+    let upgrade = upgrade.map_err(|_| {
+        AppError::Problem(Box::new(Problem::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket_required",
+        )))
+    })?;
+    // A browser sends the session cookie with any page's WebSocket; only
+    // our own pages (or configured origins) may use it.
+    if principal.method == AuthMethod::Session && !same_origin(&state, &headers) {
+        return Err(AppError::Forbidden);
+    }
+    let locale = Locale::from_headers(&headers);
+    Ok(upgrade
+        .max_message_size(WS_MAX_MESSAGE)
+        .on_upgrade(move |socket| run_socket(state, principal, ip, locale, socket)))
+}
+
+/// Whether the `Origin` of a request is this server (as the `Host` header
+/// names it) or one of `http.cors_origins`. No `Origin`: not a browser.
+fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if state.config().http.cors_origins.iter().any(|o| o == origin) {
+        return true;
+    }
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage<'_>) -> bool {
+    match serde_json::to_string(message) {
+        Ok(text) => socket.send(Message::text(text)).await.is_ok(),
+        Err(e) => {
+            tracing::warn!(error = %e, "realtime message not encodable");
+            true
+        }
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// Close code 1001: the server is going away (shutdown, or the connection
+/// reached its lifetime); reconnect.
+const GOING_AWAY: u16 = 1001;
+/// Close code 1008: the client broke the protocol (here: went silent).
+const POLICY: u16 = 1008;
+
+async fn run_socket(
+    state: AppState,
+    principal: Principal,
+    ip: Option<std::net::IpAddr>,
+    locale: Locale,
+    mut socket: WebSocket,
+) {
+    let mut subscription = state.realtime().subscribe(None);
+    let mut topics: BTreeSet<String> = BTreeSet::new();
+    let mut ping = tokio::time::interval_at(Instant::now() + WS_PING, WS_PING);
+    let mut last_heard = Instant::now();
+    loop {
+        // Biased: signals already published are sent before a later
+        // client message is answered, so a client's ping is a barrier.
+        tokio::select! {
+            biased;
+            signal = subscription.next() => {
+                let sent = match signal {
+                    Some(Signal::Event(event)) if topics.contains(&event.topic) => {
+                        send(&mut socket, &ServerMessage::Event(&event)).await
+                    }
+                    Some(Signal::Event(_)) => true,
+                    Some(Signal::Resync) if !topics.is_empty() => {
+                        send(&mut socket, &ServerMessage::Resync).await
+                    }
+                    Some(Signal::Resync) => true,
+                    None => {
+                        close(&mut socket, GOING_AWAY, "reconnect").await;
+                        false
+                    }
+                };
+                if !sent {
+                    break;
+                }
+            }
+            incoming = socket.recv() => {
+                last_heard = Instant::now();
+                let text = match incoming {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    Some(Ok(Message::Text(text))) => text,
+                    // Pings are answered by the library; both show life.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Binary(_))) => {
+                        let reply = error_message(&state, locale, "bad_message", None);
+                        if !send(&mut socket, &reply).await {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let replies =
+                    handle_client_message(&state, &principal, ip, locale, &mut topics, &text)
+                        .await;
+                for reply in replies {
+                    if !send(&mut socket, &reply.as_message(&topics)).await {
+                        return;
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > WS_IDLE {
+                    close(&mut socket, POLICY, "idle").await;
+                    break;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// A reply to a client message, turned into a `ServerMessage` once the
+/// topic set is settled.
+enum Reply {
+    Subscribed,
+    Pong,
+    Error {
+        code: &'static str,
+        topic: Option<String>,
+        message: String,
+    },
+}
+
+impl Reply {
+    fn as_message<'a>(&'a self, topics: &'a BTreeSet<String>) -> ServerMessage<'a> {
+        match self {
+            Reply::Subscribed => ServerMessage::Subscribed {
+                topics: topics.iter().map(String::as_str).collect(),
+            },
+            Reply::Pong => ServerMessage::Pong,
+            Reply::Error {
+                code,
+                topic,
+                message,
+            } => ServerMessage::Error {
+                code,
+                topic: topic.as_deref(),
+                message: message.clone(),
+            },
+        }
+    }
+}
+
+fn error_message<'a>(
+    state: &AppState,
+    locale: Locale,
+    code: &'a str,
+    topic: Option<&'a str>,
+) -> ServerMessage<'a> {
+    ServerMessage::Error {
+        code,
+        topic,
+        message: describe(state, locale, code, topic),
+    }
+}
+
+fn describe(state: &AppState, locale: Locale, code: &str, topic: Option<&str>) -> String {
+    let params = [("topic", topic.unwrap_or_default().to_owned())];
+    state.i18n().t(locale, &format!("realtime.{code}"), &params)
+}
+
+async fn handle_client_message(
+    state: &AppState,
+    principal: &Principal,
+    ip: Option<std::net::IpAddr>,
+    locale: Locale,
+    topics: &mut BTreeSet<String>,
+    text: &str,
+) -> Vec<Reply> {
+    let refuse = |code: &'static str, topic: Option<&str>| Reply::Error {
+        code,
+        topic: topic.map(str::to_owned),
+        message: describe(state, locale, code, topic),
+    };
+    let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
+        return vec![refuse("bad_message", None)];
+    };
+    match message {
+        ClientMessage::Ping => vec![Reply::Pong],
+        ClientMessage::Subscribe { topics: wanted } => {
+            let mut replies = Vec::new();
+            for topic in wanted {
+                match check_topic(state, principal, &topic) {
+                    Ok(()) => {
+                        topics.insert(topic);
+                    }
+                    Err(Refusal::Unknown) => replies.push(refuse("unknown_topic", Some(&topic))),
+                    Err(Refusal::Forbidden(permission)) => {
+                        crate::audit::record_denial(
+                            state,
+                            principal,
+                            ip,
+                            &Method::GET,
+                            "/api/realtime",
+                            permission,
+                        )
+                        .await;
+                        replies.push(refuse("topic_forbidden", Some(&topic)));
+                    }
+                }
+            }
+            replies.push(Reply::Subscribed);
+            replies
+        }
+        ClientMessage::Unsubscribe { topics: unwanted } => {
+            for topic in unwanted {
+                topics.remove(&topic);
+            }
+            vec![Reply::Subscribed]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_are_split_trimmed_and_deduplicated() {
+        assert_eq!(
+            split_topics(Some(" orders, ,jobs,orders")),
+            ["orders", "jobs"]
+        );
+        assert!(split_topics(None).is_empty());
+    }
+
+    #[test]
+    fn client_messages_parse() {
+        let m: ClientMessage =
+            serde_json::from_str(r#"{"op":"subscribe","topics":["orders"]}"#).expect("parses");
+        assert!(matches!(m, ClientMessage::Subscribe { topics } if topics == ["orders"]));
+        let m: ClientMessage = serde_json::from_str(r#"{"op":"ping"}"#).expect("parses");
+        assert!(matches!(m, ClientMessage::Ping));
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"op":"dance"}"#).is_err());
+    }
+
+    #[test]
+    fn server_messages_are_flat_json() {
+        let event = Event {
+            id: "e1".into(),
+            topic: "orders".into(),
+            kind: "order.created".into(),
+            data: serde_json::json!({"number": "ORD-1"}),
+            at: chrono::Utc::now(),
+            truncated: false,
+        };
+        let json = serde_json::to_value(ServerMessage::Event(&event)).expect("json");
+        assert_eq!(json["op"], "event");
+        assert_eq!(json["type"], "order.created");
+        assert_eq!(json["data"]["number"], "ORD-1");
+        let json = serde_json::to_value(ServerMessage::Pong).expect("json");
+        assert_eq!(json, serde_json::json!({"op": "pong"}));
+    }
+}

@@ -1,0 +1,582 @@
+//! Realtime: events that modules publish after a commit, delivered to the
+//! WebSocket (`/api/realtime`) and Server-Sent Events (`/api/events`)
+//! subscribers of every replica.
+//!
+//! Owns this process's event hub (a Tokio broadcast channel and a replay
+//! buffer of the latest events), the bus that carries events between
+//! replicas (`bus`: Redis pub/sub when `redis.url` is set, else PostgreSQL
+//! LISTEN/NOTIFY on PostgreSQL, else nothing), and the two endpoints
+//! (`api`). It does not decide who may read what: each module declares its
+//! topics with the permission needed to read them (`Module::topics`), and a
+//! subscription is checked against the caller's permissions.
+//!
+//! Events are notices, not records: they say what changed (`order.status_changed`
+//! of order `ORD-000123`) and clients re-read through the ordinary,
+//! permission-checked routes. Delivery is at most once; a subscriber that
+//! may have missed something is told to re-read (`resync`). See
+//! docs/decisions/0013-realtime.md.
+//!
+//! ```ignore
+//! // In a service, after `txn.commit()`:
+//! state.realtime().publish("orders", "order.status_changed", json!({"number": n}))?;
+//! ```
+
+pub mod api;
+mod buffer;
+mod bus;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::time::Instant;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub use buffer::{Replay, ReplayBuffer};
+pub use bus::BusKind;
+
+use crate::config::Config;
+
+/// Events each node keeps for `Last-Event-ID` resumption.
+pub const REPLAY_CAPACITY: usize = 1_000;
+
+/// Largest serialised event. PostgreSQL refuses NOTIFY payloads of 8000
+/// bytes or more; the same limit applies on every bus so that behaviour does
+/// not depend on the deployment. Larger events lose their `data` (and say so
+/// with `truncated`).
+pub const MAX_EVENT_BYTES: usize = 7_000;
+
+/// Longest event type (`order.status_changed`).
+pub const MAX_KIND_LEN: usize = 100;
+
+/// Signals a subscriber may lag behind before it is told to resync.
+const CHANNEL_CAPACITY: usize = 1_024;
+
+/// Events waiting to be sent to the bus (they queue while it reconnects).
+const OUTBOX_CAPACITY: usize = 1_024;
+
+/// A stream ends after this long; the client reconnects (EventSource does
+/// so by itself, resuming with `Last-Event-ID`), which checks its
+/// credentials and permissions again. A revoked permission or an ended
+/// session therefore stops delivery within this time.
+pub const MAX_STREAM_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// One thing that happened, as subscribers receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// UUIDv7, unique across replicas: the SSE `id:` a client sends back as
+    /// `Last-Event-ID`.
+    pub id: String,
+    /// What the event is about (`orders`); reading it needs the topic's
+    /// permission.
+    pub topic: String,
+    /// What happened (`order.created`, `order.status_changed` …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Which record, and a few facts about the change; re-read the record
+    /// for the rest.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// When it was published (RFC 3339, UTC).
+    pub at: DateTime<Utc>,
+    /// The event was too large to travel between replicas, so `data` was
+    /// dropped: re-read the resource.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// What the hub hands its subscribers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    Event(Arc<Event>),
+    /// Events may have been missed (a slow subscriber fell behind, or the
+    /// bus between replicas dropped for a while): re-read what is shown.
+    Resync,
+}
+
+/// Why an event was not published. These are programming errors (an
+/// undeclared topic, an unserialisable payload); a caller that has already
+/// committed logs them and carries on.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("topic `{0}` is not declared by any enabled module (Module::topics)")]
+    UnknownTopic(String),
+    #[error("event type must be 1 to {MAX_KIND_LEN} characters: `{0}`")]
+    InvalidKind(String),
+    #[error("event data cannot be serialised: {0}")]
+    Data(#[from] serde_json::Error),
+}
+
+/// The realtime hub of this process. Cheap to clone.
+#[derive(Clone)]
+pub struct Realtime(Arc<Hub>);
+
+struct Hub {
+    /// Tells this node's events from other replicas' on the bus.
+    node: Uuid,
+    /// Topic → permission needed to read it.
+    topics: HashMap<&'static str, &'static str>,
+    sender: broadcast::Sender<Signal>,
+    /// Held while a signal is buffered *and* broadcast, so a new subscriber
+    /// sees each signal exactly once: in its replay or live.
+    buffer: Mutex<ReplayBuffer>,
+    bus: BusKind,
+    /// Serialised envelopes for the bus task; `None` without a bus.
+    outbox: Option<mpsc::Sender<String>>,
+    /// Whether this node currently receives other replicas' events.
+    connected: watch::Receiver<bool>,
+    /// Set once at shutdown: every stream ends so connections can close.
+    shutdown: watch::Sender<bool>,
+    /// Dropped with the hub, which stops the bus tasks.
+    _alive: watch::Sender<()>,
+}
+
+impl Realtime {
+    /// The hub for `config`, with the topics the enabled modules declare.
+    /// Starts the bus tasks (they connect, and reconnect, in the
+    /// background); must run inside the Tokio runtime.
+    ///
+    /// Fails on a topic declared twice with different permissions, a topic
+    /// whose permission nobody declares, or an unusable Redis URL.
+    pub fn start(
+        config: &Config,
+        db: &DatabaseConnection,
+        topics: &[(&'static str, &'static str)],
+        permissions: &[&'static str],
+    ) -> anyhow::Result<Self> {
+        let mut map = HashMap::new();
+        for (topic, permission) in topics {
+            anyhow::ensure!(
+                permissions.contains(permission),
+                "realtime topic `{topic}` needs permission `{permission}`, which no module declares"
+            );
+            if let Some(previous) = map.insert(*topic, *permission) {
+                anyhow::ensure!(
+                    previous == *permission,
+                    "realtime topic `{topic}` is declared twice, with `{previous}` and `{permission}`"
+                );
+            }
+        }
+        let plan = bus::Plan::for_config(config, db)?;
+        let bus_kind = plan.kind();
+        let (connected_tx, connected) = watch::channel(bus_kind == BusKind::Local);
+        let (alive, alive_rx) = watch::channel(());
+        let (outbox, outbox_rx) = match bus_kind {
+            BusKind::Local => (None, None),
+            _ => {
+                let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+                (Some(tx), Some(rx))
+            }
+        };
+        let hub = Arc::new(Hub {
+            node: Uuid::now_v7(),
+            topics: map,
+            sender: broadcast::channel(CHANNEL_CAPACITY).0,
+            buffer: Mutex::new(ReplayBuffer::new(REPLAY_CAPACITY)),
+            bus: bus_kind,
+            outbox,
+            connected,
+            shutdown: watch::channel(false).0,
+            _alive: alive,
+        });
+        if let Some(outbox_rx) = outbox_rx {
+            plan.spawn(
+                Arc::downgrade(&hub).into(),
+                outbox_rx,
+                connected_tx,
+                alive_rx,
+            );
+        }
+        Ok(Self(hub))
+    }
+
+    /// Publishes an event on `topic` (declared by a module), to this node's
+    /// subscribers at once and to other replicas through the bus. Call it
+    /// after the change has committed: an event never announces a change
+    /// that rolled back.
+    ///
+    /// `data` names the record and a few facts; keep it small and free of
+    /// personal data (it is visible to every holder of the topic's
+    /// permission). Data that would make the event larger than
+    /// `MAX_EVENT_BYTES` is dropped and the event marked `truncated`.
+    pub fn publish(
+        &self,
+        topic: &str,
+        kind: &str,
+        data: impl Serialize,
+    ) -> Result<Arc<Event>, PublishError> {
+        let Some((topic, _)) = self.0.topics.get_key_value(topic) else {
+            return Err(PublishError::UnknownTopic(topic.to_owned()));
+        };
+        if kind.is_empty() || kind.chars().count() > MAX_KIND_LEN {
+            return Err(PublishError::InvalidKind(kind.to_owned()));
+        }
+        let mut event = Event {
+            id: Uuid::now_v7().to_string(),
+            topic: (*topic).to_owned(),
+            kind: kind.to_owned(),
+            data: serde_json::to_value(data)?,
+            at: Utc::now(),
+            truncated: false,
+        };
+        let size = serde_json::to_vec(&event)?.len();
+        if size > MAX_EVENT_BYTES {
+            tracing::warn!(
+                topic = %event.topic, kind = %event.kind, size, max = MAX_EVENT_BYTES,
+                "realtime event too large: its data was dropped (subscribers see truncated: true)"
+            );
+            event.data = serde_json::Value::Null;
+            event.truncated = true;
+        }
+        let event = Arc::new(event);
+        self.0.deliver(Signal::Event(event.clone()));
+        if let Some(outbox) = &self.0.outbox {
+            let envelope = bus::Envelope {
+                node: self.0.node,
+                event: (*event).clone(),
+            };
+            match outbox.try_send(serde_json::to_string(&envelope)?) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => tracing::warn!(
+                    event.id = %event.id,
+                    "realtime bus backlog is full: event delivered on this node only"
+                ),
+                Err(mpsc::error::TrySendError::Closed(_)) => tracing::warn!(
+                    event.id = %event.id,
+                    "realtime bus is stopped: event delivered on this node only"
+                ),
+            }
+        }
+        Ok(event)
+    }
+
+    /// The permission needed to read `topic`, if some module declares it.
+    pub fn permission_of(&self, topic: &str) -> Option<&'static str> {
+        self.0.topics.get(topic).copied()
+    }
+
+    /// Declared topics with their permissions, sorted by topic.
+    pub fn topics(&self) -> Vec<(&'static str, &'static str)> {
+        let mut topics: Vec<_> = self.0.topics.iter().map(|(t, p)| (*t, *p)).collect();
+        topics.sort_unstable();
+        topics
+    }
+
+    /// A new subscription to every signal from now on; with `last_event_id`,
+    /// first what this node delivered after that event (or a `Resync` when
+    /// it no longer knows that event). Topic filtering is the caller's.
+    pub fn subscribe(&self, last_event_id: Option<&str>) -> Subscription {
+        let (receiver, backlog) = {
+            let buffer = self
+                .0
+                .buffer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let receiver = self.0.sender.subscribe();
+            let backlog = match last_event_id.map(|id| buffer.after(id)) {
+                None => Vec::new(),
+                Some(Replay::After(signals)) => signals,
+                Some(Replay::Unknown) => vec![Signal::Resync],
+            };
+            (receiver, backlog)
+        };
+        Subscription {
+            backlog: backlog.into_iter(),
+            receiver,
+            shutdown: self.0.shutdown.subscribe(),
+            deadline: Instant::now() + MAX_STREAM_LIFETIME,
+        }
+    }
+
+    /// How events reach other replicas.
+    pub fn bus(&self) -> BusKind {
+        self.0.bus
+    }
+
+    /// Whether this node receives other replicas' events right now (always
+    /// true without a bus).
+    pub fn is_connected(&self) -> bool {
+        *self.0.connected.borrow()
+    }
+
+    /// Waits until this node receives other replicas' events (at once
+    /// without a bus). `false` if that did not happen within `timeout`.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let mut connected = self.0.connected.clone();
+        tokio::time::timeout(timeout, connected.wait_for(|c| *c))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Ends every stream (at server shutdown), so that open connections
+    /// close and clients reconnect elsewhere.
+    pub fn shutdown(&self) {
+        self.0.shutdown.send_replace(true);
+    }
+
+    /// Events this node holds for replay, oldest first.
+    pub fn recent(&self) -> Vec<Arc<Event>> {
+        self.0
+            .buffer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .events()
+            .cloned()
+            .collect()
+    }
+}
+
+impl Hub {
+    /// Buffers and broadcasts a signal to this node's subscribers.
+    fn deliver(&self, signal: Signal) {
+        let mut buffer = self
+            .buffer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        buffer.push(signal.clone());
+        // An error only means nobody listens right now.
+        let _ = self.sender.send(signal);
+    }
+
+    /// An event from another replica: delivered unless it is this node's
+    /// own echo, a duplicate, or on a topic this node does not know.
+    fn receive(&self, envelope: bus::Envelope) {
+        if envelope.node == self.node {
+            return;
+        }
+        // The id becomes an SSE `id:` line: only a UUID may get there.
+        if Uuid::parse_str(&envelope.event.id).is_err() {
+            tracing::warn!("realtime event with a malformed id ignored");
+            return;
+        }
+        if !self.topics.contains_key(envelope.event.topic.as_str()) {
+            tracing::debug!(topic = %envelope.event.topic, "realtime event on an unknown topic ignored");
+            return;
+        }
+        let mut buffer = self
+            .buffer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if buffer.contains(&envelope.event.id) {
+            return;
+        }
+        let signal = Signal::Event(Arc::new(envelope.event));
+        buffer.push(signal.clone());
+        let _ = self.sender.send(signal);
+    }
+}
+
+/// A weak handle the bus tasks deliver through; they stop once the hub is
+/// gone.
+#[derive(Clone)]
+pub(crate) struct HubRef(Weak<Hub>);
+
+impl From<Weak<Hub>> for HubRef {
+    fn from(hub: Weak<Hub>) -> Self {
+        Self(hub)
+    }
+}
+
+impl HubRef {
+    /// Delivers an envelope from the bus; `false` once the hub is gone.
+    fn receive(&self, payload: &str) -> bool {
+        let Some(hub) = self.0.upgrade() else {
+            return false;
+        };
+        match serde_json::from_str::<bus::Envelope>(payload) {
+            Ok(envelope) => hub.receive(envelope),
+            Err(e) => tracing::warn!(error = %e, "unreadable realtime message on the bus ignored"),
+        }
+        true
+    }
+
+    /// The bus was down for a while: events of other replicas may be
+    /// missing here, so subscribers (and later replays) resync.
+    fn gap(&self) {
+        if let Some(hub) = self.0.upgrade() {
+            hub.deliver(Signal::Resync);
+        }
+    }
+}
+
+/// One subscriber's view of the hub.
+pub struct Subscription {
+    backlog: std::vec::IntoIter<Signal>,
+    receiver: broadcast::Receiver<Signal>,
+    shutdown: watch::Receiver<bool>,
+    deadline: Instant,
+}
+
+impl Subscription {
+    /// The next signal; `None` when the stream should end (server shutdown
+    /// or `MAX_STREAM_LIFETIME` reached).
+    pub async fn next(&mut self) -> Option<Signal> {
+        if let Some(signal) = self.backlog.next() {
+            return Some(signal);
+        }
+        tokio::select! {
+            biased;
+            _ = self.shutdown.wait_for(|stop| *stop) => None,
+            _ = tokio::time::sleep_until(self.deadline) => None,
+            received = self.receiver.recv() => match received {
+                Ok(signal) => Some(signal),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "realtime subscriber fell behind; resync");
+                    Some(Signal::Resync)
+                }
+                Err(broadcast::error::RecvError::Closed) => None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn hub() -> Realtime {
+        let db = sea_orm::Database::connect("sqlite::memory:")
+            .await
+            .expect("in-memory database");
+        Realtime::start(
+            &Config::default(),
+            &db,
+            &[("orders", "wms.orders.read")],
+            &["wms.orders.read"],
+        )
+        .expect("hub")
+    }
+
+    #[tokio::test]
+    async fn publishes_to_subscribers_and_keeps_for_replay() {
+        let realtime = hub().await;
+        assert_eq!(realtime.bus(), BusKind::Local);
+        assert!(realtime.is_connected());
+        let mut sub = realtime.subscribe(None);
+        let first = realtime
+            .publish(
+                "orders",
+                "order.created",
+                serde_json::json!({"number": "ORD-1"}),
+            )
+            .expect("published");
+        let second = realtime
+            .publish(
+                "orders",
+                "order.updated",
+                serde_json::json!({"number": "ORD-1"}),
+            )
+            .expect("published");
+        assert!(first.id < second.id, "UUIDv7 ids grow");
+        assert_eq!(sub.next().await, Some(Signal::Event(first.clone())));
+        assert_eq!(sub.next().await, Some(Signal::Event(second.clone())));
+
+        let mut resumed = realtime.subscribe(Some(&first.id));
+        assert_eq!(resumed.next().await, Some(Signal::Event(second)));
+        let mut lost = realtime.subscribe(Some("0190aaaa-0000-7000-8000-000000000000"));
+        assert_eq!(lost.next().await, Some(Signal::Resync));
+    }
+
+    #[tokio::test]
+    async fn undeclared_topics_and_bad_types_are_refused() {
+        let realtime = hub().await;
+        assert!(matches!(
+            realtime.publish("secrets", "x.y", ()),
+            Err(PublishError::UnknownTopic(_))
+        ));
+        assert!(matches!(
+            realtime.publish("orders", "", ()),
+            Err(PublishError::InvalidKind(_))
+        ));
+        assert_eq!(realtime.permission_of("orders"), Some("wms.orders.read"));
+        assert_eq!(realtime.permission_of("secrets"), None);
+    }
+
+    #[tokio::test]
+    async fn oversize_data_is_dropped_and_marked() {
+        let realtime = hub().await;
+        let big = "x".repeat(MAX_EVENT_BYTES);
+        let event = realtime
+            .publish("orders", "order.updated", serde_json::json!({"notes": big}))
+            .expect("published");
+        assert!(event.truncated);
+        assert_eq!(event.data, serde_json::Value::Null);
+        let json = serde_json::to_value(&*event).expect("json");
+        assert_eq!(json["truncated"], true);
+        let small = realtime
+            .publish(
+                "orders",
+                "order.updated",
+                serde_json::json!({"number": "ORD-1"}),
+            )
+            .expect("published");
+        let json = serde_json::to_value(&*small).expect("json");
+        assert!(json.get("truncated").is_none(), "absent unless true");
+        assert_eq!(json["type"], "order.updated");
+    }
+
+    #[tokio::test]
+    async fn own_echoes_and_duplicates_from_the_bus_are_ignored() {
+        let realtime = hub().await;
+        let mut sub = realtime.subscribe(None);
+        let own = realtime
+            .publish("orders", "order.created", serde_json::json!({}))
+            .expect("published");
+        assert_eq!(sub.next().await, Some(Signal::Event(own.clone())));
+        let hub_ref = HubRef(Arc::downgrade(&realtime.0));
+        let echo = bus::Envelope {
+            node: realtime.0.node,
+            event: (*own).clone(),
+        };
+        assert!(hub_ref.receive(&serde_json::to_string(&echo).expect("json")));
+        let mut foreign = bus::Envelope {
+            node: Uuid::now_v7(),
+            event: (*own).clone(),
+        };
+        assert!(hub_ref.receive(&serde_json::to_string(&foreign).expect("json")));
+        foreign.event.id = Uuid::now_v7().to_string();
+        let payload = serde_json::to_string(&foreign).expect("json");
+        assert!(hub_ref.receive(&payload));
+        assert!(hub_ref.receive(&payload), "the duplicate is ignored");
+        assert_eq!(
+            sub.next().await,
+            Some(Signal::Event(Arc::new(foreign.event))),
+            "only the other replica's new event arrives, once"
+        );
+        assert_eq!(realtime.recent().len(), 2);
+        realtime.shutdown();
+        assert_eq!(sub.next().await, None, "shutdown ends the stream");
+    }
+
+    #[test]
+    fn topics_need_declared_permissions() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let db = sea_orm::Database::connect("sqlite::memory:")
+                .await
+                .expect("db");
+            let config = Config::default();
+            let err = Realtime::start(&config, &db, &[("orders", "wms.orders.read")], &[])
+                .err()
+                .expect("refused");
+            assert!(err.to_string().contains("wms.orders.read"), "{err}");
+            let err = Realtime::start(
+                &config,
+                &db,
+                &[("orders", "a.b.read"), ("orders", "a.b.write")],
+                &["a.b.read", "a.b.write"],
+            )
+            .err()
+            .expect("refused");
+            assert!(err.to_string().contains("twice"), "{err}");
+        });
+    }
+}
