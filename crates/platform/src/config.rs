@@ -33,6 +33,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub crypto: crate::crypto::CryptoConfig,
     pub redis: RedisConfig,
+    pub mail: crate::mail::MailConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -222,6 +223,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             crypto: crate::crypto::CryptoConfig::default(),
             redis: RedisConfig::default(),
+            mail: crate::mail::MailConfig::default(),
         }
     }
 }
@@ -293,7 +295,10 @@ impl Default for AuditConfig {
     }
 }
 
-fn serialize_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_secret<S: serde::Serializer>(
+    secret: &SecretString,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     if secret.expose_secret().is_empty() {
         s.serialize_str("")
     } else {

@@ -1,7 +1,7 @@
 //! The platform's nightly chores, as a scheduled job (so with several
 //! replicas they run once, on whichever worker gets there first): audit
 //! retention (archive, never silent deletion), pruning of old login
-//! failures, idempotency keys and finished jobs, and fresh planner
+//! failures, idempotency keys, finished jobs and old sent mail, and fresh planner
 //! statistics.
 
 use chrono::Utc;
@@ -45,11 +45,16 @@ impl Job for Housekeeping {
             .filter(job::Column::FinishedAt.lt(cutoff))
             .exec(state.db())
             .await?;
+        let mail_pruned = crate::mail::prune(state).await?;
         // Planner statistics (SQLite's `PRAGMA optimize`; autovacuum does
         // it on PostgreSQL, and an ANALYZE there is cheap).
         crate::db::analyze(state.db()).await?;
         ctx.progress(steps, steps, "done").await?;
-        tracing::info!(jobs_pruned = pruned.rows_affected, "housekeeping done");
+        tracing::info!(
+            jobs_pruned = pruned.rows_affected,
+            mail_pruned,
+            "housekeeping done"
+        );
         Ok(())
     }
 }

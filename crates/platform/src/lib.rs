@@ -18,6 +18,7 @@ pub mod http;
 pub mod i18n;
 pub mod idempotency;
 pub mod jobs;
+pub mod mail;
 mod migrations;
 pub mod module;
 pub mod realtime;

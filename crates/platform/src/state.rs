@@ -25,6 +25,7 @@ struct Inner {
     audit_writer: crate::audit::writer::AuditWriter,
     jobs: crate::jobs::Registry,
     realtime: crate::realtime::Realtime,
+    mailer: crate::mail::Mailer,
     i18n: Arc<I18n>,
     ui: Ui,
     modules: Vec<&'static str>,
@@ -62,7 +63,9 @@ impl AppState {
         let write_gate = crate::db::WriteGate::for_kind(db_kind);
         let audit_writer =
             crate::audit::writer::AuditWriter::spawn(parts.db.clone(), write_gate.clone());
+        let mailer = crate::mail::Mailer::new(&parts.config.mail, &parts.config.data_dir);
         Self(Arc::new(Inner {
+            mailer,
             config: parts.config,
             db: parts.db,
             db_kind,
@@ -112,6 +115,11 @@ impl AppState {
     /// endpoints (see `realtime`).
     pub fn realtime(&self) -> &crate::realtime::Realtime {
         &self.0.realtime
+    }
+
+    /// The mail transport (see `mail`).
+    pub fn mailer(&self) -> &crate::mail::Mailer {
+        &self.0.mailer
     }
 
     /// The gate this state's write transactions queue at.

@@ -97,6 +97,23 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         "admin/job.html",
         include_str!("../templates/admin/job.html"),
     ),
+    (
+        "admin/mail.html",
+        include_str!("../templates/admin/mail.html"),
+    ),
+    (
+        "admin/mail_detail.html",
+        include_str!("../templates/admin/mail_detail.html"),
+    ),
+    (
+        "mail/test.subject.txt",
+        include_str!("../templates/mail/test.subject.txt"),
+    ),
+    ("mail/test.txt", include_str!("../templates/mail/test.txt")),
+    (
+        "mail/test.html",
+        include_str!("../templates/mail/test.html"),
+    ),
     ("macros.html", include_str!("../templates/macros.html")),
 ];
 
@@ -210,6 +227,35 @@ impl Ui {
             show_admin => page.show_admin,
             ..ctx
         })
+    }
+
+    /// Renders the mail template `mail/<name>`: its subject (one line), its
+    /// text body and, when `mail/<name>.html` exists, its HTML body.
+    pub fn render_mail(
+        &self,
+        name: &str,
+        locale: Locale,
+        ctx: Value,
+    ) -> Result<(String, String, Option<String>), minijinja::Error> {
+        let ctx = minijinja::context! {
+            locale => locale.code(),
+            lang_tag => locale.tag(),
+            ..ctx
+        };
+        let subject = self
+            .env
+            .get_template(&format!("mail/{name}.subject.txt"))?
+            .render(&ctx)?;
+        let text = self
+            .env
+            .get_template(&format!("mail/{name}.txt"))?
+            .render(&ctx)?;
+        let html = match self.env.get_template(&format!("mail/{name}.html")) {
+            Ok(t) => Some(t.render(&ctx)?),
+            Err(e) if e.kind() == minijinja::ErrorKind::TemplateNotFound => None,
+            Err(e) => return Err(e),
+        };
+        Ok((crate::mail::one_line(&subject), text, html))
     }
 
     pub fn asset(&self, name: &str) -> Option<&Asset> {

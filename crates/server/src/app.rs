@@ -54,6 +54,7 @@ use crate::modules;
         (name = "access", description = "Users, roles, permissions and API keys"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "jobs", description = "Background jobs: queue, retries, dead letters and progress"),
+        (name = "mail", description = "Outgoing mail: the outbox, resending and a test mail"),
         (name = "clients", description = "The customer directory"),
         (name = "orders", description = "Warehouse orders and returns"),
         (name = "realtime", description = "Live events over Server-Sent Events and WebSocket, filtered by permission"),
@@ -161,6 +162,7 @@ pub fn assemble(
         modules.iter().flat_map(|m| m.directories()).collect(),
     );
     let mut job_types = faena_platform::housekeeping::job_types();
+    job_types.extend(faena_platform::mail::job_types());
     job_types.extend(modules.iter().flat_map(|m| m.jobs()));
     let mut schedules = faena_platform::housekeeping::schedules();
     schedules.extend(modules.iter().flat_map(|m| m.schedules()));

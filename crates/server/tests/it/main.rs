@@ -10,6 +10,7 @@ mod errors;
 mod idempotency;
 mod jobs;
 mod keys;
+mod mail;
 mod openapi;
 mod pages;
 mod realtime;

@@ -111,6 +111,8 @@ async fn every_admin_page_renders_for_an_admin() {
         "/admin/api-keys".to_owned(),
         "/admin/audit".to_owned(),
         "/admin/audit?action=login.succeeded".to_owned(),
+        "/admin/mail".to_owned(),
+        "/admin/mail?state=failed&q=cliente".to_owned(),
     ] {
         let res = admin.get(&path).await;
         assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());

@@ -1,0 +1,158 @@
+//! Admin pages of the outbox: `/admin/mail` (counts by state, search, a
+//! test mail to check the transport) and `/admin/mail/{id}` (recipients,
+//! bodies, last error, resend).
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::api::{MailFilter, counts, find, list, resend, send_test};
+use crate::auth::pages::{form_errors, unprocessable};
+use crate::auth::principal::Actor;
+use crate::auth::{Access, Pages};
+use crate::error::AppResult;
+use crate::http::Query;
+use crate::state::AppState;
+use crate::ui::{PageContext, render_page};
+
+pub fn pages() -> Pages {
+    Pages::new()
+        .get("/admin/mail", Access::perm("platform.mail.read"), mail_list)
+        .post(
+            "/admin/mail/test",
+            Access::perm("platform.mail.manage"),
+            mail_test,
+        )
+        .get(
+            "/admin/mail/{id}",
+            Access::perm("platform.mail.read"),
+            mail_detail,
+        )
+        .post(
+            "/admin/mail/{id}/resend",
+            Access::perm("platform.mail.manage"),
+            mail_resend,
+        )
+}
+
+async fn list_page(
+    state: &AppState,
+    page: &PageContext,
+    filter: &MailFilter,
+    test_to: &str,
+    errors: Vec<serde_json::Value>,
+    ok: Option<String>,
+) -> AppResult<Html<String>> {
+    let result = list(state, filter).await?;
+    let counts: Vec<_> = counts(state.db())
+        .await?
+        .into_iter()
+        .map(|(s, n)| context! { state => s.as_str(), count => n })
+        .collect();
+    render_page(
+        state,
+        "admin/mail.html",
+        page,
+        context! {
+            mails => result.items,
+            next_cursor => result.next_cursor,
+            counts => counts,
+            transport => state.mailer().transport_name(),
+            can_manage => page.can("platform.mail.manage"),
+            filter => context! { state => filter.state, q => filter.q },
+            test_to => test_to,
+            errors => errors,
+            ok => ok,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+    ok: Option<String>,
+}
+
+async fn mail_list(
+    State(state): State<AppState>,
+    page: PageContext,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Html<String>> {
+    let filter = MailFilter {
+        state: q.state,
+        q: q.q,
+        cursor: q.cursor,
+        ..MailFilter::default()
+    };
+    let me = page.user.clone().unwrap_or_default();
+    list_page(&state, &page, &filter, &me, Vec::new(), q.ok).await
+}
+
+#[derive(Debug, Deserialize)]
+struct TestForm {
+    to: String,
+}
+
+async fn mail_test(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Form(form): Form<TestForm>,
+) -> AppResult<Response> {
+    match send_test(&state, &actor, &form.to, page.locale).await {
+        Ok(mail) => Ok(
+            Redirect::to(&format!("/admin/mail/{}?ok=mail_test_queued", mail.id)).into_response(),
+        ),
+        Err(e) => {
+            let errors = form_errors(&state, &page, e)?;
+            let html = list_page(
+                &state,
+                &page,
+                &MailFilter::default(),
+                &form.to,
+                errors,
+                None,
+            )
+            .await?;
+            Ok(unprocessable(html))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DetailQuery {
+    ok: Option<String>,
+}
+
+async fn mail_detail(
+    State(state): State<AppState>,
+    page: PageContext,
+    Path(id): Path<Uuid>,
+    Query(q): Query<DetailQuery>,
+) -> AppResult<Html<String>> {
+    let mail = find(&state, id).await?;
+    let can_manage = page.can("platform.mail.manage");
+    render_page(
+        &state,
+        "admin/mail_detail.html",
+        &page,
+        context! { mail => mail, can_manage => can_manage, ok => q.ok },
+    )
+}
+
+async fn mail_resend(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> AppResult<Redirect> {
+    let mail = resend(&state, &actor, id).await?;
+    Ok(Redirect::to(&format!(
+        "/admin/mail/{}?ok=mail_resent",
+        mail.id
+    )))
+}
