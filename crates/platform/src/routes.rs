@@ -27,6 +27,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::audit::api::api())
         .merge(crate::jobs::api::api())
         .merge(crate::realtime::api::api())
+        .merge(crate::webhooks::api::api())
 }
 
 /// Pages, assets and the metrics endpoint, with their access.
@@ -39,6 +40,7 @@ pub fn pages() -> Pages {
         .get("/metrics", Access::perm("platform.metrics.read"), metrics)
         .merge(crate::auth::pages::pages())
         .merge(crate::jobs::pages::pages())
+        .merge(crate::webhooks::pages::pages())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -25,6 +25,7 @@ struct Inner {
     audit_writer: crate::audit::writer::AuditWriter,
     jobs: crate::jobs::Registry,
     realtime: crate::realtime::Realtime,
+    webhooks: crate::webhooks::Webhooks,
     i18n: Arc<I18n>,
     ui: Ui,
     modules: Vec<&'static str>,
@@ -53,6 +54,8 @@ pub struct AppStateParts {
     pub jobs: crate::jobs::Registry,
     /// The realtime hub (see `realtime::Realtime::start`).
     pub realtime: crate::realtime::Realtime,
+    /// The webhook delivery client, inbound sources and handlers.
+    pub webhooks: crate::webhooks::Webhooks,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -70,6 +73,7 @@ impl AppState {
             audit_writer,
             jobs: parts.jobs,
             realtime: parts.realtime,
+            webhooks: parts.webhooks,
             i18n: parts.i18n,
             ui: parts.ui,
             modules: parts.modules,
@@ -112,6 +116,11 @@ impl AppState {
     /// endpoints (see `realtime`).
     pub fn realtime(&self) -> &crate::realtime::Realtime {
         &self.0.realtime
+    }
+
+    /// Webhooks: the delivery client, inbound sources and their handlers.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.0.webhooks
     }
 
     /// The gate this state's write transactions queue at.

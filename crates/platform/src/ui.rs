@@ -97,6 +97,10 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         "admin/job.html",
         include_str!("../templates/admin/job.html"),
     ),
+    (
+        "admin/webhooks.html",
+        include_str!("../templates/admin/webhooks.html"),
+    ),
     ("macros.html", include_str!("../templates/macros.html")),
 ];
 

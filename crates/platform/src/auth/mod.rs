@@ -34,6 +34,8 @@ pub const PLATFORM_PERMISSIONS: &[&str] = &[
     "platform.metrics.read",
     "platform.jobs.read",
     "platform.jobs.manage",
+    "platform.webhooks.read",
+    "platform.webhooks.manage",
 ];
 
 /// A built-in role and its default permission patterns (see

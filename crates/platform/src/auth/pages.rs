@@ -99,7 +99,7 @@ pub fn pages() -> Pages {
 
 /// Field errors of a failed command, worded for the page; any other error
 /// passes through.
-fn form_errors(
+pub(crate) fn form_errors(
     state: &AppState,
     page: &PageContext,
     err: AppError,
@@ -125,7 +125,7 @@ fn form_errors(
     }
 }
 
-fn unprocessable(html: Html<String>) -> Response {
+pub(crate) fn unprocessable(html: Html<String>) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
 }
 

@@ -5,6 +5,7 @@ mod m20261123_000001_identity_and_audit;
 mod m20261123_000002_idempotency;
 mod m20261123_000003_write_lock;
 mod m20261123_000004_jobs;
+mod m20261123_000006_webhooks;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -14,5 +15,6 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261123_000002_idempotency::Migration),
         Box::new(m20261123_000003_write_lock::Migration),
         Box::new(m20261123_000004_jobs::Migration),
+        Box::new(m20261123_000006_webhooks::Migration),
     ]
 }

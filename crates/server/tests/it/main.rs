@@ -15,3 +15,4 @@ mod pages;
 mod realtime;
 mod support;
 mod system;
+mod webhooks;
