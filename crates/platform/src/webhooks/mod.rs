@@ -47,7 +47,7 @@ pub use inbound::{InboundEvent, InboundHandler};
 
 /// Waits before each retry of a failed delivery (the Standard Webhooks
 /// schedule): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. Eight attempts in
-/// all over about a day and a quarter.
+/// all, over about 27½ hours.
 pub const SCHEDULE: &[Duration] = &[
     Duration::from_secs(5),
     Duration::from_secs(5 * 60),
