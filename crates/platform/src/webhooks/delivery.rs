@@ -106,6 +106,9 @@ async fn deliver(ctx: &JobContext, id: Uuid) -> anyhow::Result<()> {
         return Ok(());
     }
     let outcome = attempt_once(state, &ep, &msg).await;
+    metrics::counter!("faena_webhook_attempts_total",
+        "outcome" => if outcome.succeeded() { "succeeded" } else { "failed" })
+    .increment(1);
     let last = ctx.attempt >= jobs::max_attempts::<Deliver>();
     let turned_failing = record(state, &d, &ep, &outcome, ctx.attempt, last).await?;
     if turned_failing {
