@@ -34,6 +34,7 @@ pub struct Config {
     pub crypto: crate::crypto::CryptoConfig,
     pub redis: RedisConfig,
     pub mail: crate::mail::MailConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -202,6 +203,49 @@ impl std::fmt::Debug for RedisConfig {
     }
 }
 
+/// Webhooks: outbound deliveries to the endpoints admins register, and the
+/// inbound sources that may call `POST /api/hooks/{source}` (see
+/// `webhooks`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Deliver to (and register) loopback, private, link-local and other
+    /// internal addresses. Off in production: an endpoint URL must not be
+    /// a way into the internal network.
+    pub allow_private_targets: bool,
+    /// Longest one delivery attempt may take, connection included.
+    pub timeout_secs: u64,
+    /// Senders allowed to call `POST /api/hooks/<source>`, each with the
+    /// Standard Webhooks secret it signs with (`whsec_<base64>`).
+    pub inbound: std::collections::BTreeMap<String, InboundSourceConfig>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            timeout_secs: 10,
+            inbound: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// One inbound webhook source.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundSourceConfig {
+    #[serde(serialize_with = "serialize_secret")]
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for InboundSourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundSourceConfig")
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
 /// Business modules to switch off (all compiled modules run by default).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -224,6 +268,7 @@ impl Default for Config {
             crypto: crate::crypto::CryptoConfig::default(),
             redis: RedisConfig::default(),
             mail: crate::mail::MailConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -513,5 +558,20 @@ mod tests {
         assert!(!format!("{config:?}").contains("hunter2"));
         assert_eq!(config.redis.url(), Some("redis://:hunter2@cache:6379/0"));
         assert_eq!(Config::default().redis.url(), None);
+    }
+
+    #[test]
+    fn inbound_webhook_secrets_are_redacted() {
+        let mut config = Config::default();
+        config.webhooks.inbound.insert(
+            "febos".into(),
+            InboundSourceConfig {
+                secret: SecretString::from("whsec_aHVudGVyMmh1bnRlcjI=".to_owned()),
+            },
+        );
+        let printed = config.to_redacted_toml().unwrap_or_default();
+        assert!(!printed.contains("aHVudGVy"), "{printed}");
+        assert!(printed.contains("[webhooks.inbound.febos]"), "{printed}");
+        assert!(!format!("{config:?}").contains("aHVudGVy"));
     }
 }

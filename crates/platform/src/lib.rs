@@ -1,5 +1,5 @@
 //! Faena's shared platform: configuration, database, errors, HTTP plumbing,
-//! the UI shell, translations and telemetry. Business modules build on it
+//! the UI shell, translations, telemetry, jobs and webhooks. Business modules build on it
 //! and never on each other.
 //!
 //! It owns nothing of any business: no module's table, route or text lives
@@ -29,6 +29,7 @@ pub mod state;
 pub mod telemetry;
 pub mod types;
 pub mod ui;
+pub mod webhooks;
 
 pub use config::Config;
 pub use error::{AppError, AppResult, FieldError, FieldErrors, Problem};

@@ -61,6 +61,13 @@ pub trait Module: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Handlers of inbound webhooks, one per source the module owns (the
+    /// source's secret is `webhooks.inbound.<source>.secret`). Each event is
+    /// stored first and handed over in a job, at least once.
+    fn inbound_webhooks(&self) -> Vec<crate::webhooks::InboundHandler> {
+        Vec::new()
+    }
+
     /// Cron-like schedules of this module's jobs.
     fn schedules(&self) -> Vec<crate::jobs::Schedule> {
         Vec::new()

@@ -28,6 +28,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::jobs::api::api())
         .merge(crate::mail::api::api())
         .merge(crate::realtime::api::api())
+        .merge(crate::webhooks::api::api())
 }
 
 /// Pages, assets and the metrics endpoint, with their access.
@@ -41,6 +42,7 @@ pub fn pages() -> Pages {
         .merge(crate::auth::pages::pages())
         .merge(crate::jobs::pages::pages())
         .merge(crate::mail::pages::pages())
+        .merge(crate::webhooks::pages::pages())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

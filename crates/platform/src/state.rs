@@ -26,6 +26,7 @@ struct Inner {
     jobs: crate::jobs::Registry,
     realtime: crate::realtime::Realtime,
     mailer: crate::mail::Mailer,
+    webhooks: crate::webhooks::Webhooks,
     i18n: Arc<I18n>,
     ui: Ui,
     modules: Vec<&'static str>,
@@ -54,6 +55,8 @@ pub struct AppStateParts {
     pub jobs: crate::jobs::Registry,
     /// The realtime hub (see `realtime::Realtime::start`).
     pub realtime: crate::realtime::Realtime,
+    /// The webhook delivery client, inbound sources and handlers.
+    pub webhooks: crate::webhooks::Webhooks,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -73,6 +76,7 @@ impl AppState {
             audit_writer,
             jobs: parts.jobs,
             realtime: parts.realtime,
+            webhooks: parts.webhooks,
             i18n: parts.i18n,
             ui: parts.ui,
             modules: parts.modules,
@@ -120,6 +124,11 @@ impl AppState {
     /// The mail transport (see `mail`).
     pub fn mailer(&self) -> &crate::mail::Mailer {
         &self.0.mailer
+    }
+
+    /// Webhooks: the delivery client, inbound sources and their handlers.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.0.webhooks
     }
 
     /// The gate this state's write transactions queue at.

@@ -114,6 +114,10 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         "mail/test.html",
         include_str!("../templates/mail/test.html"),
     ),
+    (
+        "admin/webhooks.html",
+        include_str!("../templates/admin/webhooks.html"),
+    ),
     ("macros.html", include_str!("../templates/macros.html")),
 ];
 

@@ -165,9 +165,14 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     }
     let ring = faena_platform::crypto::KeyRing::load(&config.crypto, &config.data_dir)?;
     let db = open(&config).await?;
-    let columns: Vec<_> = crate::modules::all()
+    let columns: Vec<_> = faena_platform::webhooks::ENCRYPTED_COLUMNS
         .iter()
-        .flat_map(|m| m.encrypted_columns().iter().copied())
+        .copied()
+        .chain(
+            crate::modules::all()
+                .iter()
+                .flat_map(|m| m.encrypted_columns().iter().copied()),
+        )
         .collect();
     let total = faena_platform::crypto::reencrypt(&db, &ring, &columns).await?;
     println!(

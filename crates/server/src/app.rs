@@ -55,6 +55,7 @@ use crate::modules;
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "jobs", description = "Background jobs: queue, retries, dead letters and progress"),
         (name = "mail", description = "Outgoing mail: the outbox, resending and a test mail"),
+        (name = "webhooks", description = "Outbound webhooks (Standard Webhooks): endpoints, delivery log, replay; and the inbound endpoint for configured senders"),
         (name = "clients", description = "The customer directory"),
         (name = "orders", description = "Warehouse orders and returns"),
         (name = "realtime", description = "Live events over Server-Sent Events and WebSocket, filtered by permission"),
@@ -163,14 +164,20 @@ pub fn assemble(
     );
     let mut job_types = faena_platform::housekeeping::job_types();
     job_types.extend(faena_platform::mail::job_types());
+    job_types.extend(faena_platform::webhooks::job_types());
     job_types.extend(modules.iter().flat_map(|m| m.jobs()));
     let mut schedules = faena_platform::housekeeping::schedules();
     schedules.extend(modules.iter().flat_map(|m| m.schedules()));
     let jobs = faena_platform::jobs::Registry::new(job_types, schedules)?;
-    let topics: Vec<_> = std::iter::once(faena_platform::jobs::TOPIC)
+    let topics: Vec<_> = [faena_platform::jobs::TOPIC, faena_platform::webhooks::TOPIC]
+        .into_iter()
         .chain(modules.iter().flat_map(|m| m.topics().iter().copied()))
         .collect();
     let realtime = faena_platform::realtime::Realtime::start(&config, &db, &topics, &permissions)?;
+    let webhooks = faena_platform::webhooks::Webhooks::new(
+        &config.webhooks,
+        modules.iter().flat_map(|m| m.inbound_webhooks()).collect(),
+    )?;
     let state = AppState::new(AppStateParts {
         config,
         db,
@@ -184,6 +191,7 @@ pub fn assemble(
         directories,
         jobs,
         realtime,
+        webhooks,
         metrics: telemetry::metrics_handle(),
     });
     let (router, openapi) = router(state.clone(), &modules)?;

@@ -36,6 +36,8 @@ pub const PLATFORM_PERMISSIONS: &[&str] = &[
     "platform.jobs.manage",
     "platform.mail.read",
     "platform.mail.manage",
+    "platform.webhooks.read",
+    "platform.webhooks.manage",
 ];
 
 /// A built-in role and its default permission patterns (see

@@ -145,6 +145,14 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
         RetryPolicy::default()
     }
 
+    /// A fixed list of waits, one before each retry (the first retry waits
+    /// `schedule[0]`), in place of `retry()`'s exponential backoff: for work
+    /// whose retry times are part of a contract, like webhook deliveries.
+    /// The job then gets `schedule.len() + 1` attempts in all.
+    fn retry_schedule() -> Option<&'static [Duration]> {
+        None
+    }
+
     /// Longest one attempt may run before it counts as failed.
     fn timeout() -> Duration {
         Duration::from_secs(600)
@@ -161,15 +169,46 @@ type RunFn = Arc<dyn Fn(JobContext, Value) -> RunFuture + Send + Sync>;
 pub struct JobType {
     pub name: &'static str,
     pub retry: RetryPolicy,
+    /// Fixed waits between attempts, when the kind has them (see
+    /// `Job::retry_schedule`); `retry.max_attempts` agrees with it.
+    pub schedule: Option<&'static [Duration]>,
     pub timeout: Duration,
     run: RunFn,
 }
 
+/// The retry policy of `J`, its attempt count following its fixed schedule
+/// when it has one.
+fn policy_of<J: Job>() -> RetryPolicy {
+    let mut policy = J::retry();
+    if let Some(schedule) = J::retry_schedule() {
+        policy.max_attempts = u32::try_from(schedule.len())
+            .unwrap_or(u32::MAX - 1)
+            .saturating_add(1);
+    }
+    policy
+}
+
 impl JobType {
+    /// The wait after failed attempt number `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        match self.schedule {
+            Some(schedule) => {
+                let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
+                schedule
+                    .get(i)
+                    .or(schedule.last())
+                    .copied()
+                    .unwrap_or_default()
+            }
+            None => self.retry.delay(attempt),
+        }
+    }
+
     pub fn of<J: Job>() -> Self {
         JobType {
             name: J::NAME,
-            retry: J::retry(),
+            retry: policy_of::<J>(),
+            schedule: J::retry_schedule(),
             timeout: J::timeout(),
             run: Arc::new(|ctx, payload| {
                 Box::pin(async move {
@@ -245,6 +284,11 @@ pub struct Enqueue {
     pub run_at: Option<DateTime<Utc>>,
 }
 
+/// The number of attempts a job of kind `J` gets.
+pub fn max_attempts<J: Job>() -> u32 {
+    policy_of::<J>().max_attempts
+}
+
 /// Enqueues `job` through `db`: pass the transaction of the business change
 /// so the job commits or rolls back with it. Returns the job's id, or
 /// `None` when an identical job (same kind and `dedup_key`) is still live.
@@ -254,7 +298,7 @@ pub async fn enqueue<J: Job>(
     options: Enqueue,
 ) -> Result<Option<Uuid>, DbErr> {
     let payload = serde_json::to_value(job).map_err(|e| DbErr::Custom(e.to_string()))?;
-    enqueue_raw(db, J::NAME, payload, J::retry().max_attempts, options).await
+    enqueue_raw(db, J::NAME, payload, policy_of::<J>().max_attempts, options).await
 }
 
 pub(crate) async fn enqueue_raw(

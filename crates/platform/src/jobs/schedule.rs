@@ -45,7 +45,7 @@ impl Schedule {
             pattern,
             cron: Arc::new(cron),
             payload: serde_json::to_value(job).unwrap_or(Value::Null),
-            max_attempts: J::retry().max_attempts,
+            max_attempts: super::max_attempts::<J>(),
         }
     }
 

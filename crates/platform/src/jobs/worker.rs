@@ -227,13 +227,13 @@ async fn execute(state: &AppState, options: &WorkerOptions, finisher: &Finisher,
         Ok(Err(e)) if e.is::<Cancelled>() => Outcome::Cancelled,
         Ok(Err(e)) if e.is::<Permanent>() => Outcome::Dead(format!("{e:#}")),
         Ok(Err(e)) if job.attempts >= job.max_attempts => Outcome::Dead(format!("{e:#}")),
-        Ok(Err(e)) => Outcome::Retry(format!("{e:#}"), kind.retry.delay(attempt)),
+        Ok(Err(e)) => Outcome::Retry(format!("{e:#}"), kind.delay(attempt)),
         Err(_) => {
             let e = format!("timed out after {} s", kind.timeout.as_secs());
             if job.attempts >= job.max_attempts {
                 Outcome::Dead(e)
             } else {
-                Outcome::Retry(e, kind.retry.delay(attempt))
+                Outcome::Retry(e, kind.delay(attempt))
             }
         }
     };

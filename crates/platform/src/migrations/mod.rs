@@ -6,6 +6,7 @@ mod m20261123_000002_idempotency;
 mod m20261123_000003_write_lock;
 mod m20261123_000004_jobs;
 mod m20261123_000005_mail;
+mod m20261123_000006_webhooks;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -16,5 +17,6 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261123_000003_write_lock::Migration),
         Box::new(m20261123_000004_jobs::Migration),
         Box::new(m20261123_000005_mail::Migration),
+        Box::new(m20261123_000006_webhooks::Migration),
     ]
 }

@@ -25,6 +25,17 @@ async fn rotation_reencrypts_and_everything_stays_readable() {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
+    let hook: serde_json::Value = http
+        .post(format!("http://{}/api/webhooks/endpoints", running.address))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"url": "https://erp.example.com/hooks", "event_types": ["*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
     stop_within_five_seconds(running).await;
 
     let out = Command::new(env!("CARGO_BIN_EXE_faena"))
@@ -40,7 +51,7 @@ async fn rotation_reencrypts_and_everything_stays_readable() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("key 2 is now active"), "{stdout}");
-    assert!(stdout.contains("2 value(s) re-encrypted"), "{stdout}");
+    assert!(stdout.contains("3 value(s) re-encrypted"), "{stdout}");
 
     let running = start(dir.path(), None).await;
     let token = admin_token(&running.address).await;
@@ -72,5 +83,18 @@ async fn rotation_reencrypts_and_everything_stays_readable() {
         id.as_str(),
         "the blind index survives rotation"
     );
+    let secret: serde_json::Value = http
+        .get(format!(
+            "http://{}/api/webhooks/endpoints/{hook_id}/secret",
+            running.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(secret["secret"], hook["secret"], "webhook secrets too");
     stop_within_five_seconds(running).await;
 }

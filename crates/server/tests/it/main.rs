@@ -16,3 +16,4 @@ mod pages;
 mod realtime;
 mod support;
 mod system;
+mod webhooks;
