@@ -81,6 +81,22 @@ fn announce(state: &AppState, kind: &str, event: OrderEvent<'_>) {
     }
 }
 
+/// Queues the change's webhook deliveries (`order.created`,
+/// `order.updated`, `order.status_changed`, `order.deleted`, with the
+/// order as the API shows it) in its transaction: a change that rolls back
+/// notifies nobody. True when some endpoint wants it (wake the worker
+/// after the commit).
+async fn notify(
+    txn: &impl sea_orm::ConnectionTrait,
+    kind: &str,
+    order: &OrderView,
+) -> Result<bool, sea_orm::DbErr> {
+    let data = serde_json::to_value(order).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    Ok(faena_platform::webhooks::emit(txn, kind, data)
+        .await?
+        .is_some())
+}
+
 pub fn status_of(m: &order::Model) -> Status {
     Status::parse(&m.status).unwrap_or(Status::Received)
 }
@@ -275,7 +291,11 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewOrder) -> AppResu
         Entry::new("create", "order", v.number.clone()).after(&v),
     )
     .await?;
+    let hooked = notify(&txn, "order.created", &v).await?;
     txn.commit().await?;
+    if hooked {
+        state.jobs().wake();
+    }
     announce(
         state,
         "order.created",
@@ -424,14 +444,19 @@ pub async fn update(
             .after(&v),
     )
     .await?;
+    let kind = if moved.is_some() {
+        "order.status_changed"
+    } else {
+        "order.updated"
+    };
+    let hooked = notify(&txn, kind, &v).await?;
     txn.commit().await?;
+    if hooked {
+        state.jobs().wake();
+    }
     announce(
         state,
-        if moved.is_some() {
-            "order.status_changed"
-        } else {
-            "order.updated"
-        },
+        kind,
         OrderEvent {
             number: &v.number,
             status: v.status,
@@ -470,7 +495,11 @@ pub async fn delete(
         Entry::new("delete", "order", current.number.clone()).before(&before),
     )
     .await?;
+    let hooked = notify(&txn, "order.deleted", &before).await?;
     txn.commit().await?;
+    if hooked {
+        state.jobs().wake();
+    }
     announce(
         state,
         "order.deleted",

@@ -3,6 +3,7 @@
 
 mod api;
 mod pages;
+mod webhooks;
 
 use faena_testkit::{Client, TestApp};
 use serde_json::{Value, json};
