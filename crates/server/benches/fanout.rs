@@ -51,6 +51,22 @@ impl Server {
             })
             .unwrap_or(0)
     }
+
+    /// CPU time the server has used (user + system), in milliseconds.
+    fn cpu_ms(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                // Fields after the command name (which ends with ')'):
+                // utime and stime are the 12th and 13th, in clock ticks
+                // (100 per second on Linux).
+                let rest = s.rsplit_once(')')?.1;
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+                Some(ticks * 10)
+            })
+            .unwrap_or(0)
+    }
 }
 
 fn start_server() -> Server {
@@ -211,6 +227,7 @@ fn main() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let rss_connected = server.rss_kib();
 
+        let cpu_before = server.cpu_ms();
         let mut latencies = Vec::with_capacity(n * ROUNDS);
         let mut max_rss = rss_connected;
         for round in 0..ROUNDS {
@@ -232,6 +249,8 @@ fn main() {
             max_rss = max_rss.max(server.rss_kib());
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        // Minus the pauses between rounds, in which the server idles.
+        let cpu_per_event = (server.cpu_ms() - cpu_before) / ROUNDS as u64;
         let _ = stop_tx.send(true);
         latencies.sort_unstable();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -243,6 +262,7 @@ fn main() {
             ms(percentile(&latencies, 0.99)),
             ms(*latencies.last().unwrap())
         );
+        println!("  server CPU per event fanned out (order creation included): {cpu_per_event} ms");
         println!(
             "  server RSS: {} MiB idle, {} MiB with {n} subscribers, {} MiB at most during fan-out",
             rss_idle / 1024,
