@@ -35,6 +35,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub mail: crate::mail::MailConfig,
     pub webhooks: WebhooksConfig,
+    pub backup: crate::backup::BackupConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -269,6 +270,7 @@ impl Default for Config {
             redis: RedisConfig::default(),
             mail: crate::mail::MailConfig::default(),
             webhooks: WebhooksConfig::default(),
+            backup: crate::backup::BackupConfig::default(),
         }
     }
 }

@@ -165,8 +165,10 @@ pub fn assemble(
     let mut job_types = faena_platform::housekeeping::job_types();
     job_types.extend(faena_platform::mail::job_types());
     job_types.extend(faena_platform::webhooks::job_types());
+    job_types.extend(faena_platform::backup::job_types());
     job_types.extend(modules.iter().flat_map(|m| m.jobs()));
     let mut schedules = faena_platform::housekeeping::schedules();
+    schedules.extend(faena_platform::backup::schedules(&config.backup)?);
     schedules.extend(modules.iter().flat_map(|m| m.schedules()));
     let jobs = faena_platform::jobs::Registry::new(job_types, schedules)?;
     let topics: Vec<_> = [faena_platform::jobs::TOPIC, faena_platform::webhooks::TOPIC]

@@ -53,6 +53,33 @@ pub enum Command {
     /// Manage the field-encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Back up the database and the data dir (stored files, keys, audit
+    /// archives) into a new folder of `backup.dir`.
+    Backup {
+        /// Folder to write the backup into (default: `backup.dir`, or
+        /// `<data_dir>/backups`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Afterwards, delete older backups in the folder following
+        /// `backup.keep_daily` and `backup.keep_weekly`.
+        #[arg(long)]
+        rotate: bool,
+        /// List the backups in the folder instead of taking one.
+        #[arg(long, conflicts_with = "rotate")]
+        list: bool,
+    },
+    /// Restore a backup into the configured database and data dir. Stop
+    /// every Faena process of this installation first.
+    Restore {
+        /// The backup folder (`…/faena-YYYYMMDDTHHMMSSZ`).
+        path: PathBuf,
+        /// Replace a database or data dir that already holds data.
+        #[arg(long)]
+        force: bool,
+        /// Only check the backup against its checksums; change nothing.
+        #[arg(long, conflicts_with = "force")]
+        check: bool,
+    },
     /// Fill the database with realistic demo data (Chilean clients with
     /// valid RUTs, warehouse orders in every status).
     Demo {

@@ -4,6 +4,7 @@
 
 pub mod admin_cli;
 pub mod app;
+pub mod backup_cli;
 pub mod cli;
 pub mod migrator;
 pub mod modules;

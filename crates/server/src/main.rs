@@ -85,6 +85,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init_tracing(&quiet(&config));
             faena_server::admin_cli::demo(config, clients, orders, seed).await
         }
+        Command::Backup { dir, rotate, list } => {
+            let config = Config::load_with(cli.config.as_deref(), &overrides)?;
+            telemetry::init_tracing(&quiet(&config));
+            faena_server::backup_cli::backup(config, dir, rotate, list).await
+        }
+        Command::Restore { path, force, check } => {
+            let config = Config::load_with(cli.config.as_deref(), &overrides)?;
+            telemetry::init_tracing(&quiet(&config));
+            faena_server::backup_cli::restore(config, &path, force, check).await
+        }
         Command::Serve { no_worker, .. } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&config.log);

@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod auth;
+mod backup;
 mod binary;
 mod demo;
 mod errors;
