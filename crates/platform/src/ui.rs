@@ -98,6 +98,10 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin/job.html"),
     ),
     (
+        "admin/backups.html",
+        include_str!("../templates/admin/backups.html"),
+    ),
+    (
         "admin/mail.html",
         include_str!("../templates/admin/mail.html"),
     ),

@@ -38,6 +38,7 @@ pub const PLATFORM_PERMISSIONS: &[&str] = &[
     "platform.mail.manage",
     "platform.webhooks.read",
     "platform.webhooks.manage",
+    "platform.backups.manage",
 ];
 
 /// A built-in role and its default permission patterns (see

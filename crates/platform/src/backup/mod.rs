@@ -16,7 +16,9 @@
 //! encryption keys: whoever reads it reads the data. Folders are created
 //! owner-only (0700).
 
+pub mod api;
 pub mod database;
+pub mod pages;
 pub mod rotation;
 
 use std::collections::BTreeMap;

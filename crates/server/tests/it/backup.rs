@@ -2,21 +2,23 @@
 //! gives the same rows in every table, the same files byte for byte, and a
 //! server that answers with the same data (encrypted fields included, so
 //! the keys came along); damaged backups and occupied targets are refused
-//! with nothing changed; the nightly job writes a backup with progress and
-//! rotates.
+//! with nothing changed; a backup started from the admin page runs as a
+//! job with progress, rotates the folder and shows on the page.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use faena_platform::backup::{self, database};
+use faena_platform::jobs::JobState;
 use faena_platform::jobs::entity::job;
 use faena_platform::jobs::worker::{self, WorkerOptions};
-use faena_platform::jobs::{self, Enqueue, JobState};
-use faena_testkit::{TestApp, TestDatabase, postgres_url};
+use faena_testkit::browser::{browser_session, post_form};
+use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, TestDatabase, postgres_url};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::binary::{admin_token, start, stop_within_five_seconds};
 
@@ -227,7 +229,7 @@ async fn damaged_backups_and_occupied_targets_are_refused_and_nothing_changes() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_nightly_job_writes_a_backup_with_progress_and_rotates() {
+async fn a_backup_from_the_admin_page_runs_as_a_job_with_progress_and_rotates() {
     let backups = tempfile::tempdir().unwrap();
     let dir = backups.path().to_path_buf();
     let app = TestApp::with_config(|c| {
@@ -238,7 +240,7 @@ async fn the_nightly_job_writes_a_backup_with_progress_and_rotates() {
     .await;
     let state = &app.state;
     // Three old backups from earlier nights: the rotation keeps one of them
-    // (keep_daily = 2 with tonight's).
+    // (keep_daily = 2 with today's).
     for name in [
         "faena-20260101T033000Z",
         "faena-20260102T033000Z",
@@ -247,10 +249,21 @@ async fn the_nightly_job_writes_a_backup_with_progress_and_rotates() {
         std::fs::create_dir_all(dir.join(name)).unwrap();
         std::fs::write(dir.join(name).join(backup::MANIFEST), "{}").unwrap();
     }
-    let id = jobs::enqueue(state.db(), &backup::NightlyBackup {}, Enqueue::default())
-        .await
-        .unwrap()
-        .unwrap();
+
+    // The button queues one backup; a second click while it waits does
+    // not queue another.
+    let (cookie, csrf) = browser_session(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let res = post_form(&app, &cookie, "/admin/backups", &[("_csrf", &csrf)]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let location = res.header("location").unwrap().to_owned();
+    assert!(location.starts_with("/admin/jobs/"), "{location}");
+    let admin = app.admin().await;
+    let again = admin.post_json("/api/backups", &json!({})).await;
+    again.assert_status(StatusCode::ACCEPTED);
+    assert_eq!(again.json()["already_queued"], true);
+    let id: uuid::Uuid = again.json()["job_id"].as_str().unwrap().parse().unwrap();
+    assert!(location.contains(&id.to_string()));
+
     let (stop, rx) = tokio::sync::watch::channel(false);
     let handle = worker::spawn(
         state.clone(),
@@ -291,6 +304,27 @@ async fn the_nightly_job_writes_a_backup_with_progress_and_rotates() {
     assert_eq!(names.len(), 2, "{names:?}");
     assert_eq!(names[1], "faena-20260103T033000Z");
     let manifest = backup::verify(&left[0].0, &mut backup::Silent).unwrap();
-    assert!(manifest.tables.contains_key("users"), "{manifest:?}");
-    assert_eq!(manifest.tables["users"], 1);
+    assert_eq!(manifest.tables["users"], 1, "{manifest:?}");
+
+    // The API and the page show it, and how the job ended.
+    let overview = admin.get("/api/backups").await;
+    overview.assert_status(StatusCode::OK);
+    let overview = overview.json();
+    assert_eq!(overview["backups"][0]["name"], names[0].as_str());
+    assert_eq!(
+        overview["backups"][0]["rows"],
+        manifest.tables.values().sum::<u64>()
+    );
+    assert_eq!(overview["last_job"]["state"], "succeeded");
+    assert_eq!(overview["schedule"], "30 3 * * *");
+    let page = app
+        .anonymous()
+        .with_header("cookie", &cookie)
+        .get("/admin/backups")
+        .await;
+    page.assert_status(StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("Respaldos"), "{html}");
+    assert!(html.contains(&names[0]), "{html}");
+    assert!(html.contains("Completado"), "{html}");
 }
