@@ -170,17 +170,60 @@ async fn pg_send(db: DatabaseConnection, mut outbox: mpsc::Receiver<String>) {
             }
             true
         });
-        if let Err(e) = pg_notify_all(&db, &batch).await {
+        let packed = pack(&batch);
+        if let Err(e) = pg_notify_all(&db, &packed).await {
             tracing::warn!(error = %e, events = batch.len(), "realtime NOTIFY failed; events delivered on this node only");
         }
         batch.clear();
     }
 }
 
+/// Envelopes packed into JSON arrays of at most `PG_MAX_PAYLOAD` bytes:
+/// one notification carries many events, so a burst (a thousand jobs
+/// finishing) costs every listening replica a few notifications, not a
+/// thousand. Receivers take an envelope or an array of them.
+fn pack(envelopes: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for envelope in envelopes {
+        if envelope.len() + 2 > PG_MAX_PAYLOAD {
+            // Fits only unwrapped; goes in its place in the order.
+            if !current.is_empty() {
+                current.push(']');
+                out.push(std::mem::take(&mut current));
+            }
+            out.push(envelope.clone());
+            continue;
+        }
+        if !current.is_empty() && current.len() + envelope.len() + 2 > PG_MAX_PAYLOAD {
+            current.push(']');
+            out.push(std::mem::take(&mut current));
+        }
+        current.push(if current.is_empty() { '[' } else { ',' });
+        current.push_str(envelope);
+    }
+    if !current.is_empty() {
+        current.push(']');
+        out.push(current);
+    }
+    out
+}
+
 async fn pg_notify_all(db: &DatabaseConnection, payloads: &[String]) -> Result<(), sea_orm::DbErr> {
     use sea_orm::TransactionTrait;
     if payloads.is_empty() {
         return Ok(());
+    }
+    if let [payload] = payloads {
+        // One statement commits by itself: no BEGIN/COMMIT round trips.
+        return db
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [PG_CHANNEL.into(), payload.clone().into()],
+            ))
+            .await
+            .map(|_| ());
     }
     let txn = db.begin().await?;
     for payload in payloads {
@@ -326,5 +369,32 @@ async fn redis_listen(
         tracing::warn!("realtime: Redis subscription lost; reconnecting");
         connected.send_replace(false);
         backoff.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod pack_tests {
+    use super::{PG_MAX_PAYLOAD, pack};
+
+    #[test]
+    fn envelopes_are_packed_into_arrays_below_the_notify_limit() {
+        let small: Vec<String> = (0..100)
+            .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(200)))
+            .collect();
+        let packed = pack(&small);
+        assert!(packed.len() > 1 && packed.len() < 10, "{}", packed.len());
+        let mut all = Vec::new();
+        for p in &packed {
+            assert!(p.len() <= PG_MAX_PAYLOAD);
+            let items: Vec<serde_json::Value> = serde_json::from_str(p).unwrap_or_default();
+            all.extend(items);
+        }
+        assert_eq!(all.len(), 100, "every envelope, in order");
+        assert_eq!(all[99]["n"], serde_json::json!(99));
+        // One that fits only unwrapped goes alone, as it is.
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(PG_MAX_PAYLOAD - 9));
+        let packed = pack(&[small[0].clone(), big.clone()]);
+        assert_eq!(packed.len(), 2);
+        assert_eq!(packed[1], big);
     }
 }

@@ -388,6 +388,15 @@ impl HubRef {
         let Some(hub) = self.0.upgrade() else {
             return false;
         };
+        // PostgreSQL notifications carry arrays of envelopes (see
+        // `bus::pack`); Redis messages one envelope each.
+        if payload.starts_with('[') {
+            match serde_json::from_str::<Vec<bus::Envelope>>(payload) {
+                Ok(envelopes) => envelopes.into_iter().for_each(|e| hub.receive(e)),
+                Err(e) => tracing::warn!(error = %e, "unreadable realtime message on the bus ignored"),
+            }
+            return true;
+        }
         match serde_json::from_str::<bus::Envelope>(payload) {
             Ok(envelope) => hub.receive(envelope),
             Err(e) => tracing::warn!(error = %e, "unreadable realtime message on the bus ignored"),
