@@ -151,10 +151,8 @@ async fn stream_events(
         while let Some(signal) = subscription.next().await {
             match signal {
                 Signal::Event(event) if topics.contains(&event.topic) => {
-                    match SseEvent::default().id(event.id.as_str()).json_data(&*event) {
-                        Ok(frame) => yield Ok(frame),
-                        Err(e) => tracing::warn!(error = %e, "realtime event not encodable as SSE"),
-                    }
+                    // The JSON is made once per event for all subscribers.
+                    yield Ok(SseEvent::default().id(event.id.as_str()).data(event.json()));
                 }
                 Signal::Event(_) => {}
                 Signal::Resync => yield Ok(SseEvent::default().event("resync").data("{}")),
@@ -489,6 +487,7 @@ mod tests {
             data: serde_json::json!({"number": "ORD-1"}),
             at: chrono::Utc::now(),
             truncated: false,
+            json: Default::default(),
         };
         let json = serde_json::to_value(ServerMessage::Event(&event)).expect("json");
         assert_eq!(json["op"], "event");

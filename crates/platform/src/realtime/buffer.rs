@@ -93,6 +93,7 @@ mod tests {
             data: serde_json::json!({"n": n}),
             at: chrono::Utc::now(),
             truncated: false,
+            json: Default::default(),
         }))
     }
 

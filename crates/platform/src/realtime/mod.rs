@@ -88,6 +88,36 @@ pub struct Event {
     /// dropped: re-read the resource.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// The event as JSON, made once and shared by every subscriber's
+    /// stream (ten thousand SSE subscribers: one serialisation, not ten
+    /// thousand).
+    #[serde(skip)]
+    pub(crate) json: JsonOnce,
+}
+
+impl Event {
+    /// This event as JSON (what an SSE `data:` line carries).
+    pub fn json(&self) -> &str {
+        self.json
+            .0
+            .get_or_init(|| serde_json::to_string(self).unwrap_or_else(|_| "{}".into()))
+    }
+}
+
+/// A cache, not part of the event: always equal, never printed.
+#[derive(Clone, Default)]
+pub(crate) struct JsonOnce(std::sync::OnceLock<String>);
+
+impl PartialEq for JsonOnce {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for JsonOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// What the hub hands its subscribers.
@@ -223,6 +253,7 @@ impl Realtime {
             data: serde_json::to_value(data)?,
             at: Utc::now(),
             truncated: false,
+            json: Default::default(),
         };
         let size = serde_json::to_vec(&event)?.len();
         if size > MAX_EVENT_BYTES {
@@ -393,7 +424,9 @@ impl HubRef {
         if payload.starts_with('[') {
             match serde_json::from_str::<Vec<bus::Envelope>>(payload) {
                 Ok(envelopes) => envelopes.into_iter().for_each(|e| hub.receive(e)),
-                Err(e) => tracing::warn!(error = %e, "unreadable realtime message on the bus ignored"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable realtime message on the bus ignored")
+                }
             }
             return true;
         }
