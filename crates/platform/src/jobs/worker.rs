@@ -240,7 +240,7 @@ async fn claim_pg(
             .await?;
         jobs.extend(claimed);
     }
-    jobs.sort_by(|a, b| a.run_at.cmp(&b.run_at));
+    jobs.sort_by_key(|j| j.run_at);
     Ok(jobs)
 }
 
