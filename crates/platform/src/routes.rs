@@ -26,6 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::auth::api::api())
         .merge(crate::audit::api::api())
         .merge(crate::jobs::api::api())
+        .merge(crate::files::api::api())
         .merge(crate::mail::api::api())
         .merge(crate::realtime::api::api())
         .merge(crate::webhooks::api::api())
@@ -41,6 +42,7 @@ pub fn pages() -> Pages {
         .get("/metrics", Access::perm("platform.metrics.read"), metrics)
         .merge(crate::auth::pages::pages())
         .merge(crate::jobs::pages::pages())
+        .merge(crate::files::pages::pages())
         .merge(crate::mail::pages::pages())
         .merge(crate::webhooks::pages::pages())
 }

@@ -7,6 +7,7 @@ mod auth;
 mod binary;
 mod demo;
 mod errors;
+mod files;
 mod idempotency;
 mod jobs;
 mod keys;
