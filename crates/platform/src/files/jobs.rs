@@ -34,7 +34,7 @@ pub struct Thumbnail {
 const MAX_SIDE: u32 = 16_384;
 const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 
-/// Decodes `bytes` and scales the image to fit `px` × `px`; JPEG stays
+/// Decodes `bytes` and scales the image down to fit `px` × `px`; JPEG stays
 /// JPEG, everything else becomes PNG (transparency kept). Answers the
 /// encoded thumbnail and its content type.
 pub fn make_thumbnail(bytes: &[u8], px: u32) -> Result<(Vec<u8>, &'static str), String> {
@@ -48,7 +48,12 @@ pub fn make_thumbnail(bytes: &[u8], px: u32) -> Result<(Vec<u8>, &'static str), 
     reader.limits(limits);
     let source = reader.format();
     let image = reader.decode().map_err(|e| e.to_string())?;
-    let thumb = image.thumbnail(px, px);
+    // Never enlarged: a small image is its own thumbnail.
+    let thumb = if image.width() <= px && image.height() <= px {
+        image
+    } else {
+        image.thumbnail(px, px)
+    };
     let mut out = Cursor::new(Vec::new());
     let content_type = if source == Some(ImageFormat::Jpeg) {
         image::DynamicImage::ImageRgb8(thumb.to_rgb8())

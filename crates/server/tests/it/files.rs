@@ -3,7 +3,7 @@
 //! thumbnails made by the job, versions kept on replacement, downloads
 //! behind the order's permissions and signed links, the order page's
 //! attachment form, and a round trip through a real Azure Blob emulator
-//! (Azurite).
+//! (Azurite) and a real S3 server (moto).
 
 use std::io::Cursor;
 use std::process::{Child, Command, Stdio};
@@ -900,6 +900,160 @@ async fn azure_blob_round_trip_through_azurite() {
         .assert_status(StatusCode::NO_CONTENT);
     let state = app.state.clone();
     wait_until("purged from Azure", || {
+        let state = state.clone();
+        async move { objects(&state).await.is_empty() && file_rows(&state).await == 0 }
+    })
+    .await;
+    worker.stop().await;
+}
+
+// ------------------------------------------------------------- S3 (moto)
+
+/// moto's S3 server on a free port, for one test.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// The Python that has `moto[server]` (`FAENA_TEST_PYTHON`; CI installs
+    /// it into target/ci-venv). In CI a missing moto fails the test;
+    /// elsewhere the test is skipped with a note.
+    fn python() -> Option<String> {
+        let python = std::env::var("FAENA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let ok = Command::new(&python)
+            .args(["-c", "import moto.server, flask"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(python);
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide Python with moto[server] (FAENA_TEST_PYTHON={python})"
+        );
+        eprintln!(
+            "note: {python} has no moto[server] (pip install 'moto[server]', set FAENA_TEST_PYTHON); the S3 test did not run"
+        );
+        None
+    }
+
+    fn start(python: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto starts");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto { child, port }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_round_trip_through_moto() {
+    let Some(python) = Moto::python() else {
+        return;
+    };
+    let moto = Moto::start(&python);
+    // moto takes unsigned requests: make the bucket as an operator would.
+    let res = reqwest::Client::new()
+        .put(format!("{}/faena-adjuntos", moto.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_success(),
+        "creating the bucket: {}",
+        res.status()
+    );
+    let endpoint = moto.endpoint();
+    let app = TestApp::with_config(|c| {
+        c.files.backend = Backend::S3;
+        c.files.s3.bucket = "faena-adjuntos".into();
+        c.files.s3.region = "us-east-1".into();
+        c.files.s3.endpoint = endpoint;
+        c.files.s3.allow_http = true;
+        c.files.s3.access_key_id = "prueba".into();
+        c.files.s3.secret_access_key = secrecy::SecretString::from("prueba-secreta".to_owned());
+    })
+    .await;
+    let admin = app.admin().await;
+    let number = an_order(&admin).await;
+
+    // Larger than one part (5 MiB), so the upload goes in parts.
+    let v1 = "Bitácora de despacho;Camión;Patente\n"
+        .repeat(200_000)
+        .into_bytes();
+    assert!(v1.len() > 6 * 1024 * 1024);
+    let res = upload(&admin, &number, "bitacora.csv", &v1).await;
+    res.assert_status(StatusCode::CREATED);
+    let f = res.json();
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert_eq!(f["sha256"], sha256(&v1));
+    assert_eq!(f["content_type"], "text/csv");
+
+    let v2 = picture(300, 200, image::ImageFormat::Jpeg);
+    post_file(
+        &admin,
+        &format!("/api/files/{id}/versions"),
+        "bitacora.jpg",
+        &v2,
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
+    for (n, bytes) in [(1, &v1), (2, &v2)] {
+        let res = admin
+            .get(&format!("/api/files/{id}/versions/{n}/content"))
+            .await;
+        res.assert_status(StatusCode::OK);
+        assert_eq!(sha256(&res.body), sha256(bytes), "version {n}");
+    }
+
+    let worker = start_worker(&app.state);
+    wait_json(&admin, &format!("/api/files/{id}"), "thumbnailed", |v| {
+        v["thumbnail"] == "ready"
+    })
+    .await;
+    let thumb = admin.get(&format!("/api/files/{id}/thumbnail")).await;
+    thumb.assert_status(StatusCode::OK);
+    let img = image::load_from_memory(&thumb.body).unwrap();
+    assert_eq!(
+        (img.width(), img.height()),
+        (300, 200),
+        "small images keep their size"
+    );
+    assert_eq!(objects(&app.state).await.len(), 3);
+
+    admin
+        .delete(&format!("/api/files/{id}"))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    let state = app.state.clone();
+    wait_until("purged from S3", || {
         let state = state.clone();
         async move { objects(&state).await.is_empty() && file_rows(&state).await == 0 }
     })
