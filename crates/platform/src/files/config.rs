@@ -26,8 +26,8 @@ pub struct FilesConfig {
     /// Largest upload, in MB (MiB), unless `max_size_mb_by_type` says less
     /// (or more) for its type.
     pub max_size_mb: u64,
-    /// Per-type limits in MB, keyed by the sniffed type
-    /// (`application/pdf = 50`, `image/jpeg = 10`).
+    /// Per-type limits in MB, keyed by the names of `allowed_types`
+    /// (`pdf = 50`, `jpeg = 10`).
     pub max_size_mb_by_type: BTreeMap<String, u64>,
     /// Types that may be uploaded, as sniffed from the content: `jpeg`,
     /// `png`, `webp`, `gif`, `pdf`, `text`, `csv`, `docx`, `xlsx`, `pptx`,
@@ -111,11 +111,11 @@ impl Default for AzureConfig {
 }
 
 impl FilesConfig {
-    /// The size limit in bytes for a sniffed type (its MIME name).
-    pub fn max_bytes_for(&self, mime: &str) -> u64 {
+    /// The size limit in bytes for a sniffed type (its short name).
+    pub fn max_bytes_for(&self, kind: &str) -> u64 {
         let mb = self
             .max_size_mb_by_type
-            .get(mime)
+            .get(kind)
             .copied()
             .unwrap_or(self.max_size_mb);
         mb.saturating_mul(1024 * 1024)
@@ -130,5 +130,33 @@ impl FilesConfig {
             .max()
             .unwrap_or(self.max_size_mb)
             .saturating_mul(1024 * 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_per_type_override_the_default() {
+        let mut c = FilesConfig::default();
+        c.max_size_mb_by_type.insert("pdf".into(), 50);
+        c.max_size_mb_by_type.insert("jpeg".into(), 5);
+        assert_eq!(c.max_bytes_for("pdf"), 50 * 1024 * 1024);
+        assert_eq!(c.max_bytes_for("jpeg"), 5 * 1024 * 1024);
+        assert_eq!(c.max_bytes_for("png"), 25 * 1024 * 1024);
+        assert_eq!(c.max_bytes(), 50 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_types_stop_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = FilesConfig::default();
+        c.allowed_types.push("exe".into());
+        let err = super::super::Files::new(&c, dir.path(), Vec::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("\"exe\""), "{err}");
     }
 }

@@ -125,9 +125,11 @@ impl Job for Thumbnail {
         let (thumb, _) = match made {
             Ok(t) => t,
             Err(e) => {
+                // The file itself is fine: its JSON says `failed`, and no
+                // retry would decode it better.
                 set_thumbnail(ctx, v.id, ThumbnailState::Failed, None).await?;
                 tracing::warn!(version = %v.id, error = %e, "the image could not be thumbnailed");
-                return Err(Permanent(format!("the image does not decode: {e}")).into());
+                return Ok(());
             }
         };
         let key = format!("{}.thumb", v.storage_key);

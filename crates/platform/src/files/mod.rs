@@ -98,6 +98,19 @@ impl Files {
         data_dir: &Path,
         owners: Vec<Box<dyn FileOwner>>,
     ) -> anyhow::Result<Self> {
+        let known = |t: &String| sniff::KNOWN.iter().any(|k| k.name == t);
+        if let Some(t) = config
+            .allowed_types
+            .iter()
+            .chain(config.max_size_mb_by_type.keys())
+            .find(|t| !known(t))
+        {
+            let names: Vec<&str> = sniff::KNOWN.iter().map(|k| k.name).collect();
+            anyhow::bail!(
+                "files: unknown file type {t:?} (known: {})",
+                names.join(", ")
+            );
+        }
         let store = storage::build(config, data_dir)?;
         let link_key = crate::secrets::load_or_create(data_dir, "file-links")?;
         Ok(Self(Arc::new(Inner {

@@ -122,7 +122,7 @@ pub async fn stage(files: &Files, mut field: Field<'static>, file_id: Uuid) -> A
         }
     }
     let kind = check_type(files, &head[..head.len().min(sniff::HEAD_BYTES)], &name)?;
-    let limit = files.config().max_bytes_for(kind.mime);
+    let limit = files.config().max_bytes_for(kind.name);
     if head.len() as u64 > limit {
         return Err(too_large(limit));
     }

@@ -29,8 +29,11 @@ use crate::support::browser_session;
 // ---------------------------------------------------------------- helpers
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<<>>\n%%EOF\n";
+/// The start of an x86-64 Linux program (its 64-byte header and more).
 const ELF: &[u8] = &[
-    0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0x3e, 0, 1, 0, 0, 0,
+    0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0x3e, 0, 1, 0, 0, 0, 0x40,
+    0x10, 0x40, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40,
+    0, 0x38, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
 
 fn sha256(bytes: &[u8]) -> String {
@@ -232,6 +235,13 @@ async fn a_file_whose_name_lies_about_its_type_is_refused_and_nothing_is_stored(
     assert_eq!(p["code"], "file_type_not_allowed");
     assert_eq!(p["errors"][0]["field"], "file");
     assert_eq!(p["title"], "File type not allowed");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("application/x-executable"),
+        "{p}"
+    );
 
     // Unknown binary, whatever its name.
     let res = upload(&admin, &number, "datos.txt", &[0, 159, 146, 150, 0, 1, 2]).await;
