@@ -350,6 +350,13 @@ async fn thumbnails_appear_after_the_job_runs() {
     let pdf_file = res.json();
     assert_eq!(pdf_file["thumbnail"], "none");
 
+    // PNG by its signature, garbage after it: stored, but no thumbnail.
+    let mut broken = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    broken.extend_from_slice(&[0x5a; 200]);
+    let res = upload(&admin, &number, "rota.png", &broken).await;
+    res.assert_status(StatusCode::CREATED);
+    let broken_id = res.json()["id"].as_str().unwrap().to_owned();
+
     let png_id = png_file["id"].as_str().unwrap().to_owned();
     let jpeg_id = jpeg_file["id"].as_str().unwrap().to_owned();
     admin
@@ -373,17 +380,23 @@ async fn thumbnails_appear_after_the_job_runs() {
         let thumb = image::load_from_memory(&res.body).expect("the thumbnail decodes");
         assert_eq!((thumb.width(), thumb.height()), (w, h));
     }
+    wait_json(
+        &admin,
+        &format!("/api/files/{broken_id}"),
+        "given up",
+        |v| v["thumbnail"] == "failed",
+    )
+    .await;
     worker.stop().await;
-    admin
-        .get(&format!(
-            "/api/files/{}/thumbnail",
-            pdf_file["id"].as_str().unwrap()
-        ))
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
-    // Originals and thumbnails side by side: 3 originals, 2 thumbnails.
+    for id in [pdf_file["id"].as_str().unwrap(), &broken_id] {
+        admin
+            .get(&format!("/api/files/{id}/thumbnail"))
+            .await
+            .assert_status(StatusCode::NOT_FOUND);
+    }
+    // Originals and thumbnails side by side: 4 originals, 2 thumbnails.
     let keys = objects(&app.state).await;
-    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert_eq!(keys.len(), 6, "{keys:?}");
     assert_eq!(keys.iter().filter(|k| k.ends_with(".thumb")).count(), 2);
 }
 
