@@ -323,6 +323,26 @@ async fn a_traversal_name_is_neutralised_and_never_reaches_the_key() {
     res.assert_status(StatusCode::CREATED);
     assert_eq!(res.json()["name"], "nota.txt");
 
+    // The order's files, a page at a time, newest first.
+    let first = admin
+        .get(&format!("/api/attachments/wms.order/{number}?limit=1"))
+        .await
+        .json();
+    assert_eq!(first["items"][0]["name"], "nota.txt");
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let second = admin
+        .get(&format!(
+            "/api/attachments/wms.order/{number}?limit=1&cursor={cursor}"
+        ))
+        .await
+        .json();
+    assert_eq!(second["items"][0]["name"], "passwd");
+    assert!(second["next_cursor"].is_null(), "{second}");
+    admin
+        .get(&format!("/api/attachments/wms.order/{number}?limit=0"))
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+
     // The upload is in the audit log, with its checksum.
     let audit = admin.get("/api/audit?action=file.uploaded").await.json();
     let items = audit["items"].as_array().unwrap();
