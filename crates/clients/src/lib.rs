@@ -116,10 +116,13 @@ impl Module for ClientsModule {
 /// the client, attached by whoever may edit it.
 struct ClientFiles;
 
+/// The owner kind of files attached to clients.
+pub const CLIENT_FILES: &str = "clients.client";
+
 #[async_trait::async_trait]
 impl faena_platform::files::FileOwner for ClientFiles {
     fn kind(&self) -> &'static str {
-        "clients.client"
+        CLIENT_FILES
     }
 
     fn read_permission(&self) -> &'static str {

@@ -423,16 +423,49 @@ pub async fn replace(
 pub async fn delete(state: &AppState, actor: &Actor, file_id: Uuid) -> AppResult<()> {
     let txn = state.begin_write().await?;
     let before = find_live(&txn, file_id).await?.ok_or(AppError::NotFound)?;
-    let current = version_of(&txn, file_id, before.current_version).await?;
+    mark_deleted(&txn, actor, &before, "file.deleted").await?;
+    txn.commit().await?;
+    state.jobs().wake();
+    Ok(())
+}
+
+/// Deletes every file of a record, inside the transaction that deletes the
+/// record (so a rolled-back deletion keeps them). Returns how many; wake
+/// the jobs after the commit when there were any.
+pub async fn delete_owner_files(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    kind: &str,
+    owner_id: &str,
+) -> Result<u64, sea_orm::DbErr> {
+    let files = file::Entity::find()
+        .filter(file::Column::OwnerKind.eq(kind))
+        .filter(file::Column::OwnerId.eq(owner_id))
+        .filter(file::Column::DeletedAt.is_null())
+        .all(db)
+        .await?;
+    for f in &files {
+        mark_deleted(db, actor, f, "file.deleted_with_owner").await?;
+    }
+    Ok(files.len() as u64)
+}
+
+async fn mark_deleted(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    before: &file::Model,
+    action: &str,
+) -> Result<(), sea_orm::DbErr> {
+    let current = version_of(db, before.id, before.current_version).await?;
     file::Entity::update_many()
         .col_expr(file::Column::DeletedAt, Expr::value(Utc::now()))
-        .filter(file::Column::Id.eq(file_id))
-        .exec(&txn)
+        .filter(file::Column::Id.eq(before.id))
+        .exec(db)
         .await?;
     audit::record(
-        &txn,
+        db,
         actor,
-        Entry::new("file.deleted", "file", file_id.to_string()).before(serde_json::json!({
+        Entry::new(action, "file", before.id.to_string()).before(serde_json::json!({
             "owner": format!("{}:{}", before.owner_kind, before.owner_id),
             "name": before.name,
             "versions": before.current_version,
@@ -441,16 +474,14 @@ pub async fn delete(state: &AppState, actor: &Actor, file_id: Uuid) -> AppResult
     )
     .await?;
     jobs::enqueue(
-        &txn,
-        &PurgeFile { file_id },
+        db,
+        &PurgeFile { file_id: before.id },
         Enqueue {
-            dedup_key: Some(format!("purge:{file_id}")),
+            dedup_key: Some(format!("purge:{}", before.id)),
             run_at: None,
         },
     )
     .await?;
-    txn.commit().await?;
-    state.jobs().wake();
     Ok(())
 }
 

@@ -1103,3 +1103,53 @@ async fn s3_round_trip_through_moto() {
     .await;
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_order_or_a_client_takes_its_files_along() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let number = an_order(&admin).await;
+    upload(&admin, &number, "guia.pdf", PDF)
+        .await
+        .assert_status(StatusCode::CREATED);
+    let res = admin
+        .post_json(
+            "/api/clients",
+            &json!({"name": "Transportes Quillay", "email": "flota@quillay.cl"}),
+        )
+        .await;
+    res.assert_status(StatusCode::CREATED);
+    let client_id = res.json()["id"].as_str().unwrap().to_owned();
+    let res = post_file(
+        &admin,
+        &format!("/api/attachments/clients.client/{client_id}"),
+        "contrato.txt",
+        b"Contrato de transporte 2026",
+    )
+    .await;
+    res.assert_status(StatusCode::CREATED);
+    assert_eq!(res.json()["owner_kind"], "clients.client");
+    assert_eq!(objects(&app.state).await.len(), 2);
+
+    admin
+        .delete(&format!("/api/orders/{number}"))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    admin
+        .delete(&format!("/api/clients/{client_id}"))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    let worker = start_worker(&app.state);
+    let state = app.state.clone();
+    wait_until("the owners' files purged", || {
+        let state = state.clone();
+        async move { objects(&state).await.is_empty() && file_rows(&state).await == 0 }
+    })
+    .await;
+    worker.stop().await;
+    let audit = admin
+        .get("/api/audit?action=file.deleted_with_owner")
+        .await
+        .json();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+}
