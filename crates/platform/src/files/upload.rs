@@ -129,13 +129,22 @@ pub async fn stage(files: &Files, mut field: Field<'static>, file_id: Uuid) -> A
 
     let version_id = Uuid::now_v7();
     let key = format!("{}/{}", file_id.simple(), version_id.simple());
-    let mut writer =
-        BufWriter::with_capacity(files.store().clone(), Path::from(key.as_str()), PART_BYTES);
+    let mut upload = Unfinished {
+        writer: Some(BufWriter::with_capacity(
+            files.store().clone(),
+            Path::from(key.as_str()),
+            PART_BYTES,
+        )),
+        store: files.store().clone(),
+        key: key.clone(),
+        finishing: false,
+        finished: false,
+    };
     let mut hasher = Sha256::new();
     let mut size = head.len() as u64;
     hasher.update(&head);
     let written: AppResult<()> = async {
-        writer.write_all(&head).await.map_err(storage_error)?;
+        upload.write(&head).await?;
         drop(std::mem::take(&mut head));
         if !finished {
             while let Some(chunk) = field.chunk().await.map_err(|e| read_error(&e, limit))? {
@@ -144,27 +153,17 @@ pub async fn stage(files: &Files, mut field: Field<'static>, file_id: Uuid) -> A
                     return Err(too_large(limit));
                 }
                 hasher.update(&chunk);
-                writer.write_all(&chunk).await.map_err(storage_error)?;
+                upload.write(&chunk).await?;
             }
         }
         Ok(())
     }
     .await;
     if let Err(e) = written {
-        // Nothing is complete yet: a single-part write has not started and
-        // a multipart one is cancelled with its parts.
-        if let Err(abort) = writer.abort().await {
-            tracing::warn!(error = %abort, key, "aborting a refused upload failed");
-        }
+        upload.abort().await;
         return Err(e);
     }
-    if let Err(e) = writer.shutdown().await {
-        // The object may or may not have landed: make sure it has not.
-        if let Err(d) = super::storage::delete_quietly(files.store().as_ref(), &key).await {
-            tracing::warn!(error = %d, key, "removing a failed upload failed");
-        }
-        return Err(storage_error(e));
-    }
+    upload.finish().await?;
     Ok(Staged {
         version_id,
         key,
@@ -173,6 +172,75 @@ pub async fn stage(files: &Files, mut field: Field<'static>, file_id: Uuid) -> A
         size,
         sha256: hex(&hasher.finalize()),
     })
+}
+
+/// An object being written. Refused or failed uploads are aborted (a
+/// single-part write has not started; a multipart one is cancelled with
+/// its parts); one whose request is dropped midway (a timeout, a client
+/// gone) is cleaned up by a task spawned from `Drop`.
+struct Unfinished {
+    writer: Option<BufWriter>,
+    store: std::sync::Arc<dyn object_store::ObjectStore>,
+    key: String,
+    /// `shutdown` started: the object may land.
+    finishing: bool,
+    /// The object landed (or its failure was handled).
+    finished: bool,
+}
+
+impl Unfinished {
+    async fn write(&mut self, bytes: &[u8]) -> AppResult<()> {
+        match self.writer.as_mut() {
+            Some(w) => w.write_all(bytes).await.map_err(storage_error),
+            None => Err(AppError::Internal(anyhow::anyhow!("write after the end"))),
+        }
+    }
+
+    async fn abort(&mut self) {
+        if let Some(mut w) = self.writer.take() {
+            if let Err(e) = w.abort().await {
+                tracing::warn!(error = %e, key = %self.key, "aborting a refused upload failed");
+            }
+        }
+    }
+
+    async fn finish(&mut self) -> AppResult<()> {
+        let Some(mut w) = self.writer.take() else {
+            return Err(AppError::Internal(anyhow::anyhow!("finished twice")));
+        };
+        self.finishing = true;
+        let result = w.shutdown().await;
+        self.finished = true;
+        if let Err(e) = result {
+            // The object may or may not have landed: make sure it has not.
+            if let Err(d) = super::storage::delete_quietly(self.store.as_ref(), &self.key).await {
+                tracing::warn!(error = %d, key = %self.key, "removing a failed upload failed");
+            }
+            return Err(storage_error(e));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if let Some(mut w) = self.writer.take() {
+            // Dropped mid-stream: never shut down, so abort is allowed.
+            runtime.spawn(async move {
+                let _ = w.abort().await;
+            });
+        } else if self.finishing && !self.finished {
+            // Dropped while completing: the object may have landed.
+            let store = self.store.clone();
+            let key = std::mem::take(&mut self.key);
+            runtime.spawn(async move {
+                let _ = super::storage::delete_quietly(store.as_ref(), &key).await;
+            });
+        }
+    }
 }
 
 fn read_error(e: &multer::Error, limit: u64) -> AppError {

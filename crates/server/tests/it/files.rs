@@ -1042,10 +1042,25 @@ async fn s3_round_trip_through_moto() {
         c.files.s3.allow_http = true;
         c.files.s3.access_key_id = "prueba".into();
         c.files.s3.secret_access_key = secrecy::SecretString::from("prueba-secreta".to_owned());
+        c.http.request_timeout_secs = 5;
     })
     .await;
     let admin = app.admin().await;
     let number = an_order(&admin).await;
+
+    // An upload cut off midway leaves no multipart upload open.
+    cut_off_upload(&admin, &number).await;
+    let uploads_url = format!("{}/faena-adjuntos?uploads", moto.endpoint());
+    wait_until("the multipart upload aborted", || {
+        let url = uploads_url.clone();
+        async move {
+            let xml = reqwest::get(&url).await.unwrap().text().await.unwrap();
+            assert!(xml.contains("ListMultipartUploadsResult"), "{xml}");
+            !xml.contains("<Upload>")
+        }
+    })
+    .await;
+    assert!(objects(&app.state).await.is_empty());
 
     // Larger than one part (5 MiB), so the upload goes in parts.
     let v1 = "Bitácora de despacho;Camión;Patente\n"
@@ -1152,4 +1167,65 @@ async fn deleting_an_order_or_a_client_takes_its_files_along() {
         .await
         .json();
     assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+}
+
+/// Regular files under `dir`, at any depth.
+fn files_on_disk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(files_on_disk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_off_midway_leaves_nothing_behind() {
+    let app = TestApp::with_config(|c| c.http.request_timeout_secs = 1).await;
+    let admin = app.admin().await;
+    let number = an_order(&admin).await;
+
+    cut_off_upload(&admin, &number).await;
+
+    let dir = app.state.config().data_dir.join("files");
+    wait_until("the cut-off upload cleaned up", || {
+        let dir = dir.clone();
+        async move { files_on_disk(&dir).is_empty() }
+    })
+    .await;
+    assert_eq!(file_rows(&app.state).await, 0);
+}
+
+/// Sends six MiB of a CSV (past one part, so the store has started a
+/// multipart write), and then goes quiet until the server gives up (408).
+async fn cut_off_upload(admin: &Client, number: &str) {
+    let boundary = "----faenacorte";
+    let mut head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"grande.csv\"\r\n\r\n"
+    )
+    .into_bytes();
+    head.extend("fecha;bodega;bultos\n".repeat(320_000).into_bytes());
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from(head))]),
+        futures_util::stream::pending(),
+    );
+    let res = admin
+        .send(
+            Request::post(format!("/api/attachments/wms.order/{number}"))
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(Body::from_stream(stream))
+                .unwrap(),
+        )
+        .await;
+    res.assert_status(StatusCode::REQUEST_TIMEOUT);
 }
