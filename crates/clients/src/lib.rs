@@ -106,4 +106,43 @@ impl Module for ClientsModule {
             },
         ]
     }
+
+    fn file_owners(&self) -> Vec<Box<dyn faena_platform::files::FileOwner>> {
+        vec![Box::new(ClientFiles)]
+    }
+}
+
+/// Files attached to clients (contracts, identity documents): read with
+/// the client, attached by whoever may edit it.
+struct ClientFiles;
+
+/// The owner kind of files attached to clients.
+pub const CLIENT_FILES: &str = "clients.client";
+
+#[async_trait::async_trait]
+impl faena_platform::files::FileOwner for ClientFiles {
+    fn kind(&self) -> &'static str {
+        CLIENT_FILES
+    }
+
+    fn read_permission(&self) -> &'static str {
+        "clients.clients.read"
+    }
+
+    fn attach_permission(&self) -> &'static str {
+        "clients.clients.write"
+    }
+
+    async fn find(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        id: &str,
+    ) -> Result<Option<String>, sea_orm::DbErr> {
+        let Ok(id) = uuid::Uuid::try_parse(id.trim()) else {
+            return Ok(None);
+        };
+        Ok(clients::store::find(db, id)
+            .await?
+            .map(|c| c.id.to_string()))
+    }
 }

@@ -36,6 +36,7 @@ pub struct Config {
     pub mail: crate::mail::MailConfig,
     pub webhooks: WebhooksConfig,
     pub backup: crate::backup::BackupConfig,
+    pub files: crate::files::FilesConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -271,6 +272,7 @@ impl Default for Config {
             mail: crate::mail::MailConfig::default(),
             webhooks: WebhooksConfig::default(),
             backup: crate::backup::BackupConfig::default(),
+            files: crate::files::FilesConfig::default(),
         }
     }
 }
@@ -560,6 +562,17 @@ mod tests {
         assert!(!format!("{config:?}").contains("hunter2"));
         assert_eq!(config.redis.url(), Some("redis://:hunter2@cache:6379/0"));
         assert_eq!(Config::default().redis.url(), None);
+    }
+
+    #[test]
+    fn file_store_secrets_are_redacted() {
+        let mut config = Config::default();
+        config.files.s3.secret_access_key = SecretString::from("hunter2s3".to_owned());
+        config.files.azure.access_key = SecretString::from("hunter2az".to_owned());
+        let printed = config.to_redacted_toml().unwrap_or_default();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("[files.azure]"), "{printed}");
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Faena's shared platform: configuration, database, errors, HTTP plumbing,
-//! the UI shell, translations, telemetry, jobs and webhooks. Business modules build on it
+//! the UI shell, translations, telemetry, jobs, files, mail and webhooks. Business modules build on it
 //! and never on each other.
 //!
 //! It owns nothing of any business: no module's table, route or text lives
@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod files;
 pub mod housekeeping;
 pub mod http;
 pub mod i18n;

@@ -68,6 +68,12 @@ pub trait Module: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Records of this module that files can be attached to, each with
+    /// the permissions that read and attach (see `files`).
+    fn file_owners(&self) -> Vec<Box<dyn crate::files::FileOwner>> {
+        Vec::new()
+    }
+
     /// Cron-like schedules of this module's jobs.
     fn schedules(&self) -> Vec<crate::jobs::Schedule> {
         Vec::new()

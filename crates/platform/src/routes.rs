@@ -27,6 +27,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::backup::api::api())
         .merge(crate::audit::api::api())
         .merge(crate::jobs::api::api())
+        .merge(crate::files::api::api())
         .merge(crate::mail::api::api())
         .merge(crate::realtime::api::api())
         .merge(crate::webhooks::api::api())
@@ -43,6 +44,7 @@ pub fn pages() -> Pages {
         .merge(crate::auth::pages::pages())
         .merge(crate::backup::pages::pages())
         .merge(crate::jobs::pages::pages())
+        .merge(crate::files::pages::pages())
         .merge(crate::mail::pages::pages())
         .merge(crate::webhooks::pages::pages())
 }

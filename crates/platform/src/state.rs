@@ -27,6 +27,7 @@ struct Inner {
     realtime: crate::realtime::Realtime,
     mailer: crate::mail::Mailer,
     webhooks: crate::webhooks::Webhooks,
+    files: crate::files::Files,
     i18n: Arc<I18n>,
     ui: Ui,
     modules: Vec<&'static str>,
@@ -57,6 +58,8 @@ pub struct AppStateParts {
     pub realtime: crate::realtime::Realtime,
     /// The webhook delivery client, inbound sources and handlers.
     pub webhooks: crate::webhooks::Webhooks,
+    /// The file store and the declared owners of files.
+    pub files: crate::files::Files,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -77,6 +80,7 @@ impl AppState {
             jobs: parts.jobs,
             realtime: parts.realtime,
             webhooks: parts.webhooks,
+            files: parts.files,
             i18n: parts.i18n,
             ui: parts.ui,
             modules: parts.modules,
@@ -129,6 +133,11 @@ impl AppState {
     /// Webhooks: the delivery client, inbound sources and their handlers.
     pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
         &self.0.webhooks
+    }
+
+    /// Attached files: the object store, limits and owners (see `files`).
+    pub fn files(&self) -> &crate::files::Files {
+        &self.0.files
     }
 
     /// The gate this state's write transactions queue at.

@@ -122,6 +122,10 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         "admin/webhooks.html",
         include_str!("../templates/admin/webhooks.html"),
     ),
+    (
+        "files/attachments.html",
+        include_str!("../templates/files/attachments.html"),
+    ),
     ("macros.html", include_str!("../templates/macros.html")),
 ];
 

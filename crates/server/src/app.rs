@@ -54,6 +54,7 @@ use crate::modules;
         (name = "access", description = "Users, roles, permissions and API keys"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "jobs", description = "Background jobs: queue, retries, dead letters and progress"),
+        (name = "files", description = "Files attached to records: uploads sniffed by content, versions, thumbnails and signed links"),
         (name = "mail", description = "Outgoing mail: the outbox, resending and a test mail"),
         (name = "webhooks", description = "Outbound webhooks (Standard Webhooks): endpoints, delivery log, replay; and the inbound endpoint for configured senders"),
         (name = "clients", description = "The customer directory"),
@@ -166,6 +167,7 @@ pub fn assemble(
     job_types.extend(faena_platform::mail::job_types());
     job_types.extend(faena_platform::webhooks::job_types());
     job_types.extend(faena_platform::backup::job_types());
+    job_types.extend(faena_platform::files::job_types());
     job_types.extend(modules.iter().flat_map(|m| m.jobs()));
     let mut schedules = faena_platform::housekeeping::schedules();
     schedules.extend(faena_platform::backup::schedules(&config.backup)?);
@@ -179,6 +181,11 @@ pub fn assemble(
     let webhooks = faena_platform::webhooks::Webhooks::new(
         &config.webhooks,
         modules.iter().flat_map(|m| m.inbound_webhooks()).collect(),
+    )?;
+    let files = faena_platform::files::Files::new(
+        &config.files,
+        &config.data_dir,
+        modules.iter().flat_map(|m| m.file_owners()).collect(),
     )?;
     let state = AppState::new(AppStateParts {
         config,
@@ -194,6 +201,7 @@ pub fn assemble(
         jobs,
         realtime,
         webhooks,
+        files,
         metrics: telemetry::metrics_handle(),
     });
     let (router, openapi) = router(state.clone(), &modules)?;

@@ -12,6 +12,7 @@ pub mod orders;
 use std::collections::HashMap;
 
 use faena_platform::auth::Pages;
+use faena_platform::files::FileOwner;
 use faena_platform::references::ReferenceCounter;
 use faena_platform::ui::NavEntry;
 use faena_platform::{AppState, Locale, Module};
@@ -85,6 +86,38 @@ impl Module for WmsModule {
 
     fn references(&self) -> Vec<Box<dyn ReferenceCounter>> {
         vec![Box::new(OrdersOfClient)]
+    }
+
+    fn file_owners(&self) -> Vec<Box<dyn FileOwner>> {
+        vec![Box::new(OrderFiles)]
+    }
+}
+
+/// Files attached to warehouse orders (delivery photos, signed guides):
+/// read with the orders, attached by whoever may change an order.
+struct OrderFiles;
+
+/// The owner kind of files attached to orders.
+pub const ORDER_FILES: &str = "wms.order";
+
+#[async_trait::async_trait]
+impl FileOwner for OrderFiles {
+    fn kind(&self) -> &'static str {
+        ORDER_FILES
+    }
+
+    fn read_permission(&self) -> &'static str {
+        "wms.orders.read"
+    }
+
+    fn attach_permission(&self) -> &'static str {
+        "wms.orders.write"
+    }
+
+    async fn find(&self, db: &DatabaseConnection, id: &str) -> Result<Option<String>, DbErr> {
+        Ok(orders::store::find_by_number(db, id)
+            .await?
+            .map(|o| o.number))
     }
 }
 

@@ -174,6 +174,8 @@ async fn create(
 #[derive(Debug, Deserialize)]
 struct OkQuery {
     ok: Option<String>,
+    /// Why an attachment was refused (`files.error.<code>`).
+    files_error: Option<String>,
 }
 
 async fn detail(
@@ -184,6 +186,20 @@ async fn detail(
     Query(q): Query<OkQuery>,
 ) -> AppResult<Html<String>> {
     let client = service::find(&state, &actor, id).await?;
+    let files = faena_platform::files::service::list(
+        &state,
+        crate::CLIENT_FILES,
+        &id.to_string(),
+        &faena_platform::http::pagination::PageQuery {
+            limit: Some(100),
+            cursor: None,
+        },
+    )
+    .await?
+    .items;
+    let files_error = q.files_error.filter(|c| {
+        !c.is_empty() && c.len() < 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    });
     render_page(
         &state,
         "clients/detail.html",
@@ -192,6 +208,9 @@ async fn detail(
             client => client, ok => q.ok,
             can_write => page.can("clients.clients.write"), can_delete => page.can("clients.clients.delete"),
             can_see_orders => page.can("wms.orders.read"),
+            files => files, files_owner_kind => crate::CLIENT_FILES, files_owner_id => id,
+            can_attach => page.can("clients.clients.write"), files_error => files_error,
+            files_max_mb => state.config().files.max_size_mb,
         },
     )
 }

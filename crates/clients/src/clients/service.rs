@@ -297,6 +297,17 @@ pub async fn delete(state: &AppState, actor: &Actor, id: Uuid, if_match: IfMatch
         Entry::new("delete", "client", id.to_string()).before(audit_picture(&before)),
     )
     .await?;
+    // Its attachments go with it (purged by a job).
+    let files = faena_platform::files::service::delete_owner_files(
+        &txn,
+        actor,
+        crate::CLIENT_FILES,
+        &id.to_string(),
+    )
+    .await?;
     txn.commit().await?;
+    if files > 0 {
+        state.jobs().wake();
+    }
     Ok(())
 }

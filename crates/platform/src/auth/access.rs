@@ -288,6 +288,14 @@ async fn check_csrf(state: &AppState, req: Request) -> (bool, Request) {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    if is_multipart {
+        return check_multipart_csrf(&expected, req).await;
+    }
     if !is_form {
         return (false, req);
     }
@@ -301,6 +309,69 @@ async fn check_csrf(state: &AppState, req: Request) -> (bool, Request) {
         .find(|(k, _)| k == CSRF_FIELD)
         .is_some_and(|(_, v)| super::token::constant_time_eq(v.as_bytes(), expected.as_bytes()));
     (ok, Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// The most of a multipart body read to find its `_csrf` field.
+const MULTIPART_CSRF_PEEK: usize = 8 * 1024;
+
+/// A multipart form (a file upload) carries `_csrf` as its *first* field:
+/// forms put the hidden input first and browsers send fields in order.
+/// Only that first part is read here; the body goes on to the handler
+/// whole, so an upload is never buffered.
+async fn check_multipart_csrf(expected: &str, req: Request) -> (bool, Request) {
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok());
+    let Some(boundary) = boundary else {
+        return (false, req);
+    };
+    let closing = format!("\r\n--{boundary}");
+    let (parts, mut body) = req.into_parts();
+    let mut head: Vec<u8> = Vec::new();
+    while head.len() < MULTIPART_CSRF_PEEK && find(&head, closing.as_bytes()).is_none() {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    head.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) => return (false, Request::from_parts(parts, Body::empty())),
+            None => break,
+        }
+    }
+    let ok = first_part_value(&head, &boundary, "_csrf")
+        .is_some_and(|v| super::token::constant_time_eq(v, expected.as_bytes()));
+    let head = axum::body::Bytes::from(head);
+    let rest = body.into_data_stream();
+    let whole = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok::<_, axum::Error>(head) }),
+        rest,
+    );
+    (ok, Request::from_parts(parts, Body::from_stream(whole)))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The value of the first part of a multipart body, if that part is the
+/// field `name`.
+fn first_part_value<'a>(buf: &'a [u8], boundary: &str, name: &str) -> Option<&'a [u8]> {
+    let rest = buf.strip_prefix(format!("--{boundary}\r\n").as_bytes())?;
+    let headers_end = find(rest, b"\r\n\r\n")?;
+    let headers = std::str::from_utf8(&rest[..headers_end]).ok()?;
+    let wanted = format!("name=\"{name}\"");
+    let named = headers
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("content-disposition:") && l.contains(&wanted));
+    if !named {
+        return None;
+    }
+    let value = &rest[headers_end + 4..];
+    let end = find(value, format!("\r\n--{boundary}").as_bytes())?;
+    Some(&value[..end])
 }
 
 /// The socket peer, or the client named by `X-Forwarded-For` when the peer

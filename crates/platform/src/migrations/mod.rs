@@ -7,6 +7,7 @@ mod m20261123_000003_write_lock;
 mod m20261123_000004_jobs;
 mod m20261123_000005_mail;
 mod m20261123_000006_webhooks;
+mod m20261123_000007_files;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -18,5 +19,6 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261123_000004_jobs::Migration),
         Box::new(m20261123_000005_mail::Migration),
         Box::new(m20261123_000006_webhooks::Migration),
+        Box::new(m20261123_000007_files::Migration),
     ]
 }

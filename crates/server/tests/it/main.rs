@@ -8,6 +8,7 @@ mod backup;
 mod binary;
 mod demo;
 mod errors;
+mod files;
 mod idempotency;
 mod jobs;
 mod keys;

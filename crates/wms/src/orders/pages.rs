@@ -270,6 +270,8 @@ async fn create(
 #[derive(Debug, Deserialize)]
 struct OkQuery {
     ok: Option<String>,
+    /// Why an attachment was refused (`files.error.<code>`).
+    files_error: Option<String>,
 }
 
 async fn detail_page(
@@ -279,9 +281,24 @@ async fn detail_page(
     errors: Vec<serde_json::Value>,
     ok: Option<String>,
     chosen: Option<String>,
+    files_error: Option<String>,
 ) -> AppResult<Html<String>> {
+    let files_error = files_error.filter(|c| {
+        !c.is_empty() && c.len() < 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    });
     let order = service::find(state, number).await?;
     let history = service::history_of(state, number).await?;
+    let files = faena_platform::files::service::list(
+        state,
+        crate::ORDER_FILES,
+        &order.number,
+        &faena_platform::http::pagination::PageQuery {
+            limit: Some(100),
+            cursor: None,
+        },
+    )
+    .await?
+    .items;
     render_page(
         state,
         "orders/detail.html",
@@ -289,6 +306,9 @@ async fn detail_page(
         context! {
             order => order, history => history, return_codes => return_codes(), errors => errors, ok => ok,
             chosen => chosen, can_write => page.can("wms.orders.write"), can_delete => page.can("wms.orders.delete"),
+            files => files, files_owner_kind => crate::ORDER_FILES, files_owner_id => &order.number,
+            can_attach => page.can("wms.orders.write"), files_error => files_error,
+            files_max_mb => state.config().files.max_size_mb,
         },
     )
 }
@@ -299,7 +319,16 @@ async fn detail(
     Path(number): Path<String>,
     Query(q): Query<OkQuery>,
 ) -> AppResult<Html<String>> {
-    detail_page(&state, &page, &number, Vec::new(), q.ok, None).await
+    detail_page(
+        &state,
+        &page,
+        &number,
+        Vec::new(),
+        q.ok,
+        None,
+        q.files_error,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -345,7 +374,16 @@ async fn change_status(
             } else {
                 field_messages(&state, &page, e)?
             };
-            let html = detail_page(&state, &page, &number, errors, None, Some(form.status)).await?;
+            let html = detail_page(
+                &state,
+                &page,
+                &number,
+                errors,
+                None,
+                Some(form.status),
+                None,
+            )
+            .await?;
             Ok(unprocessable(html))
         }
     }
@@ -416,7 +454,7 @@ async fn delete(
             ];
             Ok((
                 axum::http::StatusCode::CONFLICT,
-                detail_page(&state, &page, &number, errors, None, None).await?,
+                detail_page(&state, &page, &number, errors, None, None, None).await?,
             )
                 .into_response())
         }

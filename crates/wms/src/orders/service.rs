@@ -496,8 +496,16 @@ pub async fn delete(
     )
     .await?;
     let hooked = notify(&txn, "order.deleted", &before).await?;
+    // Its attachments go with it (purged by a job).
+    let files = faena_platform::files::service::delete_owner_files(
+        &txn,
+        actor,
+        crate::ORDER_FILES,
+        &current.number,
+    )
+    .await?;
     txn.commit().await?;
-    if hooked {
+    if hooked || files > 0 {
         state.jobs().wake();
     }
     announce(
