@@ -8,7 +8,10 @@
 //! ```text
 //! manifest.json        version, database kind, rows per table, files with SHA-256
 //! database.sqlite      (SQLite: VACUUM INTO) or database.pgdump (pg_dump -Fc)
-//! data/…               the data dir, without the live database and the backups
+//! data/…               the data dir, without the live database, the backups
+//!                      and the local file store
+//! objects/…            every object of the file store (local, S3 or Azure
+//!                      Blob), read through the store, by key
 //! ```
 //!
 //! It is written under a hidden `.….partial` name and renamed when complete,
@@ -27,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDateTime, Utc};
+use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -108,6 +112,11 @@ impl Manifest {
     /// Files of the data dir (under `data/`), with their checksums.
     pub fn data_files(&self) -> impl Iterator<Item = &FileEntry> {
         self.files.iter().filter(|f| f.path.starts_with("data/"))
+    }
+
+    /// Objects of the file store (under `objects/`, by key).
+    pub fn objects(&self) -> impl Iterator<Item = &FileEntry> {
+        self.files.iter().filter(|f| f.path.starts_with("objects/"))
     }
 }
 
@@ -217,6 +226,10 @@ async fn fill(
             skip.push(PathBuf::from(p));
         }
     }
+    if config.files.backend == crate::files::config::Backend::Local {
+        // Its objects are copied through the store below, like S3's.
+        skip.push(local_files_dir(config));
+    }
     let sources = walk(&config.data_dir, &skip)?;
     let total: u64 = sources.iter().map(|(_, size)| size).sum();
     progress.stage("files", total);
@@ -241,6 +254,7 @@ async fn fill(
         };
         files.push(entry);
     }
+    files.extend(copy_objects(config, partial, progress).await?);
     let (size, sha256) = hash_file(&db_file)?;
     files.insert(
         0,
@@ -382,6 +396,19 @@ pub async fn restore(
         }
     }
 
+    let store = crate::files::storage::build(&config.files, &config.data_dir)?;
+    if !replace {
+        let mut listing = store.list(None);
+        if let Some(first) = listing.next().await {
+            let first = first.context("cannot list the file store")?;
+            bail!(
+                "the file store already holds objects (such as {}); restore into an empty \
+                 store, or add --force to replace them",
+                first.location
+            );
+        }
+    }
+
     progress.stage("database", 1);
     database::restore(
         &path.join(database::file_name(kind)),
@@ -412,6 +439,21 @@ pub async fn restore(
             progress.advance(done);
         })?;
         std::fs::rename(&staging, &target)?;
+        files += 1;
+    }
+
+    let total = manifest.objects().map(|f| f.size).sum();
+    progress.stage("objects", total);
+    let mut done = 0;
+    for object in manifest.objects() {
+        let key = object_key(&object.path)?;
+        let bytes = tokio::fs::read(path.join(&object.path)).await?;
+        done += bytes.len() as u64;
+        store
+            .put(&key, object_store::PutPayload::from(bytes))
+            .await
+            .with_context(|| format!("cannot store {key}"))?;
+        progress.advance(done);
         files += 1;
     }
 
@@ -457,6 +499,86 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<(PathBuf, DateTime<Utc>)>> {
     }
     out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
     Ok(out)
+}
+
+/// The local file store's folder.
+fn local_files_dir(config: &Config) -> PathBuf {
+    if config.files.dir.as_os_str().is_empty() {
+        config.data_dir.join("files")
+    } else {
+        config.files.dir.clone()
+    }
+}
+
+/// Copies every object of the file store into `objects/<key>`.
+async fn copy_objects(
+    config: &Config,
+    partial: &Path,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<Vec<FileEntry>> {
+    use tokio::io::AsyncWriteExt;
+    let store = crate::files::storage::build(&config.files, &config.data_dir)?;
+    let mut listed = Vec::new();
+    let mut listing = store.list(None);
+    while let Some(meta) = listing.next().await {
+        listed.push(meta.context("cannot list the file store")?);
+    }
+    drop(listing);
+    listed.sort_by(|a, b| a.location.cmp(&b.location));
+    progress.stage("objects", listed.iter().map(|m| m.size).sum());
+    let mut out = Vec::with_capacity(listed.len());
+    let mut done = 0;
+    for meta in listed {
+        let rel = format!("objects/{}", meta.location);
+        let target = partial.join(rel_of_object(&rel)?);
+        if let Some(parent) = target.parent() {
+            create_dir_private(parent)?;
+        }
+        let mut stream = match store.get(&meta.location).await {
+            Ok(found) => found.into_stream(),
+            // Deleted since the listing (a purge job): no longer data.
+            Err(object_store::Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", meta.location)),
+        };
+        let mut file = tokio::fs::File::create(&target).await?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("cannot read {}", meta.location))?;
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+            size += chunk.len() as u64;
+            done += chunk.len() as u64;
+            progress.advance(done);
+        }
+        file.sync_all().await?;
+        out.push(FileEntry {
+            path: rel,
+            size,
+            sha256: crate::auth::token::hex(hasher.finalize().to_vec()),
+        });
+    }
+    Ok(out)
+}
+
+/// `objects/a/b` → the relative path it is kept at in a backup.
+fn rel_of_object(path: &str) -> anyhow::Result<PathBuf> {
+    let key = path.strip_prefix("objects/").context("not an object")?;
+    let mut out = PathBuf::from("objects");
+    for part in key.split('/') {
+        if part.is_empty() || part == "." || part == ".." || part.contains('\\') {
+            bail!("the manifest names an unsafe path: {path}");
+        }
+        out.push(part);
+    }
+    Ok(out)
+}
+
+/// `objects/a/b` → the store key `a/b`.
+fn object_key(path: &str) -> anyhow::Result<object_store::path::Path> {
+    rel_of_object(path)?;
+    let key = path.strip_prefix("objects/").context("not an object")?;
+    object_store::path::Path::parse(key).with_context(|| format!("invalid object key {key}"))
 }
 
 /// `data/a/b` → `a/b`, refusing anything that could leave the data dir.

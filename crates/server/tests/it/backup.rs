@@ -113,25 +113,67 @@ impl Site {
     }
 }
 
-/// Clients and orders as the API shows them (decrypted personal data).
-async fn served_data(site: &Site) -> (Value, Value) {
+/// What the API of a running installation serves: clients (personal data
+/// decrypted), orders, and the attachment `file` (its bytes and its
+/// thumbnail's).
+struct Served {
+    clients: Value,
+    orders: Value,
+    content: Vec<u8>,
+    thumbnail: Vec<u8>,
+}
+
+/// Starts the site's server and reads what it serves. With `attach`, first
+/// attaches that picture to the first order and waits for its thumbnail.
+async fn served(site: &Site, attach: Option<&[u8]>, file: &mut Option<String>) -> Served {
     let running = start(site.path(), site.url()).await;
+    let base = format!("http://{}", running.address);
     let token = admin_token(&running.address).await;
     let http = reqwest::Client::new();
-    let mut out = Vec::new();
-    for path in ["/api/clients?limit=500", "/api/orders?limit=500"] {
+    let get = |path: String| {
+        let req = http.get(format!("{base}{path}")).bearer_auth(&token);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            res.bytes().await.unwrap().to_vec()
+        }
+    };
+    let json = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).unwrap();
+    let orders = json(get("/api/orders?limit=500".into()).await);
+    if let Some(picture) = attach {
+        let number = orders["items"][0]["number"].as_str().unwrap();
+        let (content_type, body) =
+            crate::files::multipart(&[("file", Some("despacho bodega.png"), picture)]);
         let res = http
-            .get(format!("http://{}{path}", running.address))
+            .post(format!("{base}/api/attachments/wms.order/{number}"))
             .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        out.push(res.json::<Value>().await.unwrap());
+        assert_eq!(res.status(), 201);
+        let id = res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The server's worker makes the thumbnail.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while json(get(format!("/api/files/{id}")).await)["thumbnail"] != "ready" {
+            assert!(Instant::now() < deadline, "no thumbnail");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        *file = Some(id);
     }
+    let id = file.as_deref().unwrap();
+    let out = Served {
+        clients: json(get("/api/clients?limit=500".into()).await),
+        orders,
+        content: get(format!("/api/files/{id}/content")).await,
+        thumbnail: get(format!("/api/files/{id}/thumbnail")).await,
+    };
     stop_within_five_seconds(running).await;
-    let orders = out.pop().unwrap();
-    (out.pop().unwrap(), orders)
+    out
 }
 
 fn written_backup(stdout: &str) -> PathBuf {
@@ -150,17 +192,20 @@ fn written_backup(stdout: &str) -> PathBuf {
 async fn backup_then_restore_into_an_empty_data_dir_gives_the_same_data() {
     let source = Site::new();
     source.ok(&["demo", "--clients", "25", "--orders", "120"]);
-    // The first start creates the administrator the test signs in with.
-    let (clients, orders) = served_data(&source).await;
-    assert_eq!(clients["items"].as_array().unwrap().len(), 25);
-    assert_eq!(orders["items"].as_array().unwrap().len(), 120);
-    // Stored files (the local object store lives in the data dir), one of
-    // them bigger than the copy buffer.
-    let stored = source.path().join("files").join("wms.order").join("photos");
+    // The first start creates the administrator the test signs in with; a
+    // photo is attached to an order (the local file store lives in the
+    // data dir) and thumbnailed.
+    let picture = crate::files::picture(900, 600, image::ImageFormat::Png);
+    let mut file = None;
+    let before = served(&source, Some(&picture), &mut file).await;
+    assert_eq!(before.clients["items"].as_array().unwrap().len(), 25);
+    assert_eq!(before.orders["items"].as_array().unwrap().len(), 120);
+    assert_eq!(before.content, picture);
+    // An object bigger than the copy buffer, straight in the store.
+    let stored = source.path().join("files").join("archivo");
     std::fs::create_dir_all(&stored).unwrap();
     let big: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(stored.join("pallet.jpg"), &big).unwrap();
-    std::fs::write(stored.join("guía 52.pdf"), b"%PDF-1.7 dispatch guide").unwrap();
 
     let backups = tempfile::tempdir().unwrap();
     let stdout = source.ok(&["backup", "--dir", backups.path().to_str().unwrap()]);
@@ -173,19 +218,25 @@ async fn backup_then_restore_into_an_empty_data_dir_gives_the_same_data() {
     let stdout = target.ok(&["restore", taken.to_str().unwrap()]);
     assert!(stdout.starts_with("restored the backup of "), "{stdout}");
 
-    let (before, after) = (source.counts().await, target.counts().await);
-    assert!(before["wms_orders"] == 120, "{before:?}");
-    assert_eq!(after, before, "rows per table");
-    let (before, after) = (source.files(), target.files());
-    assert!(before.contains_key("files/wms.order/photos/pallet.jpg"));
-    assert!(before.keys().any(|k| k.starts_with("keys/")), "{before:?}");
-    assert_eq!(after, before, "files and checksums");
+    let (rows_before, rows_after) = (source.counts().await, target.counts().await);
+    assert_eq!(rows_before["wms_orders"], 120, "{rows_before:?}");
+    assert_eq!(rows_before["faena_file_versions"], 1, "{rows_before:?}");
+    assert_eq!(rows_after, rows_before, "rows per table");
+    let (files_before, files_after) = (source.files(), target.files());
+    assert!(files_before.contains_key("files/archivo/pallet.jpg"));
+    assert!(
+        files_before.keys().any(|k| k.starts_with("keys/")),
+        "{files_before:?}"
+    );
+    assert_eq!(files_after, files_before, "files and checksums");
 
     // The restored installation serves the same clients (their encrypted
-    // fields decrypt with the restored keys) and orders.
-    let (clients_after, orders_after) = served_data(&target).await;
-    assert_eq!(clients_after, clients);
-    assert_eq!(orders_after, orders);
+    // fields decrypt with the restored keys), orders and attachment.
+    let after = served(&target, None, &mut file).await;
+    assert_eq!(after.clients, before.clients);
+    assert_eq!(after.orders, before.orders);
+    assert_eq!(after.content, picture);
+    assert_eq!(after.thumbnail, before.thumbnail);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,17 +266,17 @@ async fn damaged_backups_and_occupied_targets_are_refused_and_nothing_changes() 
     );
 
     // A backup with one altered byte is refused, naming the file.
-    let copy = std::fs::read(taken.join("data").join("files").join("a.txt")).unwrap();
+    let copy = std::fs::read(taken.join("objects").join("a.txt")).unwrap();
     let mut altered = copy.clone();
     altered[0] ^= 1;
-    std::fs::write(taken.join("data").join("files").join("a.txt"), &altered).unwrap();
+    std::fs::write(taken.join("objects").join("a.txt"), &altered).unwrap();
     let empty = Site::new();
     let out = empty.faena(&["restore", taken.to_str().unwrap()]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("data/files/a.txt"), "{stderr}");
+    assert!(stderr.contains("objects/a.txt"), "{stderr}");
     assert!(empty.counts().await.is_empty(), "nothing restored");
-    assert!(!empty.path().join("files").exists());
+    assert!(!empty.path().join("files").join("a.txt").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

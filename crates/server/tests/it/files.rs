@@ -36,7 +36,7 @@ const ELF: &[u8] = &[
     0, 0x38, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -44,7 +44,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 /// A picture `w` × `h` in `format`, with something on it.
-fn picture(w: u32, h: u32, format: image::ImageFormat) -> Vec<u8> {
+pub(crate) fn picture(w: u32, h: u32, format: image::ImageFormat) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
     });
@@ -56,7 +56,7 @@ fn picture(w: u32, h: u32, format: image::ImageFormat) -> Vec<u8> {
 }
 
 /// A `multipart/form-data` body: `(field, file name, bytes)`.
-fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     let boundary = format!("----faena{}", Uuid::now_v7().simple());
     let mut body = Vec::new();
     for (name, filename, data) in parts {
