@@ -12,6 +12,7 @@ pub async fn backup(
     config: Config,
     dir: Option<PathBuf>,
     rotate: bool,
+    upload: bool,
     list: bool,
 ) -> anyhow::Result<()> {
     let dir = dir.unwrap_or_else(|| config.backup.dir(&config.data_dir));
@@ -30,6 +31,15 @@ pub async fn backup(
                 at.format("%Y-%m-%d %H:%M:%S UTC"),
                 human_bytes(size)
             );
+        }
+        if config.backup.upload {
+            for (name, at) in backup::list_uploaded(&config).await? {
+                println!(
+                    "file store: {}/{name}  {}",
+                    backup::STORE_PREFIX,
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
         }
         return Ok(());
     }
@@ -52,11 +62,44 @@ pub async fn backup(
             println!("removed {}", path.display());
         }
     }
+    if upload || config.backup.upload {
+        let name = backup::upload(&config, &created.path, &mut progress).await?;
+        progress.finish();
+        println!(
+            "uploaded to the file store as {}/{name}",
+            backup::STORE_PREFIX
+        );
+        if rotate {
+            for name in backup::rotate_uploaded(&config).await? {
+                println!(
+                    "removed {}/{name} from the file store",
+                    backup::STORE_PREFIX
+                );
+            }
+        }
+    }
     Ok(())
 }
 
-pub async fn restore(config: Config, path: &Path, force: bool, check: bool) -> anyhow::Result<()> {
+pub async fn restore(
+    config: Config,
+    path: &Path,
+    from_store: bool,
+    force: bool,
+    check: bool,
+) -> anyhow::Result<()> {
     let mut progress = Bar::new();
+    if from_store {
+        let name = path.to_string_lossy().into_owned();
+        let scratch = std::env::temp_dir().join(format!("faena-restore-{}", std::process::id()));
+        let downloaded = backup::download(&config, &name, &scratch, &mut progress).await;
+        let result = match downloaded {
+            Ok(local) => Box::pin(restore(config, &local, false, force, check)).await,
+            Err(e) => Err(e),
+        };
+        std::fs::remove_dir_all(&scratch).ok();
+        return result;
+    }
     if check {
         let manifest = backup::verify(path, &mut progress)?;
         progress.finish();

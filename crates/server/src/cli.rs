@@ -64,15 +64,24 @@ pub enum Command {
         /// `backup.keep_daily` and `backup.keep_weekly`.
         #[arg(long)]
         rotate: bool,
-        /// List the backups in the folder instead of taking one.
-        #[arg(long, conflicts_with = "rotate")]
+        /// Also upload it to the file store under `faena-backups/` (as
+        /// `backup.upload` does for every backup), rotating there too.
+        #[arg(long)]
+        upload: bool,
+        /// List the backups in the folder (and in the file store) instead
+        /// of taking one.
+        #[arg(long, conflicts_with_all = ["rotate", "upload"])]
         list: bool,
     },
     /// Restore a backup into the configured database and data dir. Stop
     /// every Faena process of this installation first.
     Restore {
-        /// The backup folder (`…/faena-YYYYMMDDTHHMMSSZ`).
+        /// The backup folder (`…/faena-YYYYMMDDTHHMMSSZ`), or with
+        /// `--from-store` the name of a backup uploaded to the file store.
         path: PathBuf,
+        /// Download the backup from the file store first.
+        #[arg(long)]
+        from_store: bool,
         /// Replace a database or data dir that already holds data.
         #[arg(long)]
         force: bool,

@@ -85,15 +85,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init_tracing(&quiet(&config));
             faena_server::admin_cli::demo(config, clients, orders, seed).await
         }
-        Command::Backup { dir, rotate, list } => {
+        Command::Backup {
+            dir,
+            rotate,
+            upload,
+            list,
+        } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&quiet(&config));
-            faena_server::backup_cli::backup(config, dir, rotate, list).await
+            faena_server::backup_cli::backup(config, dir, rotate, upload, list).await
         }
-        Command::Restore { path, force, check } => {
+        Command::Restore {
+            path,
+            from_store,
+            force,
+            check,
+        } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&quiet(&config));
-            faena_server::backup_cli::restore(config, &path, force, check).await
+            faena_server::backup_cli::restore(config, &path, from_store, force, check).await
         }
         Command::Serve { no_worker, .. } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;

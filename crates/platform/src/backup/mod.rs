@@ -44,6 +44,9 @@ const BACKUP_PREFIX: &str = "faena-";
 const PARTIAL_SUFFIX: &str = ".partial";
 const NAME_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 const FORMAT_VERSION: u32 = 1;
+/// Where uploaded backups live in the file store; never part of a backup's
+/// own objects.
+pub const STORE_PREFIX: &str = "faena-backups";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -55,6 +58,10 @@ pub struct BackupConfig {
     /// When the nightly backup runs (cron, UTC, optional seconds); empty
     /// turns it off.
     pub schedule: String,
+    /// Also upload every backup to the file store (`files.backend`) under
+    /// `faena-backups/<name>/`: with S3 or Azure Blob, a copy off this
+    /// machine. The same rotation applies there.
+    pub upload: bool,
     /// The nightly job keeps the newest backup of each of the last
     /// `keep_daily` days and of each of the last `keep_weekly` ISO weeks.
     pub keep_daily: u32,
@@ -69,6 +76,7 @@ impl Default for BackupConfig {
         Self {
             dir: PathBuf::new(),
             schedule: "30 3 * * *".into(),
+            upload: false,
             keep_daily: 7,
             keep_weekly: 4,
             pg_dump: "pg_dump".into(),
@@ -399,8 +407,11 @@ pub async fn restore(
     let store = crate::files::storage::build(&config.files, &config.data_dir)?;
     if !replace {
         let mut listing = store.list(None);
-        if let Some(first) = listing.next().await {
+        while let Some(first) = listing.next().await {
             let first = first.context("cannot list the file store")?;
+            if is_uploaded_backup(&first.location) {
+                continue;
+            }
             bail!(
                 "the file store already holds objects (such as {}); restore into an empty \
                  store, or add --force to replace them",
@@ -501,6 +512,157 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<(PathBuf, DateTime<Utc>)>> {
     Ok(out)
 }
 
+fn is_uploaded_backup(key: &object_store::path::Path) -> bool {
+    key.parts()
+        .next()
+        .is_some_and(|p| p.as_ref() == STORE_PREFIX)
+}
+
+/// Uploads the backup folder at `path` to the file store under
+/// `faena-backups/<name>/`, the manifest last (a backup without its
+/// manifest there is incomplete and ignored). Returns its name.
+pub async fn upload(
+    config: &Config,
+    path: &Path,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<String> {
+    let manifest = read_manifest(path)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("a backup folder has a name")?;
+    let store = crate::files::storage::build(&config.files, &config.data_dir)?;
+    progress.stage("upload", manifest.files.iter().map(|f| f.size).sum());
+    let mut done = 0;
+    let paths = manifest
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain([MANIFEST]);
+    for rel in paths {
+        let key = object_store::path::Path::parse(format!("{STORE_PREFIX}/{name}/{rel}"))
+            .with_context(|| format!("invalid object key for {rel}"))?;
+        let bytes = tokio::fs::read(path.join(rel)).await?;
+        done += bytes.len() as u64;
+        store
+            .put(&key, object_store::PutPayload::from(bytes))
+            .await
+            .with_context(|| format!("cannot upload {key}"))?;
+        progress.advance(done);
+    }
+    Ok(name)
+}
+
+/// The backups uploaded to the file store (those whose manifest arrived),
+/// newest first.
+pub async fn list_uploaded(config: &Config) -> anyhow::Result<Vec<(String, DateTime<Utc>)>> {
+    let store = crate::files::storage::build(&config.files, &config.data_dir)?;
+    let prefix = object_store::path::Path::from(STORE_PREFIX);
+    let mut listing = store.list(Some(&prefix));
+    let mut out = Vec::new();
+    while let Some(meta) = listing.next().await {
+        let meta = meta.context("cannot list the uploaded backups")?;
+        let parts: Vec<_> = meta.location.parts().collect();
+        if parts.len() == 3 && parts[2].as_ref() == MANIFEST {
+            let name = parts[1].as_ref().to_owned();
+            if let Some(at) = parse_name(&name) {
+                out.push((name, at));
+            }
+        }
+    }
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    Ok(out)
+}
+
+/// Applies the configured rotation to the uploaded backups; returns the
+/// names it deleted.
+pub async fn rotate_uploaded(config: &Config) -> anyhow::Result<Vec<String>> {
+    let uploaded = list_uploaded(config).await?;
+    let taken: Vec<_> = uploaded.iter().map(|(_, at)| *at).collect();
+    let kept = rotation::keep(&taken, config.backup.keep_daily, config.backup.keep_weekly);
+    let store = crate::files::storage::build(&config.files, &config.data_dir)?;
+    let mut removed = Vec::new();
+    for (i, (name, _)) in uploaded.into_iter().enumerate() {
+        if kept.contains(&i) {
+            continue;
+        }
+        let prefix = object_store::path::Path::from(format!("{STORE_PREFIX}/{name}"));
+        // The manifest first: a half-deleted backup is an incomplete one.
+        store.delete(&prefix.child(MANIFEST)).await.ok();
+        let mut listing = store.list(Some(&prefix));
+        let mut keys = Vec::new();
+        while let Some(meta) = listing.next().await {
+            keys.push(meta.context("cannot list an uploaded backup")?.location);
+        }
+        drop(listing);
+        for key in keys {
+            crate::files::storage::delete_quietly(store.as_ref(), key.as_ref()).await?;
+        }
+        removed.push(name);
+    }
+    Ok(removed)
+}
+
+/// Downloads the uploaded backup `name` into a new folder under `into`;
+/// returns its path (then `verify` and `restore` it like any other).
+pub async fn download(
+    config: &Config,
+    name: &str,
+    into: &Path,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<PathBuf> {
+    use tokio::io::AsyncWriteExt;
+    if parse_name(name).is_none() || name.contains('/') {
+        bail!("`{name}` is not a backup name (faena-YYYYMMDDTHHMMSSZ)");
+    }
+    let store = crate::files::storage::build(&config.files, &config.data_dir)?;
+    let prefix = object_store::path::Path::from(format!("{STORE_PREFIX}/{name}"));
+    let manifest_key = prefix.child(MANIFEST);
+    let raw = match store.get(&manifest_key).await {
+        Ok(found) => found.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => {
+            bail!("no complete backup `{name}` in the file store")
+        }
+        Err(e) => return Err(e).context("cannot read the uploaded manifest"),
+    };
+    let manifest: Manifest = serde_json::from_slice(&raw).context("unreadable manifest")?;
+    let target = into.join(name);
+    create_dir_private(&target)?;
+    progress.stage("download", manifest.files.iter().map(|f| f.size).sum());
+    let mut done = 0;
+    for file in &manifest.files {
+        let rel = if file.path.starts_with("objects/") {
+            rel_of_object(&file.path)?
+        } else if file.path.starts_with("data/") {
+            PathBuf::from("data").join(rel_of(&file.path)?)
+        } else if !file.path.contains('/') && file.path != ".." && file.path != "." {
+            PathBuf::from(&file.path)
+        } else {
+            bail!("the manifest names an unsafe path: {}", file.path);
+        };
+        let to = target.join(rel);
+        if let Some(parent) = to.parent() {
+            create_dir_private(parent)?;
+        }
+        let key = object_store::path::Path::parse(format!("{STORE_PREFIX}/{name}/{}", file.path))?;
+        let mut stream = store
+            .get(&key)
+            .await
+            .with_context(|| format!("the uploaded backup is missing {}", file.path))?
+            .into_stream();
+        let mut out = tokio::fs::File::create(&to).await?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            out.write_all(&chunk).await?;
+            done += chunk.len() as u64;
+            progress.advance(done);
+        }
+        out.sync_all().await?;
+    }
+    tokio::fs::write(target.join(MANIFEST), &raw).await?;
+    Ok(target)
+}
+
 /// The local file store's folder.
 fn local_files_dir(config: &Config) -> PathBuf {
     if config.files.dir.as_os_str().is_empty() {
@@ -521,7 +683,10 @@ async fn copy_objects(
     let mut listed = Vec::new();
     let mut listing = store.list(None);
     while let Some(meta) = listing.next().await {
-        listed.push(meta.context("cannot list the file store")?);
+        let meta = meta.context("cannot list the file store")?;
+        if !is_uploaded_backup(&meta.location) {
+            listed.push(meta);
+        }
     }
     drop(listing);
     listed.sort_by(|a, b| a.location.cmp(&b.location));
@@ -778,6 +943,17 @@ impl Job for NightlyBackup {
             }
         };
         let removed = rotate(&dir, &config.backup)?;
+        if config.backup.upload {
+            let mut progress = JobProgress {
+                stage: String::new(),
+                total: 1,
+                last: u64::MAX,
+                updates: tokio::sync::mpsc::unbounded_channel().0,
+            };
+            upload(config, &created.path, &mut progress).await?;
+            let gone = rotate_uploaded(config).await?;
+            tracing::info!(removed = gone.len(), "backup uploaded to the file store");
+        }
         ctx.progress(100, 100, "done").await?;
         tracing::info!(
             backup = %created.path.display(),

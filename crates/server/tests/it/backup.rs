@@ -53,7 +53,13 @@ impl Site {
 
     /// Runs `faena ARGS --data-dir <dir>` against this site's database.
     fn faena(&self, args: &[&str]) -> std::process::Output {
+        self.faena_with(args, &[])
+    }
+
+    /// The same, with more settings in the environment.
+    fn faena_with(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_faena"));
+        cmd.envs(env.iter().copied());
         cmd.args(args)
             .arg("--data-dir")
             .arg(self.path())
@@ -378,4 +384,116 @@ async fn a_backup_from_the_admin_page_runs_as_a_job_with_progress_and_rotates() 
     assert!(html.contains("Respaldos"), "{html}");
     assert!(html.contains(&names[0]), "{html}");
     assert!(html.contains("Completado"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_uploaded_to_azure_blob_restores_after_the_server_is_lost() {
+    let Some(program) = crate::files::Azurite::program() else {
+        return;
+    };
+    let workdir = tempfile::tempdir().unwrap();
+    let azurite = crate::files::Azurite::start(&program, workdir.path());
+    azurite.create_container("faena").await;
+    let endpoint = azurite.endpoint();
+    let azure = move |c: &mut faena_platform::Config| {
+        c.files.backend = faena_platform::files::config::Backend::Azure;
+        c.files.azure.use_emulator = true;
+        c.files.azure.endpoint = endpoint.clone();
+        c.files.azure.container = "faena".into();
+    };
+    let local_backups = tempfile::tempdir().unwrap();
+    let dir = local_backups.path().to_path_buf();
+    let source = TestApp::with_config(|c| {
+        azure(c);
+        c.backup.dir = dir.clone();
+        c.backup.upload = true;
+    })
+    .await;
+    let admin = source.admin().await;
+    let number = crate::files::an_order(&admin).await;
+    let picture = crate::files::picture(400, 300, image::ImageFormat::Png);
+    let res = crate::files::upload(&admin, &number, "guía firmada.png", &picture).await;
+    res.assert_status(StatusCode::CREATED);
+    let file_id = res.json()["id"].as_str().unwrap().to_owned();
+
+    // The nightly job, started by hand: a backup in the folder and in Azure.
+    let queued = admin.post_json("/api/backups", &json!({})).await;
+    queued.assert_status(StatusCode::ACCEPTED);
+    let id: uuid::Uuid = queued.json()["job_id"].as_str().unwrap().parse().unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let handle = worker::spawn(
+        source.state.clone(),
+        WorkerOptions {
+            id: "test/backup-upload".into(),
+            concurrency: 1,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(50),
+            grace: Duration::from_secs(5),
+        },
+        rx,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let row = loop {
+        let row = job::Entity::find()
+            .filter(job::Column::Id.eq(id))
+            .one(source.state.db())
+            .await
+            .unwrap()
+            .unwrap();
+        if row.state != "queued" && row.state != "running" {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "the backup job did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+    assert_eq!(row.state, "succeeded", "{:?}", row.last_error);
+    let config = source.state.config().clone();
+    let uploaded = backup::list_uploaded(&config).await.unwrap();
+    assert_eq!(uploaded.len(), 1, "{uploaded:?}");
+    let name = uploaded[0].0.clone();
+    let orders = database::table_counts(source.state.db()).await.unwrap()["wms_orders"];
+
+    // The machine is lost with its disk: only Azure is left.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let target = Site::new();
+    let endpoint = azurite.endpoint();
+    let env = [
+        ("FAENA_FILES__BACKEND", "azure"),
+        ("FAENA_FILES__AZURE__USE_EMULATOR", "true"),
+        ("FAENA_FILES__AZURE__ENDPOINT", endpoint.as_str()),
+        ("FAENA_FILES__AZURE__CONTAINER", "faena"),
+    ];
+    // The attachments are still in the container: without --force the
+    // restore refuses to overwrite them; with it, they are replaced by the
+    // backup's copies.
+    let out = target.faena_with(&["restore", &name, "--from-store"], &env);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--force"), "{stderr}");
+    let out = target.faena_with(&["restore", &name, "--from-store", "--force"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts = target.counts().await;
+    assert_eq!(counts["faena_files"], 1);
+    assert_eq!(counts["wms_orders"], orders);
+
+    // A server on the restored data serves the attachment.
+    let (data_dir, url) = (target.path().to_path_buf(), target.database_url());
+    let azure_again = azure.clone();
+    let revived = TestApp::with_config(move |c| {
+        azure_again(c);
+        c.data_dir = data_dir;
+        c.database.url = url.into();
+    })
+    .await;
+    let admin = revived.admin().await;
+    let res = admin.get(&format!("/api/files/{file_id}/content")).await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.body.as_ref(), picture.as_slice());
+    drop(revived);
 }

@@ -92,7 +92,7 @@ async fn post_file(client: &Client, path: &str, name: &str, data: &[u8]) -> Test
         .await
 }
 
-async fn upload(client: &Client, number: &str, name: &str, data: &[u8]) -> TestResponse {
+pub(crate) async fn upload(client: &Client, number: &str, name: &str, data: &[u8]) -> TestResponse {
     post_file(
         client,
         &format!("/api/attachments/wms.order/{number}"),
@@ -103,7 +103,7 @@ async fn upload(client: &Client, number: &str, name: &str, data: &[u8]) -> TestR
 }
 
 /// A client and an order for it, made through the API; the order number.
-async fn an_order(admin: &Client) -> String {
+pub(crate) async fn an_order(admin: &Client) -> String {
     let suffix = Uuid::now_v7().simple().to_string();
     let res = admin
         .post_json(
@@ -792,7 +792,7 @@ async fn the_order_page_lists_and_attaches_files() {
 // ---------------------------------------------------------------- Azurite
 
 /// Azurite's blob service on a free port, in memory, for one test.
-struct Azurite {
+pub(crate) struct Azurite {
     child: Child,
     port: u16,
 }
@@ -808,7 +808,7 @@ impl Azurite {
     /// `FAENA_TEST_AZURITE` (CI installs Azurite from npm and points it at
     /// `azurite-blob`), else `azurite-blob` on the PATH. In CI a missing
     /// Azurite fails the test; elsewhere the test is skipped with a note.
-    fn program() -> Option<String> {
+    pub(crate) fn program() -> Option<String> {
         let program = std::env::var("FAENA_TEST_AZURITE").unwrap_or_else(|_| "azurite-blob".into());
         let ok = Command::new(&program)
             .arg("--version")
@@ -829,7 +829,7 @@ impl Azurite {
         None
     }
 
-    fn start(program: &str, workdir: &std::path::Path) -> Self {
+    pub(crate) fn start(program: &str, workdir: &std::path::Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -852,13 +852,13 @@ impl Azurite {
         Azurite { child, port }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}/devstoreaccount1", self.port)
     }
 
     /// Creates a container with a Shared Key request, as the Azure CLI
     /// would (Faena expects its container to exist).
-    async fn create_container(&self, name: &str) {
+    pub(crate) async fn create_container(&self, name: &str) {
         use base64::Engine;
         use base64::engine::general_purpose::STANDARD;
         use hmac::{Hmac, Mac};
@@ -1011,7 +1011,7 @@ impl Moto {
         Moto { child, port }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
