@@ -19,6 +19,7 @@ use crate::auth::principal::Actor;
 use crate::db::DbKind;
 use crate::error::{AppError, AppResult};
 use crate::http::Json;
+use crate::jobs::api::JobView;
 use crate::jobs::entity::{job, schedule};
 use crate::jobs::{self, Enqueue, Job, JobState};
 use crate::state::AppState;
@@ -39,20 +40,6 @@ pub struct BackupView {
     pub files: usize,
 }
 
-/// The last backup job, however it ended.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct BackupJobView {
-    pub id: Uuid,
-    pub state: JobState,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub progress_done: Option<i64>,
-    pub progress_total: Option<i64>,
-    pub progress_message: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BackupsOverview {
     /// The folder backups go to.
@@ -64,7 +51,8 @@ pub struct BackupsOverview {
     pub keep_weekly: u32,
     /// Newest first.
     pub backups: Vec<BackupView>,
-    pub last_job: Option<BackupJobView>,
+    /// The last backup job, however it ended.
+    pub last_job: Option<JobView>,
 }
 
 /// A backup job was queued (or one was already queued or running).
@@ -136,17 +124,7 @@ pub async fn overview(state: &AppState) -> AppResult<BackupsOverview> {
         .order_by_desc(job::Column::CreatedAt)
         .one(state.db())
         .await?
-        .map(|j| BackupJobView {
-            id: j.id,
-            state: JobState::parse(&j.state).unwrap_or(JobState::Queued),
-            attempts: j.attempts,
-            last_error: j.last_error,
-            progress_done: j.progress_done,
-            progress_total: j.progress_total,
-            progress_message: j.progress_message,
-            created_at: j.created_at,
-            finished_at: j.finished_at,
-        });
+        .map(JobView::from);
     let next_run_at = schedule::Entity::find_by_id("platform.backup.nightly".to_owned())
         .one(state.db())
         .await?

@@ -236,7 +236,7 @@ async fn fill(
     }
     if config.files.backend == crate::files::config::Backend::Local {
         // Its objects are copied through the store below, like S3's.
-        skip.push(local_files_dir(config));
+        skip.push(config.files.local_dir(&config.data_dir));
     }
     let sources = walk(&config.data_dir, &skip)?;
     let total: u64 = sources.iter().map(|(_, size)| size).sum();
@@ -487,7 +487,7 @@ pub async fn restore(
 
 /// Applies the configured rotation to the backups in `dir` now; returns
 /// what it deleted.
-pub fn rotate(dir: &Path, config: &BackupConfig) -> std::io::Result<Vec<PathBuf>> {
+pub fn rotate(dir: &Path, config: &BackupConfig) -> anyhow::Result<Vec<PathBuf>> {
     rotation::apply(dir, config.keep_daily, config.keep_weekly, Utc::now())
 }
 
@@ -663,15 +663,6 @@ pub async fn download(
     Ok(target)
 }
 
-/// The local file store's folder.
-fn local_files_dir(config: &Config) -> PathBuf {
-    if config.files.dir.as_os_str().is_empty() {
-        config.data_dir.join("files")
-    } else {
-        config.files.dir.clone()
-    }
-}
-
 /// Copies every object of the file store into `objects/<key>`.
 async fn copy_objects(
     config: &Config,
@@ -728,15 +719,7 @@ async fn copy_objects(
 
 /// `objects/a/b` → the relative path it is kept at in a backup.
 fn rel_of_object(path: &str) -> anyhow::Result<PathBuf> {
-    let key = path.strip_prefix("objects/").context("not an object")?;
-    let mut out = PathBuf::from("objects");
-    for part in key.split('/') {
-        if part.is_empty() || part == "." || part == ".." || part.contains('\\') {
-            bail!("the manifest names an unsafe path: {path}");
-        }
-        out.push(part);
-    }
-    Ok(out)
+    Ok(PathBuf::from("objects").join(safe_rel(path, "objects/")?))
 }
 
 /// `objects/a/b` → the store key `a/b`.
@@ -748,7 +731,15 @@ fn object_key(path: &str) -> anyhow::Result<object_store::path::Path> {
 
 /// `data/a/b` → `a/b`, refusing anything that could leave the data dir.
 fn rel_of(path: &str) -> anyhow::Result<PathBuf> {
-    let rel = path.strip_prefix("data/").context("not a data file")?;
+    safe_rel(path, "data/")
+}
+
+/// The part of manifest path `path` after `prefix`, as a relative path,
+/// refusing anything that could climb out of where it is put.
+fn safe_rel(path: &str, prefix: &str) -> anyhow::Result<PathBuf> {
+    let rel = path
+        .strip_prefix(prefix)
+        .with_context(|| format!("{path} is not under {prefix}"))?;
     let mut out = PathBuf::new();
     for part in rel.split('/') {
         if part.is_empty() || part == "." || part == ".." || part.contains('\\') {
@@ -944,13 +935,7 @@ impl Job for NightlyBackup {
         };
         let removed = rotate(&dir, &config.backup)?;
         if config.backup.upload {
-            let mut progress = JobProgress {
-                stage: String::new(),
-                total: 1,
-                last: u64::MAX,
-                updates: tokio::sync::mpsc::unbounded_channel().0,
-            };
-            upload(config, &created.path, &mut progress).await?;
+            upload(config, &created.path, &mut Silent).await?;
             let gone = rotate_uploaded(config).await?;
             tracing::info!(removed = gone.len(), "backup uploaded to the file store");
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
-use super::{BACKUP_PREFIX, PARTIAL_SUFFIX, parse_name};
+use super::PARTIAL_SUFFIX;
 
 /// The indices into `taken` (times the backups were taken, in any order)
 /// of the backups to keep.
@@ -45,37 +45,30 @@ pub fn apply(
     keep_daily: u32,
     keep_weekly: u32,
     now: DateTime<Utc>,
-) -> std::io::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX) {
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .map(|m| DateTime::<Utc>::from(m) < now - Duration::days(1))
-                .unwrap_or(false);
-            if old {
-                std::fs::remove_dir_all(&path)?;
-                removed.push(path);
-            }
+        if !(name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX)) {
             continue;
         }
-        if !name.starts_with(BACKUP_PREFIX) || !path.join(super::MANIFEST).is_file() {
-            continue;
-        }
-        if let Some(taken) = parse_name(&name) {
-            found.push((path, taken));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .map(|m| DateTime::<Utc>::from(m) < now - Duration::days(1))
+            .unwrap_or(false);
+        if old {
+            std::fs::remove_dir_all(entry.path())?;
+            removed.push(entry.path());
         }
     }
+    let found = super::list(dir)?;
     let taken: Vec<_> = found.iter().map(|(_, t)| *t).collect();
     let kept = keep(&taken, keep_daily, keep_weekly);
     for (i, (path, _)) in found.into_iter().enumerate() {

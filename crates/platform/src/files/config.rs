@@ -1,7 +1,7 @@
 //! File settings: where objects live, and what may be uploaded.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,15 @@ impl Default for AzureConfig {
 }
 
 impl FilesConfig {
+    /// The local backend's folder: `dir`, or `<data_dir>/files`.
+    pub fn local_dir(&self, data_dir: &Path) -> PathBuf {
+        if self.dir.as_os_str().is_empty() {
+            data_dir.join("files")
+        } else {
+            self.dir.clone()
+        }
+    }
+
     /// The size limit in bytes for a sniffed type (its short name).
     pub fn max_bytes_for(&self, kind: &str) -> u64 {
         let mb = self

@@ -26,11 +26,7 @@ pub const EMULATOR_KEY: &str =
 pub fn build(config: &FilesConfig, data_dir: &FsPath) -> anyhow::Result<Arc<dyn ObjectStore>> {
     Ok(match config.backend {
         Backend::Local => {
-            let dir = if config.dir.as_os_str().is_empty() {
-                data_dir.join("files")
-            } else {
-                config.dir.clone()
-            };
+            let dir = config.local_dir(data_dir);
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("creating the files folder {}", dir.display()))?;
             Arc::new(

@@ -182,6 +182,39 @@ async fn served(site: &Site, attach: Option<&[u8]>, file: &mut Option<String>) -
     out
 }
 
+/// Runs a worker until job `id` has ended (60 s at most); its last row.
+async fn run_job(state: &faena_platform::AppState, id: uuid::Uuid) -> job::Model {
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let handle = worker::spawn(
+        state.clone(),
+        WorkerOptions {
+            id: "test/backup".into(),
+            concurrency: 1,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(50),
+            grace: Duration::from_secs(5),
+        },
+        rx,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let row = loop {
+        let row = job::Entity::find()
+            .filter(job::Column::Id.eq(id))
+            .one(state.db())
+            .await
+            .unwrap()
+            .unwrap();
+        if row.state != JobState::Queued.as_str() && row.state != JobState::Running.as_str() {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "the backup job did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+    row
+}
+
 fn written_backup(stdout: &str) -> PathBuf {
     let line = stdout
         .lines()
@@ -321,34 +354,7 @@ async fn a_backup_from_the_admin_page_runs_as_a_job_with_progress_and_rotates() 
     let id: uuid::Uuid = again.json()["job_id"].as_str().unwrap().parse().unwrap();
     assert!(location.contains(&id.to_string()));
 
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handle = worker::spawn(
-        state.clone(),
-        WorkerOptions {
-            id: "test/backup".into(),
-            concurrency: 1,
-            lease: Duration::from_secs(30),
-            poll: Duration::from_millis(50),
-            grace: Duration::from_secs(5),
-        },
-        rx,
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let row = loop {
-        let row = job::Entity::find()
-            .filter(job::Column::Id.eq(id))
-            .one(state.db())
-            .await
-            .unwrap()
-            .unwrap();
-        if row.state != JobState::Queued.as_str() && row.state != JobState::Running.as_str() {
-            break row;
-        }
-        assert!(Instant::now() < deadline, "the backup job did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    stop.send(true).unwrap();
-    handle.await.unwrap();
+    let row = run_job(state, id).await;
     assert_eq!(row.state, "succeeded", "{:?}", row.last_error);
     assert_eq!(row.progress_done, Some(100));
     assert_eq!(row.progress_total, Some(100));
@@ -420,34 +426,7 @@ async fn a_backup_uploaded_to_azure_blob_restores_after_the_server_is_lost() {
     let queued = admin.post_json("/api/backups", &json!({})).await;
     queued.assert_status(StatusCode::ACCEPTED);
     let id: uuid::Uuid = queued.json()["job_id"].as_str().unwrap().parse().unwrap();
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handle = worker::spawn(
-        source.state.clone(),
-        WorkerOptions {
-            id: "test/backup-upload".into(),
-            concurrency: 1,
-            lease: Duration::from_secs(30),
-            poll: Duration::from_millis(50),
-            grace: Duration::from_secs(5),
-        },
-        rx,
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let row = loop {
-        let row = job::Entity::find()
-            .filter(job::Column::Id.eq(id))
-            .one(source.state.db())
-            .await
-            .unwrap()
-            .unwrap();
-        if row.state != "queued" && row.state != "running" {
-            break row;
-        }
-        assert!(Instant::now() < deadline, "the backup job did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    stop.send(true).unwrap();
-    handle.await.unwrap();
+    let row = run_job(&source.state, id).await;
     assert_eq!(row.state, "succeeded", "{:?}", row.last_error);
     let config = source.state.config().clone();
     let uploaded = backup::list_uploaded(&config).await.unwrap();
