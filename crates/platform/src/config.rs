@@ -82,6 +82,22 @@ pub struct JobsConfig {
     /// Finished jobs (succeeded or cancelled) are deleted after this many
     /// days; dead ones stay until an admin acts.
     pub keep_finished_days: u32,
+    /// Where jobs are kept: `database` (the application database, the
+    /// default) or `redis` (the server of `redis.url`; the database then
+    /// only holds enqueued jobs until a worker relays them there).
+    pub storage: JobStorage,
+    /// Prefix of every Redis key of the job storage. Replicas of one
+    /// deployment share it; two deployments on one Redis must not.
+    pub redis_prefix: String,
+}
+
+/// Where jobs are kept (see `jobs.storage`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStorage {
+    #[default]
+    Database,
+    Redis,
 }
 
 impl Default for JobsConfig {
@@ -92,6 +108,8 @@ impl Default for JobsConfig {
             poll_interval_ms: 1000,
             shutdown_grace_secs: 10,
             keep_finished_days: 14,
+            storage: JobStorage::Database,
+            redis_prefix: "faena:jobs:".into(),
         }
     }
 }

@@ -44,17 +44,18 @@ impl Job for Housekeeping {
             )
             .filter(job::Column::FinishedAt.lt(cutoff))
             .exec(state.db())
-            .await?;
+            .await?
+            .rows_affected;
+        let pruned = match state.jobs().redis() {
+            Some(redis) => pruned + redis.prune(cutoff).await?,
+            None => pruned,
+        };
         let mail_pruned = crate::mail::prune(state).await?;
         // Planner statistics (SQLite's `PRAGMA optimize`; autovacuum does
         // it on PostgreSQL, and an ANALYZE there is cheap).
         crate::db::analyze(state.db()).await?;
         ctx.progress(steps, steps, "done").await?;
-        tracing::info!(
-            jobs_pruned = pruned.rows_affected,
-            mail_pruned,
-            "housekeeping done"
-        );
+        tracing::info!(jobs_pruned = pruned, mail_pruned, "housekeeping done");
         Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //! time until a worker (concurrency 16) has run them all and recorded
 //! their outcomes. The database is
 //! SQLite by default, PostgreSQL when `FAENA_TEST_POSTGRES_URL` is set (as
-//! in the tests).
+//! in the tests). With `BENCH_JOBS_STORAGE=redis` the jobs are kept in the
+//! Redis of `FAENA_TEST_REDIS_URL` (the database is then their outbox).
 //!
 //! `cargo bench -p faena-server --bench jobs`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -56,8 +57,19 @@ fn noop_jobs(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
+    let redis = std::env::var("BENCH_JOBS_STORAGE").is_ok_and(|s| s == "redis");
     let app = rt.block_on(TestApp::start(
-        |config| config.database.max_connections = 8,
+        |config| {
+            config.database.max_connections = 8;
+            if redis {
+                config.redis.url = faena_testkit::redis_url()
+                    .expect("BENCH_JOBS_STORAGE=redis needs FAENA_TEST_REDIS_URL")
+                    .into();
+                config.jobs.storage = faena_platform::config::JobStorage::Redis;
+                config.jobs.redis_prefix =
+                    format!("faena_bench:{}:", uuid::Uuid::now_v7().simple());
+            }
+        },
         Some(vec![Box::new(BenchJobs)]),
     ));
     let state = app.state.clone();
@@ -76,7 +88,10 @@ fn noop_jobs(c: &mut Criterion) {
             rx,
         )
     };
-    let storage = format!("{:?}", app.db_kind()).to_lowercase();
+    let mut storage = format!("{:?}", app.db_kind()).to_lowercase();
+    if redis {
+        storage = format!("redis_outbox_{storage}");
+    }
     let mut group = c.benchmark_group("jobs");
     group
         .sample_size(10)
@@ -116,6 +131,18 @@ fn noop_jobs(c: &mut Criterion) {
 
 /// Jobs of the batch (ids after `since`, UUIDv7) not yet succeeded.
 async fn unfinished(state: &faena_platform::AppState, since: uuid::Uuid) -> u64 {
+    if state.jobs().redis().is_some() {
+        // Nothing left in the outbox, nothing queued or running in Redis.
+        let outbox = job::Entity::find().count(state.db()).await.unwrap();
+        let live: u64 = jobs::api::counts(state)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(s, _)| matches!(s, jobs::JobState::Queued | jobs::JobState::Running))
+            .map(|(_, n)| n)
+            .sum();
+        return outbox + live;
+    }
     job::Entity::find()
         .filter(job::Column::Id.gt(since))
         .filter(job::Column::State.ne("succeeded"))

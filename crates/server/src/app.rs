@@ -172,7 +172,15 @@ pub fn assemble(
     let mut schedules = faena_platform::housekeeping::schedules();
     schedules.extend(faena_platform::backup::schedules(&config.backup)?);
     schedules.extend(modules.iter().flat_map(|m| m.schedules()));
-    let jobs = faena_platform::jobs::Registry::new(job_types, schedules)?;
+    let mut jobs = faena_platform::jobs::Registry::new(job_types, schedules)?;
+    if config.jobs.storage == faena_platform::config::JobStorage::Redis {
+        let url = config.redis.url().ok_or_else(|| {
+            anyhow::anyhow!("jobs.storage is redis but redis.url (FAENA_REDIS_URL) is not set")
+        })?;
+        let store =
+            faena_platform::jobs::redis_store::RedisStore::new(url, &config.jobs.redis_prefix)?;
+        jobs = jobs.with_redis(store);
+    }
     let topics: Vec<_> = [faena_platform::jobs::TOPIC, faena_platform::webhooks::TOPIC]
         .into_iter()
         .chain(modules.iter().flat_map(|m| m.topics().iter().copied()))

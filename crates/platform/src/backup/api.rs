@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,8 +20,8 @@ use crate::db::DbKind;
 use crate::error::{AppError, AppResult};
 use crate::http::Json;
 use crate::jobs::api::JobView;
-use crate::jobs::entity::{job, schedule};
-use crate::jobs::{self, Enqueue, Job, JobState};
+use crate::jobs::entity::schedule;
+use crate::jobs::{self, Enqueue, Job};
 use crate::state::AppState;
 
 /// One backup in the folder.
@@ -119,12 +119,18 @@ pub async fn overview(state: &AppState) -> AppResult<BackupsOverview> {
             files: m.data_files().count(),
         });
     }
-    let last_job = job::Entity::find()
-        .filter(job::Column::Kind.eq(NightlyBackup::NAME))
-        .order_by_desc(job::Column::CreatedAt)
-        .one(state.db())
-        .await?
-        .map(JobView::from);
+    let last_job = crate::jobs::api::list(
+        state,
+        &crate::jobs::api::JobFilter {
+            kind: Some(NightlyBackup::NAME.into()),
+            limit: Some(1),
+            ..Default::default()
+        },
+    )
+    .await?
+    .items
+    .into_iter()
+    .next();
     let next_run_at = schedule::Entity::find_by_id("platform.backup.nightly".to_owned())
         .one(state.db())
         .await?
@@ -140,6 +146,9 @@ pub async fn overview(state: &AppState) -> AppResult<BackupsOverview> {
     })
 }
 
+/// The deduplication key of backups asked for from the page or API.
+const NOW_KEY: &str = "backup:now";
+
 /// Queues a backup unless one is queued or running; audited.
 pub async fn start(state: &AppState, actor: &Actor) -> AppResult<BackupQueued> {
     let txn = state.begin_write().await?;
@@ -147,7 +156,7 @@ pub async fn start(state: &AppState, actor: &Actor) -> AppResult<BackupQueued> {
         &txn,
         &NightlyBackup {},
         Enqueue {
-            dedup_key: Some("backup:now".into()),
+            dedup_key: Some(NOW_KEY.into()),
             run_at: None,
         },
     )
@@ -166,14 +175,9 @@ pub async fn start(state: &AppState, actor: &Actor) -> AppResult<BackupQueued> {
             }
         }
         None => {
-            let live = job::Entity::find()
-                .filter(job::Column::Kind.eq(NightlyBackup::NAME))
-                .filter(
-                    job::Column::State
-                        .is_in([JobState::Queued.as_str(), JobState::Running.as_str()]),
-                )
-                .order_by_desc(job::Column::CreatedAt)
-                .one(&txn)
+            let live = state
+                .jobs()
+                .live(&txn, NightlyBackup::NAME, NOW_KEY)
                 .await?
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("backup job vanished")))?;
             BackupQueued {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::JobState;
 use super::entity::job;
+use super::redis_store::Admin;
 use crate::audit::{self, Entry};
 use crate::auth::principal::Actor;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
@@ -145,6 +146,12 @@ pub async fn list(state: &AppState, f: &JobFilter) -> AppResult<Page<JobView>> {
         }))
     });
     errors.finish()?;
+    let kind = f.kind.as_deref().filter(|k| !k.is_empty());
+    if let Some(redis) = state.jobs().redis() {
+        let rows = redis.list(wanted, kind, cursor, limit + 1).await?;
+        let rows: Vec<JobView> = rows.into_iter().map(JobView::from).collect();
+        return Ok(Page::from_rows(rows, limit, |j| j.id.to_string()));
+    }
     let mut q = job::Entity::find().order_by_desc(job::Column::Id);
     if let Some(c) = cursor {
         q = q.filter(job::Column::Id.lt(c));
@@ -152,7 +159,7 @@ pub async fn list(state: &AppState, f: &JobFilter) -> AppResult<Page<JobView>> {
     if let Some(s) = wanted {
         q = q.filter(job::Column::State.eq(s.as_str()));
     }
-    if let Some(k) = f.kind.as_deref().filter(|k| !k.is_empty()) {
+    if let Some(k) = kind {
         q = q.filter(job::Column::Kind.eq(k));
     }
     let rows = q.limit(limit + 1).all(state.db()).await?;
@@ -172,7 +179,7 @@ async fn count_jobs(State(state): State<AppState>) -> AppResult<Json<JobCounts>>
         dead: 0,
         cancelled: 0,
     };
-    for (s, n) in counts(state.db()).await? {
+    for (s, n) in counts(&state).await? {
         let slot = match s {
             JobState::Queued => &mut c.queued,
             JobState::Running => &mut c.running,
@@ -185,8 +192,16 @@ async fn count_jobs(State(state): State<AppState>) -> AppResult<Json<JobCounts>>
     Ok(Json(c))
 }
 
-/// Jobs per state (every state, zeros included).
-pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(JobState, u64)>, DbErr> {
+/// Jobs per state (every state, zeros included), from the storage in use.
+pub async fn counts(state: &AppState) -> Result<Vec<(JobState, u64)>, DbErr> {
+    match state.jobs().redis() {
+        Some(redis) => redis.counts().await,
+        None => table_counts(state.db()).await,
+    }
+}
+
+/// Rows of the jobs table per state.
+pub async fn table_counts(db: &impl ConnectionTrait) -> Result<Vec<(JobState, u64)>, DbErr> {
     let rows: Vec<(String, i64)> = job::Entity::find()
         .select_only()
         .column(job::Column::State)
@@ -217,8 +232,7 @@ async fn get_job(State(state): State<AppState>, Path(id): Path<Uuid>) -> AppResu
 }
 
 pub async fn find(state: &AppState, id: Uuid) -> AppResult<JobView> {
-    job::Entity::find_by_id(id)
-        .one(state.db())
+    super::load(state, id)
         .await?
         .map(JobView::from)
         .ok_or(AppError::NotFound)
@@ -239,6 +253,44 @@ async fn retry_job(
 }
 
 pub async fn retry(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<JobView> {
+    if let Some(redis) = state.jobs().redis() {
+        let mut outcome = redis.retry(id).await?;
+        if matches!(outcome, Admin::Missing) {
+            // Not relayed yet (still a row of the table), or relayed just
+            // after Redis was asked.
+            match retry_in_table(state, actor, id).await {
+                Err(AppError::NotFound) => outcome = redis.retry(id).await?,
+                other => return other,
+            }
+        }
+        let (before, attempts) = match outcome {
+            Admin::Done { before, attempts } => (before, attempts),
+            Admin::Missing => return Err(AppError::NotFound),
+            Admin::NotNow(s) => return Err(refused("job_not_retryable", s)),
+            Admin::Duplicate(_) => {
+                return Err(AppError::Conflict {
+                    code: "duplicate",
+                    field: Some("dedup_key".into()),
+                    params: Vec::new(),
+                });
+            }
+        };
+        let txn = state.begin_write().await?;
+        audit::record(
+            &txn,
+            actor,
+            Entry::new("job.retried", "job", id.to_string())
+                .before(serde_json::json!({"state": before, "attempts": attempts})),
+        )
+        .await?;
+        txn.commit().await?;
+        state.jobs().wake();
+        return find(state, id).await;
+    }
+    retry_in_table(state, actor, id).await
+}
+
+async fn retry_in_table(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<JobView> {
     use job::Column as C;
     let txn = state.begin_write().await?;
     let before = job::Entity::find_by_id(id)
@@ -291,6 +343,38 @@ async fn cancel_job(
 }
 
 pub async fn cancel(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<JobView> {
+    if let Some(redis) = state.jobs().redis() {
+        let mut outcome = redis.cancel(id).await?;
+        if matches!(outcome, Admin::Missing) {
+            match cancel_in_table(state, actor, id).await {
+                Err(AppError::NotFound) => outcome = redis.cancel(id).await?,
+                other => return other,
+            }
+        }
+        let before = match outcome {
+            Admin::Done { before, .. } => before,
+            Admin::Missing => return Err(AppError::NotFound),
+            Admin::NotNow(s) | Admin::Duplicate(s) => return Err(refused("job_finished", s)),
+        };
+        let action = match before.as_str() {
+            "dead" => "job.discarded",
+            "running" => "job.cancel_requested",
+            _ => "job.cancelled",
+        };
+        let txn = state.begin_write().await?;
+        audit::record(
+            &txn,
+            actor,
+            Entry::new(action, "job", id.to_string()).before(serde_json::json!({"state": before})),
+        )
+        .await?;
+        txn.commit().await?;
+        return find(state, id).await;
+    }
+    cancel_in_table(state, actor, id).await
+}
+
+async fn cancel_in_table(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<JobView> {
     use job::Column as C;
     let txn = state.begin_write().await?;
     let before = job::Entity::find_by_id(id)
@@ -332,9 +416,13 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<JobV
 }
 
 fn not_now(code: &'static str, job: &job::Model) -> AppError {
+    refused(code, job.state.clone())
+}
+
+fn refused(code: &'static str, state: String) -> AppError {
     AppError::Conflict {
         code,
         field: None,
-        params: vec![("state", job.state.clone())],
+        params: vec![("state", state)],
     }
 }

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod entity;
 pub mod pages;
+pub mod redis_store;
 pub mod schedule;
 pub mod worker;
 
@@ -221,13 +222,14 @@ impl JobType {
     }
 }
 
-/// Every job kind and schedule of the enabled modules, and the bell that
-/// wakes local workers when work is enqueued.
+/// Every job kind and schedule of the enabled modules, where jobs are kept,
+/// and the bell that wakes local workers when work is enqueued.
 #[derive(Clone, Default)]
 pub struct Registry {
     types: Arc<HashMap<&'static str, JobType>>,
     schedules: Arc<Vec<Schedule>>,
     wake: Arc<Notify>,
+    redis: Option<Arc<redis_store::RedisStore>>,
 }
 
 impl Registry {
@@ -247,7 +249,49 @@ impl Registry {
             types: Arc::new(map),
             schedules: Arc::new(schedules),
             wake: Arc::new(Notify::new()),
+            redis: None,
         })
+    }
+
+    /// Keeps jobs in Redis (`jobs.storage = "redis"`); the database table
+    /// becomes the outbox they are relayed from.
+    pub fn with_redis(mut self, store: redis_store::RedisStore) -> Self {
+        self.redis = Some(Arc::new(store));
+        self
+    }
+
+    /// The Redis storage, when jobs are kept there.
+    pub fn redis(&self) -> Option<&redis_store::RedisStore> {
+        self.redis.as_deref()
+    }
+
+    /// `database` or `redis`.
+    pub fn storage(&self) -> &'static str {
+        if self.redis.is_some() {
+            "redis"
+        } else {
+            "database"
+        }
+    }
+
+    /// The live (queued or running) job of `kind` holding `dedup_key`, if
+    /// any: what a second enqueue with that key was deduplicated against.
+    pub async fn live(
+        &self,
+        db: &impl ConnectionTrait,
+        kind: &str,
+        dedup_key: &str,
+    ) -> Result<Option<job::Model>, DbErr> {
+        let in_table = job::Entity::find()
+            .filter(job::Column::Kind.eq(kind))
+            .filter(job::Column::DedupActive.eq(dedup_key))
+            .one(db)
+            .await?;
+        match (&self.redis, in_table) {
+            (_, Some(row)) => Ok(Some(row)),
+            (Some(redis), None) => redis.live(kind, dedup_key).await,
+            (None, None) => Ok(None),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&JobType> {
@@ -347,6 +391,19 @@ pub(crate) async fn enqueue_raw(
     })
 }
 
+/// One job, from whichever storage keeps it.
+pub async fn load(state: &AppState, id: Uuid) -> Result<Option<job::Model>, DbErr> {
+    // The table first: a relay deletes a row only after Redis has the job,
+    // so a job gone from the table is found in Redis (the other order
+    // could miss a job relayed between the two reads).
+    let row = job::Entity::find_by_id(id).one(state.db()).await?;
+    match (row, state.jobs().redis()) {
+        (Some(row), _) => Ok(Some(row)),
+        (None, Some(redis)) => redis.find(id).await,
+        (None, None) => Ok(None),
+    }
+}
+
 /// What a running job can see and do.
 #[derive(Clone)]
 pub struct JobContext {
@@ -361,6 +418,32 @@ impl JobContext {
     /// Records progress (`done` of `total`, with a message for people) on the
     /// job, where the admin page and API show it.
     pub async fn progress(&self, done: u64, total: u64, message: &str) -> Result<(), DbErr> {
+        if let Some(redis) = self.state.jobs().redis() {
+            redis
+                .progress(
+                    self.id,
+                    i64::try_from(done).unwrap_or(i64::MAX),
+                    i64::try_from(total).unwrap_or(i64::MAX),
+                    message,
+                )
+                .await?;
+        } else {
+            self.store_progress(done, total, message).await?;
+        }
+        let event = serde_json::json!({
+            "id": self.id, "kind": self.kind, "done": done, "total": total, "message": message,
+        });
+        if let Err(e) = self
+            .state
+            .realtime()
+            .publish(TOPIC.0, "job.progress", event)
+        {
+            tracing::warn!(error = %e, "could not publish job progress");
+        }
+        Ok(())
+    }
+
+    async fn store_progress(&self, done: u64, total: u64, message: &str) -> Result<(), DbErr> {
         job::Entity::update_many()
             .col_expr(
                 job::Column::ProgressDone,
@@ -375,25 +458,20 @@ impl JobContext {
             .filter(job::Column::Id.eq(self.id))
             .exec(self.state.db())
             .await?;
-        let event = serde_json::json!({
-            "id": self.id, "kind": self.kind, "done": done, "total": total, "message": message,
-        });
-        if let Err(e) = self
-            .state
-            .realtime()
-            .publish(TOPIC.0, "job.progress", event)
-        {
-            tracing::warn!(error = %e, "could not publish job progress");
-        }
         Ok(())
     }
 
     /// Whether an admin asked for this job to stop; a long job checks it
     /// between steps and returns `Err(Cancelled.into())`.
     pub async fn cancel_requested(&self) -> Result<bool, DbErr> {
-        Ok(job::Entity::find_by_id(self.id)
-            .one(self.state.db())
-            .await?
-            .is_some_and(|j| j.cancel_requested))
+        let job = match self.state.jobs().redis() {
+            Some(redis) => redis.find(self.id).await?,
+            None => {
+                job::Entity::find_by_id(self.id)
+                    .one(self.state.db())
+                    .await?
+            }
+        };
+        Ok(job.is_some_and(|j| j.cancel_requested))
     }
 }

@@ -41,7 +41,7 @@ async fn jobs_list(
     Query(filter): Query<JobFilter>,
 ) -> AppResult<Html<String>> {
     let result = list(&state, &filter).await?;
-    let counts: Vec<_> = counts(state.db())
+    let counts: Vec<_> = counts(&state)
         .await?
         .into_iter()
         .map(|(s, n)| context! { state => s.as_str(), count => n })

@@ -143,6 +143,10 @@ pub async fn claim(
     use job::Column as C;
     let now = Utc::now();
     let lease_until = now + options.lease;
+    if let Some(redis) = state.jobs().redis() {
+        relay(state, redis).await?;
+        return redis.claim(&options.id, n, now, lease_until).await;
+    }
     if state.db_kind() == crate::db::DbKind::Postgres {
         return claim_pg(state, options, n, now, lease_until).await;
     }
@@ -196,6 +200,47 @@ pub async fn claim(
         .await?;
     txn.commit().await?;
     Ok(jobs)
+}
+
+/// With Redis as the storage: moves committed jobs from the outbox table
+/// to Redis, a batch at a time, deleting rows only once Redis has them (a
+/// relay that fails after the push leaves rows that the next one pushes
+/// again, which Redis ignores). Concurrent relays skip each other's rows.
+pub async fn relay(state: &AppState, redis: &super::redis_store::RedisStore) -> Result<u64, DbErr> {
+    use job::Column as C;
+    const BATCH: u64 = 500;
+    let mut relayed = 0;
+    loop {
+        let txn = state.begin_write().await?;
+        let rows = job::Entity::find()
+            .filter(C::State.eq(JobState::Queued.as_str()))
+            .order_by_asc(C::Id)
+            .limit(BATCH)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .all(&txn)
+            .await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(relayed);
+        }
+        let n = rows.len() as u64;
+        let pushed = redis.push(&rows).await?;
+        if pushed < n {
+            tracing::debug!(
+                dropped = n - pushed,
+                "outbox jobs already in Redis or duplicates of live ones"
+            );
+        }
+        job::Entity::delete_many()
+            .filter(C::Id.is_in(rows.iter().map(|r| r.id)))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        relayed += n;
+        if n < BATCH {
+            return Ok(relayed);
+        }
+    }
 }
 
 /// PostgreSQL: each claim is one autocommitted `UPDATE … WHERE id IN
@@ -401,6 +446,20 @@ fn announce(state: &AppState, done: &Done) {
 }
 
 async fn write_outcomes(state: &AppState, worker: &str, batch: &[Done]) -> Result<(), DbErr> {
+    if let Some(redis) = state.jobs().redis() {
+        let now = Utc::now();
+        let outcomes: Vec<_> = batch
+            .iter()
+            .map(|d| match &d.outcome {
+                Outcome::Succeeded => (d.id, "succeeded", "", now),
+                Outcome::Cancelled => (d.id, "cancelled", "", now),
+                Outcome::Dead(e) => (d.id, "dead", e.as_str(), now),
+                Outcome::Retry(e, delay) => (d.id, "retry", e.as_str(), now + *delay),
+                Outcome::HandBack => (d.id, "handback", "", now + Duration::from_secs(60)),
+            })
+            .collect();
+        return redis.finish(worker, now, &outcomes).await;
+    }
     let txn = state.begin_write().await?;
     write_outcomes_in(&txn, worker, batch).await?;
     txn.commit().await
@@ -469,11 +528,15 @@ fn spawn_heartbeat(state: AppState, options: WorkerOptions, id: Uuid) -> JoinHan
         let every = options.lease / 3;
         loop {
             tokio::time::sleep(every).await;
+            let lease_until = Utc::now() + options.lease;
+            if let Some(redis) = state.jobs().redis() {
+                if let Err(e) = redis.heartbeat(&options.id, id, lease_until).await {
+                    tracing::warn!(%id, error = %e, "could not extend a job's lease");
+                }
+                continue;
+            }
             let result = job::Entity::update_many()
-                .col_expr(
-                    job::Column::LeaseUntil,
-                    Expr::value(Utc::now() + options.lease),
-                )
+                .col_expr(job::Column::LeaseUntil, Expr::value(lease_until))
                 .filter(job::Column::Id.eq(id))
                 .filter(job::Column::Worker.eq(options.id.clone()))
                 .exec(state.db())
@@ -487,7 +550,7 @@ fn spawn_heartbeat(state: AppState, options: WorkerOptions, id: Uuid) -> JoinHan
 
 /// Jobs by state, as a gauge for `/metrics`.
 async fn publish_metrics(state: &AppState) -> Result<(), DbErr> {
-    for (s, n) in super::api::counts(state.db()).await? {
+    for (s, n) in super::api::counts(state).await? {
         metrics::gauge!("faena_jobs", "state" => s.as_str()).set(n as f64);
     }
     Ok(())

@@ -1,7 +1,9 @@
-//! Background jobs on the real database: transactional enqueue, leases
-//! that outlive a lost worker, retries with backoff into the dead-letter
-//! state, schedules that fire once per period with two workers, and the
-//! admin API.
+//! Background jobs on the real database and on Redis: transactional
+//! enqueue, leases that outlive a lost worker, retries with backoff into
+//! the dead-letter state, schedules that fire once per period with two
+//! workers, and the admin API. Each scenario runs on both storages (the
+//! `database` and `redis` tests of its module); the database is SQLite or
+//! PostgreSQL as the run chooses.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +17,7 @@ use faena_platform::jobs::{
 };
 use faena_platform::{AppState, Module};
 use faena_testkit::TestApp;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -126,8 +128,78 @@ impl Module for TestJobs {
     }
 }
 
-async fn app(every_second: bool) -> TestApp {
-    TestApp::with_modules(vec![Box::new(TestJobs { every_second })]).await
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Storage {
+    Database,
+    Redis,
+}
+
+/// An application keeping its jobs in `storage`, or `None` when Redis is
+/// wanted and not configured (never in CI).
+async fn app(storage: Storage, every_second: bool) -> Option<TestApp> {
+    let redis = match storage {
+        Storage::Database => None,
+        Storage::Redis => match faena_testkit::redis_url() {
+            Some(url) => Some(url),
+            None => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "FAENA_TEST_REDIS_URL must be set in CI: the Redis job storage is not tested otherwise"
+                );
+                println!(
+                    "note: FAENA_TEST_REDIS_URL is not set; the Redis job storage test did not run"
+                );
+                return None;
+            }
+        },
+    };
+    let app = TestApp::start(
+        |c| {
+            if let Some(url) = redis {
+                // Keys and a channel of its own: tests run at once.
+                let own = Uuid::now_v7().simple().to_string();
+                c.redis.url = url.into();
+                c.redis.channel = format!("faena_test_{own}");
+                c.jobs.storage = faena_platform::config::JobStorage::Redis;
+                c.jobs.redis_prefix = format!("faena_test:{own}:");
+            }
+        },
+        Some(vec![Box::new(TestJobs { every_second })]),
+    )
+    .await;
+    let expected = match storage {
+        Storage::Database => "database",
+        Storage::Redis => "redis",
+    };
+    assert_eq!(app.state.jobs().storage(), expected);
+    if storage == Storage::Redis {
+        // Realtime runs over the same Redis: let its subscription start.
+        assert!(
+            app.state
+                .realtime()
+                .wait_connected(Duration::from_secs(10))
+                .await
+        );
+    }
+    Some(app)
+}
+
+/// Runs the scenario `$name(storage)` once per storage, as the tests
+/// `$name::database` and `$name::redis`.
+macro_rules! on_each_storage {
+    ($(#[$test:meta])* $name:ident) => {
+        mod $name {
+            use super::Storage;
+            $(#[$test])*
+            async fn database() {
+                super::$name(Storage::Database).await
+            }
+            $(#[$test])*
+            async fn redis() {
+                super::$name(Storage::Redis).await
+            }
+        }
+    };
 }
 
 fn options(name: &str) -> WorkerOptions {
@@ -159,8 +231,7 @@ impl RunningWorker {
 }
 
 async fn job_row(state: &AppState, id: Uuid) -> job::Model {
-    job::Entity::find_by_id(id)
-        .one(state.db())
+    jobs::load(state, id)
         .await
         .unwrap()
         .expect("the job exists")
@@ -182,9 +253,14 @@ async fn wait_for(state: &AppState, id: Uuid, wanted: JobState) -> job::Model {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
-    let app = app(false).await;
+on_each_storage!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_job_enqueued_in_a_rolled_back_transaction_never_runs
+);
+async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs(storage: Storage) {
+    let Some(app) = app(storage, false).await else {
+        return;
+    };
     let state = &app.state;
     let lost = Uuid::now_v7().to_string();
     let kept = Uuid::now_v7().to_string();
@@ -209,13 +285,12 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
     assert_eq!(runs_of(&kept).len(), 1);
     assert_eq!(done.attempts, 1);
     assert!(runs_of(&lost).is_empty(), "the rolled-back job ran");
-    assert!(
-        job::Entity::find_by_id(lost_id)
-            .one(state.db())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(jobs::load(state, lost_id).await.unwrap().is_none());
+    if storage == Storage::Redis {
+        // The job ran from Redis: the table was only its outbox.
+        let rows = job::Entity::find().count(state.db()).await.unwrap();
+        assert_eq!(rows, 0, "outbox rows were left behind");
+    }
 
     // Its progress is there for the admin API.
     let admin = app.admin().await;
@@ -228,9 +303,14 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
     assert_eq!(body["progress"]["message"], "listo");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_is_not_queued_while_the_first_is_live() {
-    let app = app(false).await;
+on_each_storage!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_duplicate_is_not_queued_while_the_first_is_live
+);
+async fn a_duplicate_is_not_queued_while_the_first_is_live(storage: Storage) {
+    let Some(app) = app(storage, false).await else {
+        return;
+    };
     let state = &app.state;
     let tag = Uuid::now_v7().to_string();
     let dedup = || Enqueue {
@@ -259,9 +339,14 @@ async fn a_duplicate_is_not_queued_while_the_first_is_live() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_whose_worker_is_lost_runs_again_and_completes() {
-    let app = app(false).await;
+on_each_storage!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_job_whose_worker_is_lost_runs_again_and_completes
+);
+async fn a_job_whose_worker_is_lost_runs_again_and_completes(storage: Storage) {
+    let Some(app) = app(storage, false).await else {
+        return;
+    };
     let state = &app.state;
     let tag = Uuid::now_v7().to_string();
     let id = jobs::enqueue(state.db(), &Note { tag: tag.clone() }, Enqueue::default())
@@ -284,9 +369,14 @@ async fn a_job_whose_worker_is_lost_runs_again_and_completes() {
     assert_eq!(attempts, vec![2]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_job_is_retried_with_backoff_then_dead_lettered() {
-    let app = app(false).await;
+on_each_storage!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_failing_job_is_retried_with_backoff_then_dead_lettered
+);
+async fn a_failing_job_is_retried_with_backoff_then_dead_lettered(storage: Storage) {
+    let Some(app) = app(storage, false).await else {
+        return;
+    };
     let state = &app.state;
     let tag = Uuid::now_v7().to_string();
     let id = jobs::enqueue(
@@ -355,9 +445,14 @@ async fn a_failing_job_is_retried_with_backoff_then_dead_lettered() {
     assert_eq!(actions, vec!["job.discarded", "job.retried"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_permanent_failure_goes_straight_to_the_dead_letters() {
-    let app = app(false).await;
+on_each_storage!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_permanent_failure_goes_straight_to_the_dead_letters
+);
+async fn a_permanent_failure_goes_straight_to_the_dead_letters(storage: Storage) {
+    let Some(app) = app(storage, false).await else {
+        return;
+    };
     let state = &app.state;
     let tag = Uuid::now_v7().to_string();
     let id = jobs::enqueue(
@@ -378,9 +473,14 @@ async fn a_permanent_failure_goes_straight_to_the_dead_letters() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_schedule_fires_once_per_period_with_two_workers() {
-    let app = app(true).await;
+on_each_storage!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    a_schedule_fires_once_per_period_with_two_workers
+);
+async fn a_schedule_fires_once_per_period_with_two_workers(storage: Storage) {
+    let Some(app) = app(storage, true).await else {
+        return;
+    };
     let state = &app.state;
     let a = start_worker(state, "a");
     let b = start_worker(state, "b");
@@ -388,11 +488,17 @@ async fn a_schedule_fires_once_per_period_with_two_workers() {
     a.stop().await;
     b.stop().await;
 
-    let fired = job::Entity::find()
-        .filter(job::Column::Kind.eq("test.tick"))
-        .all(state.db())
-        .await
-        .unwrap();
+    let fired = jobs::api::list(
+        state,
+        &jobs::api::JobFilter {
+            kind: Some("test.tick".into()),
+            limit: Some(500),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .items;
     let mut per_period: HashMap<String, u32> = HashMap::new();
     for j in &fired {
         *per_period.entry(j.dedup_key.clone().unwrap()).or_default() += 1;
@@ -403,18 +509,16 @@ async fn a_schedule_fires_once_per_period_with_two_workers() {
         fired.len()
     );
     assert!(per_period.values().all(|n| *n == 1), "{per_period:?}");
-    let succeeded = job::Entity::find()
-        .filter(job::Column::Kind.eq("test.tick"))
-        .filter(job::Column::State.eq("succeeded"))
-        .count(state.db())
-        .await
-        .unwrap();
-    assert_eq!(succeeded as usize, fired.len());
+    let succeeded = fired
+        .iter()
+        .filter(|j| j.state == JobState::Succeeded)
+        .count();
+    assert_eq!(succeeded, fired.len());
 }
 
 #[tokio::test]
 async fn the_admin_api_names_a_bad_filter() {
-    let app = app(false).await;
+    let app = app(Storage::Database, false).await.unwrap();
     let admin = app.admin().await;
     let res = admin.get("/api/jobs?state=stuck").await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
@@ -426,10 +530,15 @@ async fn the_admin_api_names_a_bad_filter() {
         .assert_status(StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn an_admin_retries_a_dead_job_from_its_page() {
+on_each_storage!(
+    #[tokio::test]
+    an_admin_retries_a_dead_job_from_its_page
+);
+async fn an_admin_retries_a_dead_job_from_its_page(storage: Storage) {
     use crate::support::{browser_session, post_form};
-    let app = app(false).await;
+    let Some(app) = app(storage, false).await else {
+        return;
+    };
     let state = &app.state;
     let id = jobs::enqueue(
         state.db(),
@@ -484,10 +593,15 @@ async fn an_admin_retries_a_dead_job_from_its_page() {
     assert_eq!(job_row(state, id).await.state, "queued");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn progress_and_the_outcome_are_published_live() {
+on_each_storage!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    progress_and_the_outcome_are_published_live
+);
+async fn progress_and_the_outcome_are_published_live(storage: Storage) {
+    let Some(app) = app(storage, false).await else {
+        return;
+    };
     use faena_platform::realtime::Signal;
-    let app = app(false).await;
     let state = &app.state;
     let mut events = state.realtime().subscribe(None);
     let id = jobs::enqueue(
