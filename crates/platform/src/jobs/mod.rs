@@ -229,6 +229,8 @@ pub struct Registry {
     types: Arc<HashMap<&'static str, JobType>>,
     schedules: Arc<Vec<Schedule>>,
     wake: Arc<Notify>,
+    /// Set by `wake`: the outbox has rows for the Redis storage.
+    relay_hint: Arc<std::sync::atomic::AtomicBool>,
     redis: Option<Arc<redis_store::RedisStore>>,
 }
 
@@ -249,6 +251,7 @@ impl Registry {
             types: Arc::new(map),
             schedules: Arc::new(schedules),
             wake: Arc::new(Notify::new()),
+            relay_hint: Arc::default(),
             redis: None,
         })
     }
@@ -310,7 +313,15 @@ impl Registry {
 
     /// Tells this process's worker there may be work (call after commit).
     pub fn wake(&self) {
+        self.relay_hint
+            .store(true, std::sync::atomic::Ordering::Release);
         self.wake.notify_one();
+    }
+
+    /// Whether `wake` was called since the last time this was asked.
+    pub(crate) fn take_relay_hint(&self) -> bool {
+        self.relay_hint
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
     }
 
     pub(crate) fn bell(&self) -> &Notify {

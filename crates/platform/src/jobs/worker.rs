@@ -64,6 +64,7 @@ pub fn spawn(
         let finisher = Finisher::spawn(state.clone(), options.id.clone());
         let mut next_schedule_check = tokio::time::Instant::now();
         let mut next_metrics = tokio::time::Instant::now();
+        let mut next_relay = tokio::time::Instant::now();
         loop {
             if *stop.borrow() {
                 break;
@@ -94,7 +95,15 @@ pub fn spawn(
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
             }
-            match claim(&state, &options, free as u64).await {
+            // With Redis as the storage, the outbox is relayed when this
+            // process enqueued something, and at every poll interval for
+            // other processes' enqueues, not before every claim: a busy
+            // worker claims many times a second.
+            let relay_now = state.jobs().take_relay_hint() || now >= next_relay;
+            if relay_now {
+                next_relay = now + options.poll;
+            }
+            match claim_with(&state, &options, free as u64, relay_now).await {
                 Ok(jobs) if !jobs.is_empty() => {
                     for job in jobs {
                         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -140,11 +149,23 @@ pub async fn claim(
     options: &WorkerOptions,
     n: u64,
 ) -> Result<Vec<job::Model>, DbErr> {
+    claim_with(state, options, n, true).await
+}
+
+/// `claim`, relaying the outbox first only when `relay` (Redis storage).
+async fn claim_with(
+    state: &AppState,
+    options: &WorkerOptions,
+    n: u64,
+    relay_first: bool,
+) -> Result<Vec<job::Model>, DbErr> {
     use job::Column as C;
     let now = Utc::now();
     let lease_until = now + options.lease;
     if let Some(redis) = state.jobs().redis() {
-        relay(state, redis).await?;
+        if relay_first {
+            relay(state, redis).await?;
+        }
         return redis.claim(&options.id, n, now, lease_until).await;
     }
     if state.db_kind() == crate::db::DbKind::Postgres {

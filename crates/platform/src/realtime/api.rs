@@ -10,8 +10,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use utoipa::IntoParams;
@@ -28,6 +28,11 @@ use crate::state::AppState;
 
 /// How long an EventSource waits before reconnecting (the `retry:` hint).
 pub const SSE_RETRY: Duration = Duration::from_secs(3);
+/// The first frame of every stream: the `retry:` hint (`SSE_RETRY`) and a
+/// comment, so the client sees the stream open at once.
+const SSE_OPENING: &[u8] = b"retry: 3000\n: faena\n\n";
+const SSE_KEEPALIVE_FRAME: &[u8] = b": keepalive\n\n";
+const SSE_RESYNC: &[u8] = b"event: resync\ndata: {}\n\n";
 /// A comment line goes out this often on an idle SSE stream, so proxies and
 /// browsers keep the connection.
 pub const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -146,23 +151,38 @@ async fn stream_events(
     let mut subscription = state.realtime().subscribe(last_event_id);
     let topics: BTreeSet<String> = topics.into_iter().collect();
 
+    // Every frame is prepared bytes: an event's frame is encoded once and
+    // shared by all its subscribers, and the keepalive timer is set once
+    // per stream rather than reset at each event (docs/benchmarks.md,
+    // realtime fan-out).
     let stream = async_stream::stream! {
-        yield Ok::<_, Infallible>(SseEvent::default().retry(SSE_RETRY).comment("faena"));
-        while let Some(signal) = subscription.next().await {
-            match signal {
-                Signal::Event(event) if topics.contains(&event.topic) => {
-                    // The JSON is made once per event for all subscribers.
-                    yield Ok(SseEvent::default().id(event.id.as_str()).data(event.json()));
+        yield Ok::<_, Infallible>(Bytes::from_static(SSE_OPENING));
+        let mut keepalive = tokio::time::interval_at(Instant::now() + SSE_KEEPALIVE, SSE_KEEPALIVE);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let signal = tokio::select! {
+                signal = subscription.next() => signal,
+                _ = keepalive.tick() => {
+                    yield Ok(Bytes::from_static(SSE_KEEPALIVE_FRAME));
+                    continue;
                 }
-                Signal::Event(_) => {}
-                Signal::Resync => yield Ok(SseEvent::default().event("resync").data("{}")),
+            };
+            match signal {
+                None => break,
+                Some(Signal::Event(event)) if topics.contains(&event.topic) => {
+                    yield Ok(event.sse_frame());
+                }
+                Some(Signal::Event(_)) => {}
+                Some(Signal::Resync) => yield Ok(Bytes::from_static(SSE_RESYNC)),
             }
         }
     };
-    let mut response = Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(SSE_KEEPALIVE).text("keepalive"))
-        .into_response();
+    let mut response = axum::body::Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // nginx: pass each event on at once instead of buffering the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
@@ -488,6 +508,7 @@ mod tests {
             at: chrono::Utc::now(),
             truncated: false,
             json: Default::default(),
+            sse: Default::default(),
         };
         let json = serde_json::to_value(ServerMessage::Event(&event)).expect("json");
         assert_eq!(json["op"], "event");
@@ -495,5 +516,34 @@ mod tests {
         assert_eq!(json["data"]["number"], "ORD-1");
         let json = serde_json::to_value(ServerMessage::Pong).expect("json");
         assert_eq!(json, serde_json::json!({"op": "pong"}));
+    }
+
+    #[test]
+    fn an_sse_frame_is_one_event_with_its_id() {
+        let event = Event {
+            id: "e1".into(),
+            topic: "orders".into(),
+            kind: "order.created".into(),
+            data: serde_json::json!({"note": "línea 1\nlínea 2"}),
+            at: chrono::Utc::now(),
+            truncated: false,
+            json: Default::default(),
+            sse: Default::default(),
+        };
+        let frame = event.sse_frame();
+        let text = std::str::from_utf8(&frame).expect("utf-8");
+        let lines: Vec<&str> = text.split('\n').collect();
+        // `id:`, one `data:` line (the line break inside the data is
+        // escaped by JSON), the blank line that ends the event.
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[0], "id: e1");
+        let data: Event = serde_json::from_str(lines[1].strip_prefix("data: ").expect("data"))
+            .expect("the data line is the event");
+        assert_eq!(data.data["note"], "línea 1\nlínea 2");
+        assert_eq!(lines[2..], ["", ""]);
+        assert_eq!(
+            SSE_OPENING,
+            format!("retry: {}\n: faena\n\n", SSE_RETRY.as_millis()).as_bytes()
+        );
     }
 }

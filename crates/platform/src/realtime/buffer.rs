@@ -94,6 +94,7 @@ mod tests {
             at: chrono::Utc::now(),
             truncated: false,
             json: Default::default(),
+            sse: Default::default(),
         }))
     }
 

@@ -26,6 +26,7 @@ mod buffer;
 mod bus;
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -93,6 +94,10 @@ pub struct Event {
     /// thousand).
     #[serde(skip)]
     pub(crate) json: JsonOnce,
+    /// The event as an SSE frame (`id:` and `data:` lines), made once and
+    /// shared the same way.
+    #[serde(skip)]
+    pub(crate) sse: JsonOnce<bytes::Bytes>,
 }
 
 impl Event {
@@ -102,19 +107,37 @@ impl Event {
             .0
             .get_or_init(|| serde_json::to_string(self).unwrap_or_else(|_| "{}".into()))
     }
+
+    /// This event as a Server-Sent Events frame: `id:` and one `data:`
+    /// line (compact JSON has no line breaks), then a blank line.
+    pub fn sse_frame(&self) -> bytes::Bytes {
+        self.sse
+            .0
+            .get_or_init(|| {
+                let json = self.json();
+                let mut frame = String::with_capacity(json.len() + self.id.len() + 16);
+                frame.push_str("id: ");
+                frame.push_str(&self.id);
+                frame.push_str("\ndata: ");
+                frame.push_str(json);
+                frame.push_str("\n\n");
+                bytes::Bytes::from(frame)
+            })
+            .clone()
+    }
 }
 
 /// A cache, not part of the event: always equal, never printed.
 #[derive(Clone, Default)]
-pub(crate) struct JsonOnce(std::sync::OnceLock<String>);
+pub(crate) struct JsonOnce<T = String>(std::sync::OnceLock<T>);
 
-impl PartialEq for JsonOnce {
+impl<T> PartialEq for JsonOnce<T> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl std::fmt::Debug for JsonOnce {
+impl<T> std::fmt::Debug for JsonOnce<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("..")
     }
@@ -254,6 +277,7 @@ impl Realtime {
             at: Utc::now(),
             truncated: false,
             json: Default::default(),
+            sse: Default::default(),
         };
         let size = serde_json::to_vec(&event)?.len();
         if size > MAX_EVENT_BYTES {
@@ -320,7 +344,9 @@ impl Realtime {
             backlog: backlog.into_iter(),
             receiver,
             shutdown: self.0.shutdown.subscribe(),
-            deadline: Instant::now() + MAX_STREAM_LIFETIME,
+            deadline: Box::pin(tokio::time::sleep_until(
+                Instant::now() + MAX_STREAM_LIFETIME,
+            )),
         }
     }
 
@@ -451,7 +477,9 @@ pub struct Subscription {
     backlog: std::vec::IntoIter<Signal>,
     receiver: broadcast::Receiver<Signal>,
     shutdown: watch::Receiver<bool>,
-    deadline: Instant,
+    /// Set once: a timer made at each `next` would be registered and
+    /// cancelled again for every event and subscriber.
+    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Subscription {
@@ -464,7 +492,7 @@ impl Subscription {
         tokio::select! {
             biased;
             _ = self.shutdown.wait_for(|stop| *stop) => None,
-            _ = tokio::time::sleep_until(self.deadline) => None,
+            _ = &mut self.deadline => None,
             received = self.receiver.recv() => match received {
                 Ok(signal) => Some(signal),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
