@@ -638,3 +638,39 @@ async fn progress_and_the_outcome_are_published_live(storage: Storage) {
     assert_eq!(seen[0].1["message"], "a medio camino");
     assert_eq!(seen[2].1["state"], "succeeded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_storage_relays_each_job_once_and_prunes_ended_ones() {
+    let Some(app) = app(Storage::Redis, false).await else {
+        return;
+    };
+    let state = &app.state;
+    let redis = state.jobs().redis().expect("the Redis storage");
+    let tag = Uuid::now_v7().to_string();
+    let id = jobs::enqueue(state.db(), &Note { tag: tag.clone() }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+    // A relay that pushed and then died before deleting its rows: the next
+    // relay pushes them again, and Redis keeps one job.
+    let rows = job::Entity::find().all(state.db()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(redis.push(&rows).await.unwrap(), 1);
+    assert_eq!(redis.push(&rows).await.unwrap(), 0, "pushed twice");
+    assert_eq!(worker::relay(state, redis).await.unwrap(), 1);
+    assert_eq!(job::Entity::find().count(state.db()).await.unwrap(), 0);
+
+    let worker = start_worker(state, "a");
+    wait_for(state, id, JobState::Succeeded).await;
+    worker.stop().await;
+    assert_eq!(runs_of(&tag).len(), 1, "the job ran once");
+
+    // Housekeeping's pruning: not before the retention, then gone.
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    assert_eq!(redis.prune(yesterday).await.unwrap(), 0);
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    assert_eq!(redis.prune(tomorrow).await.unwrap(), 1);
+    assert!(jobs::load(state, id).await.unwrap().is_none());
+    let counts = jobs::api::counts(state).await.unwrap();
+    assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
+}
