@@ -345,6 +345,17 @@ pub async fn create(
         Ok::<_, AppError>(file_view(&f, &v))
     }
     .await;
+    settle(state, &staged, result).await
+}
+
+/// After the transaction that made staged bytes a version: on success the
+/// thumbnail job is woken and the upload counted; on failure the staged
+/// object is removed, so nothing is left behind.
+async fn settle(
+    state: &AppState,
+    staged: &Staged,
+    result: AppResult<FileView>,
+) -> AppResult<FileView> {
     match result {
         Ok(v) => {
             state.jobs().wake();
@@ -352,7 +363,7 @@ pub async fn create(
             Ok(v)
         }
         Err(e) => {
-            discard(state, &staged).await;
+            discard(state, staged).await;
             Err(e)
         }
     }
@@ -404,17 +415,7 @@ pub async fn replace(
         Ok::<_, AppError>(file_view(&f, &v))
     }
     .await;
-    match result {
-        Ok(v) => {
-            state.jobs().wake();
-            metrics::counter!("faena_files_uploaded_total").increment(1);
-            Ok(v)
-        }
-        Err(e) => {
-            discard(state, &staged).await;
-            Err(e)
-        }
-    }
+    settle(state, &staged, result).await
 }
 
 /// Deletes a file and every version: the rows disappear from every list

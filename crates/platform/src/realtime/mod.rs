@@ -93,11 +93,11 @@ pub struct Event {
     /// stream (ten thousand SSE subscribers: one serialisation, not ten
     /// thousand).
     #[serde(skip)]
-    pub(crate) json: JsonOnce,
+    pub(crate) json: Cached,
     /// The event as an SSE frame (`id:` and `data:` lines), made once and
     /// shared the same way.
     #[serde(skip)]
-    pub(crate) sse: JsonOnce<bytes::Bytes>,
+    pub(crate) sse: Cached<bytes::Bytes>,
 }
 
 impl Event {
@@ -129,15 +129,15 @@ impl Event {
 
 /// A cache, not part of the event: always equal, never printed.
 #[derive(Clone, Default)]
-pub(crate) struct JsonOnce<T = String>(std::sync::OnceLock<T>);
+pub(crate) struct Cached<T = String>(std::sync::OnceLock<T>);
 
-impl<T> PartialEq for JsonOnce<T> {
+impl<T> PartialEq for Cached<T> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl<T> std::fmt::Debug for JsonOnce<T> {
+impl<T> std::fmt::Debug for Cached<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("..")
     }

@@ -416,7 +416,7 @@ async fn a_backup_uploaded_to_azure_blob_restores_after_the_server_is_lost() {
     })
     .await;
     let admin = source.admin().await;
-    let number = crate::files::an_order(&admin).await;
+    let number = crate::support::an_order(&admin).await;
     let picture = crate::files::picture(400, 300, image::ImageFormat::Png);
     let res = crate::files::upload(&admin, &number, "guía firmada.png", &picture).await;
     res.assert_status(StatusCode::CREATED);

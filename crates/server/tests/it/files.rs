@@ -15,16 +15,15 @@ use faena_platform::AppState;
 use faena_platform::files::config::Backend;
 use faena_platform::files::entity::{file, version};
 use faena_platform::files::links;
-use faena_platform::jobs::worker::{self, WorkerOptions};
+use faena_platform::jobs::worker::WorkerOptions;
 use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, Client, TestApp, TestResponse};
 use futures_util::TryStreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::support::browser_session;
+use crate::support::{RunningWorker, an_order, browser_session, worker_options};
 
 // ---------------------------------------------------------------- helpers
 
@@ -102,27 +101,6 @@ pub(crate) async fn upload(client: &Client, number: &str, name: &str, data: &[u8
     .await
 }
 
-/// A client and an order for it, made through the API; the order number.
-pub(crate) async fn an_order(admin: &Client) -> String {
-    let suffix = Uuid::now_v7().simple().to_string();
-    let res = admin
-        .post_json(
-            "/api/clients",
-            &json!({"name": "Constructora Los Andes", "email": format!("bodega-{suffix}@losandes.cl")}),
-        )
-        .await;
-    res.assert_status(StatusCode::CREATED);
-    let client_id = res.json()["id"].as_str().unwrap().to_owned();
-    let res = admin
-        .post_json(
-            "/api/orders",
-            &json!({"client_id": client_id, "lines": [{"sku": "CEM-25", "description": "Cemento 25 kg", "quantity": 40}]}),
-        )
-        .await;
-    res.assert_status(StatusCode::CREATED);
-    res.json()["number"].as_str().unwrap().to_owned()
-}
-
 async fn file_rows(state: &AppState) -> u64 {
     file::Entity::find().count(state.db()).await.unwrap()
 }
@@ -145,29 +123,14 @@ async fn objects(state: &AppState) -> Vec<String> {
     keys
 }
 
-struct RunningWorker {
-    stop: watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
 fn start_worker(state: &AppState) -> RunningWorker {
-    let (stop, rx) = watch::channel(false);
-    let options = WorkerOptions {
-        id: format!("test/files/{}", Uuid::now_v7()),
-        concurrency: 2,
-        lease: Duration::from_secs(10),
-        poll: Duration::from_millis(50),
-        grace: Duration::from_secs(5),
-    };
-    let handle = worker::spawn(state.clone(), options, rx);
-    RunningWorker { stop, handle }
-}
-
-impl RunningWorker {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        self.handle.await.unwrap();
-    }
+    RunningWorker::start(
+        state,
+        WorkerOptions {
+            concurrency: 2,
+            ..worker_options("files")
+        },
+    )
 }
 
 /// Polls `GET path` (up to 30 s) until `check` holds for its JSON.

@@ -19,8 +19,9 @@ use faena_platform::{AppState, Module};
 use faena_testkit::TestApp;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 use uuid::Uuid;
+
+use crate::support::RunningWorker;
 
 /// What handlers did, by test tag: (attempt, when).
 static RUNS: Mutex<Vec<(String, u32, Instant)>> = Mutex::new(Vec::new());
@@ -212,22 +213,8 @@ fn options(name: &str) -> WorkerOptions {
     }
 }
 
-struct RunningWorker {
-    stop: watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
 fn start_worker(state: &AppState, name: &str) -> RunningWorker {
-    let (stop, rx) = watch::channel(false);
-    let handle = worker::spawn(state.clone(), options(name), rx);
-    RunningWorker { stop, handle }
-}
-
-impl RunningWorker {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        self.handle.await.unwrap();
-    }
+    RunningWorker::start(state, options(name))
 }
 
 async fn job_row(state: &AppState, id: Uuid) -> job::Model {

@@ -15,7 +15,7 @@ use axum::routing::post;
 use base64::Engine;
 use faena_platform::i18n::Locale;
 use faena_platform::jobs::entity::job;
-use faena_platform::jobs::worker::{self, WorkerOptions};
+use faena_platform::jobs::worker::WorkerOptions;
 use faena_platform::jobs::{self, Enqueue};
 use faena_platform::mail::config::{SmtpSecurity, TransportKind};
 use faena_platform::mail::entity::mail;
@@ -25,8 +25,9 @@ use faena_testkit::TestApp;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use uuid::Uuid;
+
+use crate::support::RunningWorker;
 
 fn options() -> WorkerOptions {
     WorkerOptions {
@@ -38,22 +39,8 @@ fn options() -> WorkerOptions {
     }
 }
 
-struct RunningWorker {
-    stop: watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
 fn start_worker(state: &AppState) -> RunningWorker {
-    let (stop, rx) = watch::channel(false);
-    let handle = worker::spawn(state.clone(), options(), rx);
-    RunningWorker { stop, handle }
-}
-
-impl RunningWorker {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        self.handle.await.unwrap();
-    }
+    RunningWorker::start(state, options())
 }
 
 async fn mail_row(state: &AppState, id: Uuid) -> mail::Model {

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::support::an_order;
+
 /// How long a test waits for something that should come at once.
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -25,27 +27,6 @@ fn token(client: &Client) -> String {
         .and_then(|v| v.strip_prefix("Bearer "))
         .expect("a signed-in client")
         .to_owned()
-}
-
-/// A client and an order for it, made through the API; the order number.
-async fn an_order(admin: &Client) -> String {
-    let suffix = uuid::Uuid::now_v7().simple().to_string();
-    let res = admin
-        .post_json(
-            "/api/clients",
-            &json!({"name": "Ferretería El Roble", "email": format!("compras-{suffix}@elroble.cl")}),
-        )
-        .await;
-    res.assert_status(StatusCode::CREATED);
-    let client_id = res.json()["id"].as_str().unwrap().to_owned();
-    let res = admin
-        .post_json(
-            "/api/orders",
-            &json!({"client_id": client_id, "lines": [{"sku": "TOR-M8", "description": "Tornillo M8", "quantity": 100}]}),
-        )
-        .await;
-    res.assert_status(StatusCode::CREATED);
-    res.json()["number"].as_str().unwrap().to_owned()
 }
 
 async fn move_order(user: &Client, number: &str, status: &str) {

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use axum::http::{Method, Request, StatusCode};
 use chrono::Utc;
 use faena_platform::jobs::entity::job;
-use faena_platform::jobs::worker::{self, WorkerOptions};
 use faena_platform::webhooks::entity::{delivery, endpoint, inbound, message};
 use faena_platform::webhooks::{self, InboundHandler, signature};
 use faena_platform::{AppState, Config, Module};
@@ -26,8 +25,10 @@ use faena_testkit::{Client, TestApp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use uuid::Uuid;
+
+use crate::support::RunningWorker;
+use crate::support::worker_options;
 
 /// The secret of the inbound source `test` in every app here.
 const INBOUND_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -84,29 +85,8 @@ async fn app(allow_private: bool) -> TestApp {
     .await
 }
 
-struct RunningWorker {
-    stop: watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
 fn start_worker(state: &AppState) -> RunningWorker {
-    let (stop, rx) = watch::channel(false);
-    let options = WorkerOptions {
-        id: format!("test/webhooks/{}", Uuid::now_v7()),
-        concurrency: 4,
-        lease: Duration::from_secs(10),
-        poll: Duration::from_millis(50),
-        grace: Duration::from_secs(5),
-    };
-    let handle = worker::spawn(state.clone(), options, rx);
-    RunningWorker { stop, handle }
-}
-
-impl RunningWorker {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        self.handle.await.unwrap();
-    }
+    RunningWorker::start(state, worker_options("webhooks"))
 }
 
 /// Polls `probe` until it yields a value (up to 20 s).
