@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backup;
 pub mod config;
 pub mod crypto;
+pub mod csv;
 pub mod db;
 pub mod demo;
 pub mod directory;

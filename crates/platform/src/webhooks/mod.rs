@@ -402,8 +402,12 @@ mod tests {
     }
 
     #[test]
-    fn the_schedule_is_the_standard_one() {
-        let secs: Vec<u64> = SCHEDULE.iter().map(Duration::as_secs).collect();
-        assert_eq!(secs, [5, 300, 1800, 7200, 18000, 36000, 36000]);
+    fn a_delivery_is_retried_on_the_standard_webhooks_schedule() {
+        // What the worker waits after each failed attempt of a delivery
+        // job, and how many attempts it gets: the receiver's contract.
+        let kind = crate::jobs::JobType::of::<delivery::Deliver>();
+        let waits: Vec<u64> = (1..=7).map(|n| kind.delay(n).as_secs()).collect();
+        assert_eq!(waits, [5, 300, 1800, 7200, 18000, 36000, 36000]);
+        assert_eq!(kind.retry.max_attempts, 8, "the first try and 7 retries");
     }
 }

@@ -469,38 +469,54 @@ async fn a_schedule_fires_once_per_period_with_two_workers(storage: Storage) {
         return;
     };
     let state = &app.state;
+    let ticks = || async {
+        jobs::api::list(
+            state,
+            &jobs::api::JobFilter {
+                kind: Some("test.tick".into()),
+                ..Default::default()
+            },
+            &faena_platform::http::pagination::PageQuery::first(500),
+        )
+        .await
+        .unwrap()
+        .items
+    };
     let a = start_worker(state, "a");
     let b = start_worker(state, "b");
-    tokio::time::sleep(Duration::from_millis(4500)).await;
+    // Both workers run the scheduler; wait (up to 15 s) until three
+    // periods' jobs have run, however long the machine takes for them.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ran = ticks()
+            .await
+            .iter()
+            .filter(|j| j.state == JobState::Succeeded)
+            .count();
+        if ran >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {ran} periods ran in 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     a.stop().await;
     b.stop().await;
 
-    let fired = jobs::api::list(
-        state,
-        &jobs::api::JobFilter {
-            kind: Some("test.tick".into()),
-            limit: Some(500),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .items;
+    let fired = ticks().await;
     let mut per_period: HashMap<String, u32> = HashMap::new();
     for j in &fired {
         *per_period.entry(j.dedup_key.clone().unwrap()).or_default() += 1;
     }
     assert!(
-        (2..=5).contains(&fired.len()),
-        "{} periods fired in 4.5 s",
-        fired.len()
+        per_period.values().all(|n| *n == 1),
+        "each period fired once although two schedulers ran: {per_period:?}"
     );
-    assert!(per_period.values().all(|n| *n == 1), "{per_period:?}");
-    let succeeded = fired
-        .iter()
-        .filter(|j| j.state == JobState::Succeeded)
-        .count();
-    assert_eq!(succeeded, fired.len());
+    assert!(
+        fired
+            .iter()
+            .all(|j| matches!(j.state, JobState::Succeeded | JobState::Queued)),
+        "every tick ran or waits to run: {fired:?}"
+    );
 }
 
 #[tokio::test]

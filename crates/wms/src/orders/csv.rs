@@ -1,8 +1,8 @@
 //! CSV export of orders: the list's filters, read from the database in
 //! pages of 500.
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use faena_platform::csv::{CsvWriter, Delimiter};
+use faena_platform::http::pagination::PageQuery;
 use faena_platform::{AppResult, AppState, Locale};
 use serde::Deserialize;
 
@@ -23,24 +23,11 @@ pub struct ExportQuery {
     pub delimiter: Option<String>,
 }
 
-fn field(value: &str, sep: char) -> String {
-    if value.contains([sep, '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
 pub async fn export(
     state: &AppState,
     locale: Locale,
     q: ExportQuery,
 ) -> AppResult<axum::response::Response> {
-    let sep = if q.delimiter.as_deref() == Some("comma") {
-        ','
-    } else {
-        ';'
-    };
     let t = |k: &str| state.i18n().t(locale, k, &[]);
     let headers = [
         "csv.number",
@@ -52,26 +39,18 @@ pub async fn export(
         "csv.return_reason",
         "csv.returned_at",
     ];
-    let mut out = String::from("\u{feff}");
-    out.push_str(
-        &headers
-            .iter()
-            .map(|h| field(&t(h), sep))
-            .collect::<Vec<_>>()
-            .join(&sep.to_string()),
-    );
-    out.push_str("\r\n");
-    let mut filter = OrderFilter {
+    let mut out = CsvWriter::new(Delimiter::from_query(q.delimiter.as_deref()));
+    out.row(headers.iter().map(|h| t(h)));
+    let filter = OrderFilter {
         status: q.status,
         client_id: q.client_id,
         from: q.from,
         to: q.to,
         q: q.q,
-        limit: Some(500),
-        cursor: None,
     };
+    let mut paging = PageQuery::first(500);
     loop {
-        let page = search(state, &filter, None).await?;
+        let page = search(state, &filter, &paging, None).await?;
         for o in &page.items {
             let units: i64 = o.lines.iter().map(|l| i64::from(l.quantity)).sum();
             let row = [
@@ -84,28 +63,12 @@ pub async fn export(
                 o.return_reason.clone().unwrap_or_default(),
                 o.returned_at.map(|d| d.to_rfc3339()).unwrap_or_default(),
             ];
-            out.push_str(
-                &row.iter()
-                    .map(|v| field(v, sep))
-                    .collect::<Vec<_>>()
-                    .join(&sep.to_string()),
-            );
-            out.push_str("\r\n");
+            out.row(row);
         }
         match page.next_cursor {
-            Some(c) => filter.cursor = Some(c),
+            Some(c) => paging.cursor = Some(c),
             None => break,
         }
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"ordenes.csv\"",
-            ),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(out.into_download("ordenes.csv"))
 }

@@ -448,3 +448,28 @@ async fn filters_search_pages_and_csv() {
             .starts_with(&format!("{b},Bazar Norte,"))
     );
 }
+
+#[tokio::test]
+async fn the_csv_export_never_hands_a_spreadsheet_a_formula() {
+    let (_app, admin, _) = setup().await;
+    let res = admin
+        .post_json(
+            "/api/clients",
+            &json!({"name": "=HYPERLINK(\"http://x.cl\",\"pagar\")", "email": "formula@clientes.cl"}),
+        )
+        .await;
+    res.assert_status(StatusCode::CREATED);
+    let id = res.json()["id"].as_str().unwrap().to_owned();
+    create(&admin, &id).await;
+    let text = admin.get("/api/orders/export.csv").await.text();
+    let row = text.lines().nth(1).unwrap();
+    let cells: Vec<&str> = row.split(';').collect();
+    assert_eq!(
+        cells[1], "\"'=HYPERLINK(\"\"http://x.cl\"\",\"\"pagar\"\")\"",
+        "the client's cell starts with an apostrophe inside quotes: {row}"
+    );
+    assert!(
+        !row.split(';').any(|c| c.starts_with('=')),
+        "no cell starts with '=': {row}"
+    );
+}

@@ -187,3 +187,39 @@ async fn order_pages_render() {
         .await
         .assert_status(StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_unreadable_quantity_on_the_order_form_is_named_not_taken_as_zero() {
+    let (app, admin, client_id) = setup().await;
+    let (cookie, csrf) = browser_session(
+        &app,
+        faena_testkit::ADMIN_EMAIL,
+        faena_testkit::ADMIN_PASSWORD,
+    )
+    .await;
+    let res = post_form(
+        &app,
+        &cookie,
+        "/orders",
+        &[
+            ("_csrf", &csrf),
+            ("client_id", &client_id),
+            ("sku_0", "CAJ-01"),
+            ("description_0", "Caja chica"),
+            ("quantity_0", "3"),
+            ("sku_1", "CAJ-02"),
+            ("description_1", "Caja grande"),
+            ("quantity_1", "tres"),
+        ],
+    )
+    .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(
+        html.contains("Línea 2: La cantidad debe ser un número entero"),
+        "the second line's quantity is named: {html}"
+    );
+    assert!(html.contains("value=\"tres\""), "what was typed is kept");
+    let orders = admin.get("/api/orders").await.json();
+    assert_eq!(orders["items"], json!([]), "nothing was created");
+}

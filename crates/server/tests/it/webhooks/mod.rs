@@ -145,6 +145,9 @@ async fn job_of(state: &AppState, delivery: Uuid) -> job::Model {
 
 /// An HTTP server on 127.0.0.1 that answers every request with `status`
 /// and remembers the `webhook-id` of each.
+/// How long `fixed_server` takes to answer.
+const ANSWER_DELAY: std::time::Duration = std::time::Duration::from_millis(40);
+
 async fn fixed_server(status: StatusCode) -> (String, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
@@ -157,6 +160,8 @@ async fn fixed_server(status: StatusCode) -> (String, Arc<Mutex<Vec<String>>>) {
                 .unwrap_or("")
                 .to_owned();
             log.lock().unwrap().push(id);
+            // A slow answer, so the delivery log has a duration to show.
+            tokio::time::sleep(ANSWER_DELAY).await;
             (status, "el servicio está caído")
         }
     });
