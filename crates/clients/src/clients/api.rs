@@ -1,14 +1,14 @@
 //! `/api/clients`: the JSON face of the customer directory (seed 004's
 //! paths).
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use faena_platform::auth::Actor;
 use faena_platform::http::etag::{IfMatch, etag};
-use faena_platform::http::pagination::{Page, PageQuery, encode_cursor};
-use faena_platform::http::{Json, Query};
-use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors};
+use faena_platform::http::pagination::{List, Page, PageQuery};
+use faena_platform::http::{Created, Json, Query};
+use faena_platform::{AppResult, AppState, FieldErrors};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,7 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ClientFilter {
     /// Searches name and email.
     pub q: Option<String>,
@@ -37,33 +37,18 @@ pub struct ClientFilter {
     pub tax_id: Option<String>,
     /// Country of `tax_id` (default `CL`).
     pub tax_country: Option<String>,
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
-/// Parses a list cursor `name\u{1f}id`.
-fn parse_cursor(text: Option<String>) -> Result<Option<(String, Uuid)>, FieldError> {
-    let Some(text) = text else { return Ok(None) };
-    let (name, id) = text
-        .split_once('\u{1f}')
-        .ok_or_else(|| FieldError::new("cursor", "invalid"))?;
-    let id = Uuid::parse_str(id).map_err(|_| FieldError::new("cursor", "invalid"))?;
-    Ok(Some((name.to_owned(), id)))
-}
+/// Clients by name: the position is the last one's (name, id).
+const CLIENTS: List<(String, Uuid)> = List::new("clients.clients");
 
-pub async fn search(state: &AppState, f: &ClientFilter) -> AppResult<Page<ClientSummary>> {
-    let page = PageQuery {
-        limit: f.limit,
-        cursor: f.cursor.clone(),
-    };
+pub async fn search(
+    state: &AppState,
+    f: &ClientFilter,
+    page: &PageQuery,
+) -> AppResult<Page<ClientSummary>> {
     let mut errors = FieldErrors::new();
-    let limit = errors.take(page.limit()).unwrap_or(50);
-    let cursor = errors
-        .take(page.cursor())
-        .and_then(|c| errors.take(parse_cursor(c)))
-        .flatten();
+    let (limit, cursor) = CLIENTS.read(page, &mut errors);
     let index = match f.tax_id.as_deref().filter(|t| !t.trim().is_empty()) {
         Some(raw) => errors
             .take(TaxId::parse(f.tax_country.as_deref(), raw))
@@ -79,31 +64,26 @@ pub async fn search(state: &AppState, f: &ClientFilter) -> AppResult<Page<Client
         limit + 1,
     )
     .await?;
-    let more = rows.len() as u64 > limit;
-    let mut rows = rows;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = if more {
-        rows.last()
-            .map(|m| encode_cursor(&format!("{}\u{1f}{}", m.name, m.id)))
-    } else {
-        None
-    };
+    let page = CLIENTS.page(rows, limit, |m| (m.name.clone(), m.id));
     Ok(Page {
-        items: service::summaries(state, rows).await?,
-        next_cursor,
+        items: service::summaries(state, page.items).await?,
+        next_cursor: page.next_cursor,
+        next: None,
     })
 }
 
 /// List clients by name, with their order counts.
 #[utoipa::path(get, path = "/api/clients", tag = "clients",
     security(("bearer" = ["clients.clients.read"])),
-    params(ClientFilter),
+    params(ClientFilter, PageQuery),
     responses((status = 200, body = Page<ClientSummary>)))]
 async fn list_clients(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<ClientFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<ClientSummary>>> {
-    Ok(Json(search(&state, &f).await?))
+    Ok(Json(search(&state, &f, &page).await?.linked(&uri)))
 }
 
 /// Create a client (`Idempotency-Key` honoured).
@@ -118,17 +98,10 @@ async fn create_client(
     Json(input): Json<ClientInput>,
 ) -> AppResult<impl IntoResponse> {
     let v = service::create(&state, &actor, &input).await?;
-    let location = format!("/api/clients/{}", v.id);
-    Ok((
-        StatusCode::CREATED,
-        [
-            etag(v.version),
-            (
-                header::LOCATION,
-                location.parse().map_err(|_| AppError::NotFound)?,
-            ),
-        ],
-        Json(v),
+    Ok(Created::versioned(
+        format!("/api/clients/{}", v.id),
+        v.version,
+        v,
     ))
 }
 

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::ClientInput;
 use super::api::{ClientFilter, search};
 use super::service::{self, Change};
+use faena_platform::http::pagination::PageQuery;
 
 pub fn pages() -> Pages {
     let read = || Access::perm("clients.clients.read");
@@ -53,12 +54,13 @@ async fn list(
 ) -> AppResult<Html<String>> {
     let filter = ClientFilter {
         q: q.q.clone(),
-        tax_id: None,
-        tax_country: None,
-        limit: Some(50),
+        ..ClientFilter::default()
+    };
+    let paging = PageQuery {
+        limit: None,
         cursor: q.cursor.clone(),
     };
-    let result = search(&state, &filter).await?;
+    let result = search(&state, &filter, &paging).await?;
     render_page(
         &state,
         "clients/list.html",
@@ -190,10 +192,7 @@ async fn detail(
         &state,
         crate::CLIENT_FILES,
         &id.to_string(),
-        &faena_platform::http::pagination::PageQuery {
-            limit: Some(100),
-            cursor: None,
-        },
+        &PageQuery::first(100),
     )
     .await?
     .items;

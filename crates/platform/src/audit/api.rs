@@ -1,7 +1,7 @@
 //! `GET /api/audit`: the log, newest first, filtered by entity, actor and
 //! time.
 
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::entity::audit_log;
-use crate::error::{AppResult, FieldError, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::error::{AppResult, FieldErrors};
+use crate::http::pagination::{List, Page, PageQuery};
 use crate::http::{Json, Query};
 use crate::state::AppState;
 
@@ -66,10 +66,6 @@ pub struct AuditFilter {
     pub from: Option<DateTime<Utc>>,
     /// Until this instant (RFC 3339), exclusive.
     pub to: Option<DateTime<Utc>>,
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 pub fn api() -> OpenApiRouter<AppState> {
@@ -79,25 +75,27 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// Query the audit log, newest first.
 #[utoipa::path(get, path = "/api/audit", tag = "audit",
     security(("bearer" = ["platform.audit.read"])),
-    params(AuditFilter),
+    params(AuditFilter, PageQuery),
     responses((status = 200, body = Page<AuditEntryView>)))]
 pub async fn list_audit_entries(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<AuditFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<AuditEntryView>>> {
-    Ok(Json(query(&state, &f).await?))
+    Ok(Json(query(&state, &f, &page).await?.linked(&uri)))
 }
 
-pub async fn query(state: &AppState, f: &AuditFilter) -> AppResult<Page<AuditEntryView>> {
+/// Entries, newest first: the position is the last entry's id (UUIDv7).
+const AUDIT: List<Uuid> = List::new("platform.audit");
+
+pub async fn query(
+    state: &AppState,
+    f: &AuditFilter,
+    page: &PageQuery,
+) -> AppResult<Page<AuditEntryView>> {
     let mut errors = FieldErrors::new();
-    let page = PageQuery {
-        limit: f.limit,
-        cursor: f.cursor.clone(),
-    };
-    let limit = errors.take(page.limit()).unwrap_or(50);
-    let cursor = errors.take(page.cursor()).flatten().and_then(|c| {
-        errors.take(Uuid::parse_str(&c).map_err(|_| FieldError::new("cursor", "invalid")))
-    });
+    let (limit, cursor) = AUDIT.read(page, &mut errors);
     errors.finish()?;
     let mut q = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);
     if let Some(c) = cursor {
@@ -123,5 +121,5 @@ pub async fn query(state: &AppState, f: &AuditFilter) -> AppResult<Page<AuditEnt
     }
     let rows = q.limit(limit + 1).all(state.db()).await?;
     let rows: Vec<AuditEntryView> = rows.into_iter().map(AuditEntryView::from).collect();
-    Ok(Page::from_rows(rows, limit, |e| e.id.to_string()))
+    Ok(AUDIT.page(rows, limit, |e| e.id))
 }

@@ -16,6 +16,7 @@ use super::service::{self, TokenPair};
 use super::users::{self, NewUser, UserUpdate, UserView};
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::http::Created;
 use crate::http::Json;
 use crate::http::etag::IfMatch;
 use crate::state::AppState;
@@ -234,5 +235,10 @@ async fn register(
     };
     let model = users::create(&txn, &actor, new).await?;
     txn.commit().await?;
-    Ok((StatusCode::CREATED, Json(UserView::from(model))))
+    let view = UserView::from(model);
+    Ok(Created::versioned(
+        format!("/api/users/{}", view.id),
+        view.version,
+        view,
+    ))
 }

@@ -21,6 +21,7 @@ use super::service::API_KEY_PREFIX;
 use super::token::sha256_hex;
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
+use crate::http::Created;
 use crate::http::Json;
 use crate::state::AppState;
 use crate::types::required_text;
@@ -72,7 +73,7 @@ pub struct CreatedApiKey {
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_api_keys, create_api_key))
-        .routes(routes!(delete_api_key))
+        .routes(routes!(find_api_key, delete_api_key))
 }
 
 /// List API keys.
@@ -85,6 +86,22 @@ async fn list_api_keys(State(state): State<AppState>) -> AppResult<Json<Vec<ApiK
         .all(state.db())
         .await?;
     Ok(Json(keys.into_iter().map(ApiKeyView::from).collect()))
+}
+
+/// Show one API key (never its secret).
+#[utoipa::path(get, path = "/api/api-keys/{id}", tag = "access",
+    security(("bearer" = ["platform.api_keys.manage"])),
+    params(("id" = Uuid, Path, description = "API key id")),
+    responses((status = 200, body = ApiKeyView), (status = 404, description = "No such key")))]
+async fn find_api_key(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<ApiKeyView>> {
+    let key = api_key::Entity::find_by_id(id)
+        .one(state.db())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(ApiKeyView::from(key)))
 }
 
 pub async fn create(
@@ -153,7 +170,10 @@ async fn create_api_key(
     Json(input): Json<NewApiKey>,
 ) -> AppResult<impl IntoResponse> {
     let created = create(&state, &actor, &principal, input).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(Created::at(
+        format!("/api/api-keys/{}", created.api_key.id),
+        created,
+    ))
 }
 
 pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<()> {

@@ -316,34 +316,21 @@ async fn users_list(
     page: PageContext,
     Query(q): Query<SearchQuery>,
 ) -> AppResult<Html<String>> {
-    use sea_orm::{ColumnTrait, Condition, QueryFilter, QuerySelect};
-    let mut query = user::Entity::find().order_by_asc(user::Column::EmailKey);
-    if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let like = format!("%{}%", text.to_lowercase());
-        query = query.filter(
-            Condition::any()
-                .add(user::Column::EmailKey.like(&like))
-                .add(user::Column::Name.like(&like)),
-        );
-    }
-    if let Some(after) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        query = query.filter(user::Column::EmailKey.gt(after));
-    }
-    let mut rows: Vec<UserView> = query
-        .limit(51)
-        .all(state.db())
-        .await?
-        .into_iter()
-        .map(UserView::from)
-        .collect();
-    let next_cursor = (rows.len() > 50).then(|| rows[49].email.to_lowercase());
-    rows.truncate(50);
+    let filter = super::users::UserFilter {
+        q: q.q.clone(),
+        ..Default::default()
+    };
+    let paging = crate::http::pagination::PageQuery {
+        limit: None,
+        cursor: q.cursor.clone(),
+    };
+    let result = super::users::list(&state, &filter, &paging).await?;
     render_page(
         &state,
         "admin/users.html",
         &page,
         context! {
-            users => rows, q => q.q.unwrap_or_default(), next_cursor => next_cursor, ok => q.ok,
+            users => result.items, q => q.q.unwrap_or_default(), next_cursor => result.next_cursor, ok => q.ok,
             can_manage => page.can("platform.users.manage"),
         },
     )
@@ -692,8 +679,9 @@ async fn audit_list(
     State(state): State<AppState>,
     page: PageContext,
     Query(filter): Query<AuditFilter>,
+    Query(paging): Query<crate::http::pagination::PageQuery>,
 ) -> AppResult<Html<String>> {
-    let result = audit_query(&state, &filter).await?;
+    let result = audit_query(&state, &filter, &paging).await?;
     let shown = serde_json::json!({"entity": filter.entity, "action": filter.action, "actor": filter.actor});
     render_page(
         &state,

@@ -25,6 +25,7 @@ use super::{BUILTIN_ROLES, is_valid_pattern};
 use crate::audit::{self, Entry};
 use crate::auth::principal::Actor;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
+use crate::http::Created;
 use crate::http::Json;
 use crate::http::etag::{IfMatch, etag};
 use crate::state::AppState;
@@ -209,7 +210,11 @@ async fn create_role(
     Json(input): Json<RoleInput>,
 ) -> AppResult<impl IntoResponse> {
     let view = create(&state, &actor, input).await?;
-    Ok((StatusCode::CREATED, [etag(view.version)], Json(view)))
+    Ok(Created::versioned(
+        format!("/api/roles/{}", view.name),
+        view.version,
+        view,
+    ))
 }
 
 /// Creates a custom role (API and pages).

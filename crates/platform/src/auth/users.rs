@@ -1,7 +1,7 @@
 //! Users: who can sign in, with which role. Emails are unique regardless
 //! of case; passwords are argon2id hashes that never leave this file.
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Duration, Utc};
@@ -22,8 +22,9 @@ use super::password;
 use crate::audit::{self, Entry};
 use crate::auth::principal::{Actor, Principal};
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
+use crate::http::Created;
 use crate::http::etag::{IfMatch, etag};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{List, Page, PageQuery};
 use crate::http::{Json, Query};
 use crate::i18n::Locale;
 use crate::state::AppState;
@@ -339,38 +340,38 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(find_user, update_user, delete_user))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct UserFilter {
     /// Searches email and name.
     pub q: Option<String>,
     pub role: Option<String>,
     pub active: Option<bool>,
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
+
+/// Users by email: the position is the last one's email key.
+const USERS: List<String> = List::new("platform.users");
 
 /// List users, by email.
 #[utoipa::path(get, path = "/api/users", tag = "access",
     security(("bearer" = ["platform.users.read"])),
-    params(UserFilter),
+    params(UserFilter, PageQuery),
     responses((status = 200, body = Page<UserView>)))]
 async fn list_users(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<UserFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<UserView>>> {
+    Ok(Json(list(&state, &f, &page).await?.linked(&uri)))
+}
+
+/// Users by email, filtered; the API's list and the admin page's.
+pub async fn list(state: &AppState, f: &UserFilter, page: &PageQuery) -> AppResult<Page<UserView>> {
     let mut errors = FieldErrors::new();
-    let page = PageQuery {
-        limit: f.limit,
-        cursor: f.cursor.clone(),
-    };
-    let limit = errors.take(page.limit());
-    let cursor = errors.take(page.cursor());
+    let (limit, after) = USERS.read(page, &mut errors);
     errors.finish()?;
-    let limit = limit.unwrap_or(50);
     let mut query = user::Entity::find().order_by_asc(user::Column::EmailKey);
-    if let Some(Some(after)) = cursor {
+    if let Some(after) = after {
         query = query.filter(user::Column::EmailKey.gt(after));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -384,17 +385,15 @@ async fn list_users(
                 .add(Expr::expr(Func::lower(Expr::col(user::Column::Name))).like(&like)),
         );
     }
-    if let Some(role) = f.role {
-        query = query.filter(user::Column::Role.eq(role));
+    if let Some(role) = &f.role {
+        query = query.filter(user::Column::Role.eq(role.as_str()));
     }
     if let Some(active) = f.active {
         query = query.filter(user::Column::Active.eq(active));
     }
     let rows = query.limit(limit + 1).all(state.db()).await?;
     let rows: Vec<UserView> = rows.into_iter().map(UserView::from).collect();
-    Ok(Json(Page::from_rows(rows, limit, |u| {
-        u.email.to_lowercase()
-    })))
+    Ok(USERS.page(rows, limit, |u| u.email.to_lowercase()))
 }
 
 /// Create a user.
@@ -412,7 +411,11 @@ async fn create_user(
     let model = create(&txn, &actor, input).await?;
     txn.commit().await?;
     let view = UserView::from(model);
-    Ok((StatusCode::CREATED, [etag(view.version)], Json(view)))
+    Ok(Created::versioned(
+        format!("/api/users/{}", view.id),
+        view.version,
+        view,
+    ))
 }
 
 /// Users seen in the last five minutes.

@@ -123,9 +123,9 @@ pub async fn overview(state: &AppState) -> AppResult<BackupsOverview> {
         state,
         &crate::jobs::api::JobFilter {
             kind: Some(NightlyBackup::NAME.into()),
-            limit: Some(1),
             ..Default::default()
         },
+        &crate::http::pagination::PageQuery::first(1),
     )
     .await?
     .items

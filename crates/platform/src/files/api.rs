@@ -7,12 +7,12 @@
 //! the link is the permission.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -23,6 +23,7 @@ use super::{ThumbnailState, upload};
 use crate::auth::Principal;
 use crate::auth::principal::Actor;
 use crate::error::{AppError, AppResult};
+use crate::http::Created;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{Json, Query};
 use crate::state::AppState;
@@ -35,14 +36,6 @@ pub struct UploadRequest {
     /// the name's extension.
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
-}
-
-#[derive(Debug, Default, Deserialize, IntoParams)]
-pub struct FileListQuery {
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -70,7 +63,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     security(("bearer" = [])),
     params(("owner_kind" = String, Path, description = "Kind of record, e.g. `wms.order`"),
         ("owner_id" = String, Path, description = "The record's id, e.g. an order number"),
-        FileListQuery),
+        PageQuery),
     responses((status = 200, body = Page<FileView>),
         (status = 403, description = "No read permission on the record"),
         (status = 404, description = "No such record")))]
@@ -78,15 +71,16 @@ async fn list_files(
     State(state): State<AppState>,
     principal: Principal,
     Path((kind, owner_id)): Path<(String, String)>,
-    Query(q): Query<FileListQuery>,
+    OriginalUri(uri): OriginalUri,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<FileView>>> {
     let owner_id =
         service::authorize_owner(&state, &principal, &kind, &owner_id, Need::Read).await?;
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    };
-    Ok(Json(service::list(&state, &kind, &owner_id, &page).await?))
+    Ok(Json(
+        service::list(&state, &kind, &owner_id, &page)
+            .await?
+            .linked(&uri),
+    ))
 }
 
 /// Attaches a file to a record (`multipart/form-data`, field `file`).
@@ -111,13 +105,13 @@ async fn upload_file(
     Path((kind, owner_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> AppResult<(StatusCode, Json<FileView>)> {
+) -> AppResult<Created<FileView>> {
     let owner_id =
         service::authorize_owner(&state, &principal, &kind, &owner_id, Need::Attach).await?;
     let file_id = Uuid::now_v7();
     let (_, staged) = upload::read_form(state.files(), &headers, body, file_id).await;
     let view = service::create(&state, &actor, &kind, &owner_id, file_id, staged?).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok(Created::at(format!("/api/files/{}", view.id), view))
 }
 
 /// One file: its current version and thumbnail state.
@@ -244,11 +238,12 @@ async fn replace_file(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     body: Body,
-) -> AppResult<(StatusCode, Json<FileView>)> {
+) -> AppResult<Created<FileView>> {
     let f = service::authorize_file(&state, &principal, id, Need::Attach).await?;
     let (_, staged) = upload::read_form(state.files(), &headers, body, f.id).await;
     let view = service::replace(&state, &actor, f.id, staged?).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let location = format!("/api/files/{}/versions/{}/content", view.id, view.version);
+    Ok(Created::at(location, view))
 }
 
 /// Downloads one version of a file.
@@ -289,10 +284,10 @@ async fn create_file_link(
     actor: Actor,
     Path(id): Path<Uuid>,
     Json(req): Json<LinkRequest>,
-) -> AppResult<(StatusCode, Json<LinkView>)> {
+) -> AppResult<Created<LinkView>> {
     let f = service::authorize_file(&state, &principal, id, Need::Attach).await?;
     let link = service::create_link(&state, &actor, &f, req.minutes).await?;
-    Ok((StatusCode::CREATED, Json(link)))
+    Ok(Created::at(link.url.clone(), link))
 }
 
 /// Downloads through a signed link, without a session.

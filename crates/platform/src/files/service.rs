@@ -20,7 +20,7 @@ use crate::audit::{self, Entry};
 use crate::auth::Principal;
 use crate::auth::principal::Actor;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{List, Page, PageQuery};
 use crate::jobs::{self, Enqueue};
 use crate::state::AppState;
 
@@ -192,6 +192,9 @@ pub async fn view(state: &AppState, f: &file::Model) -> AppResult<FileView> {
     Ok(file_view(f, &v))
 }
 
+/// An owner's files, newest first: the position is the last file's id.
+const FILES: List<Uuid> = List::new("platform.files");
+
 /// The files of one owner, newest first.
 pub async fn list(
     state: &AppState,
@@ -200,10 +203,7 @@ pub async fn list(
     page: &PageQuery,
 ) -> AppResult<Page<FileView>> {
     let mut errors = FieldErrors::new();
-    let limit = errors.take(page.limit()).unwrap_or(50);
-    let cursor = errors.take(page.cursor()).flatten().and_then(|c| {
-        errors.take(Uuid::parse_str(&c).map_err(|_| FieldError::new("cursor", "invalid")))
-    });
+    let (limit, cursor) = FILES.read(page, &mut errors);
     errors.finish()?;
     let mut q = file::Entity::find()
         .filter(file::Column::OwnerKind.eq(kind))
@@ -232,7 +232,7 @@ pub async fn list(
                 .map(|v| file_view(f, v))
         })
         .collect();
-    Ok(Page::from_rows(views, limit, |v| v.id.to_string()))
+    Ok(FILES.page(views, limit, |v| v.id))
 }
 
 /// Every version of a file, newest first.

@@ -65,9 +65,11 @@ fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
 /// Parses JSON, telling a malformed document (400) from a well-formed one
 /// with a wrong or missing field (422 naming it).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(value) => Ok(value),
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        // Exactly one JSON value: anything but white space after it makes
+        // the body malformed, however well-formed its start.
+        Ok(value) => de.end().map(|()| value).map_err(|e| malformed(&e)),
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -75,15 +77,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                 serde_json::error::Category::Data => {
                     Err(AppError::Validation(field_error(&path, &inner.to_string())))
                 }
-                _ => Err(AppError::BadRequest {
-                    code: "malformed_json",
-                    params: vec![
-                        ("line", inner.line().to_string()),
-                        ("column", inner.column().to_string()),
-                    ],
-                }),
+                _ => Err(malformed(&inner)),
             }
         }
+    }
+}
+
+fn malformed(e: &serde_json::Error) -> AppError {
+    AppError::BadRequest {
+        code: "malformed_json",
+        params: vec![
+            ("line", e.line().to_string()),
+            ("column", e.column().to_string()),
+        ],
     }
 }
 
@@ -196,14 +202,22 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_bad_request() {
-        let r = parse_json::<Order>(br#"{"number": "A", "#);
-        assert!(matches!(
-            r,
-            Err(AppError::BadRequest {
-                code: "malformed_json",
-                ..
-            })
+        let malformed = |body: &[u8]| {
+            matches!(
+                parse_json::<Order>(body),
+                Err(AppError::BadRequest {
+                    code: "malformed_json",
+                    ..
+                })
+            )
+        };
+        assert!(malformed(br#"{"number": "A", "#));
+        // One value and then more: not one JSON document.
+        assert!(malformed(br#"{"number":"A","lines":[]} junk"#));
+        assert!(malformed(
+            br#"{"number":"A","lines":[]}{"number":"B","lines":[]}"#
         ));
+        assert!(parse_json::<Order>(b"{\"number\":\"A\",\"lines\":[]} \r\n").is_ok());
     }
 
     #[test]

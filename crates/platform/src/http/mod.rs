@@ -2,6 +2,7 @@
 //! request ids, metrics and security headers. The server crate stacks these
 //! around the composed router; modules only use the extractors.
 
+pub mod created;
 pub mod etag;
 pub mod extract;
 pub mod pagination;
@@ -15,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::request_id::{MakeRequestId, RequestId};
 
+pub use created::Created;
 pub use extract::{Json, Query};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

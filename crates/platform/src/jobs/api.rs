@@ -2,7 +2,7 @@
 //! dead or cancelled one, cancel a waiting or running one, discard a dead
 //! one. Every admin action is audited.
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -20,7 +20,7 @@ use super::redis_store::Admin;
 use crate::audit::{self, Entry};
 use crate::auth::principal::Actor;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{List, Page, PageQuery};
 use crate::http::{Json, Query};
 use crate::state::AppState;
 
@@ -93,11 +93,10 @@ pub struct JobFilter {
     pub state: Option<String>,
     /// A job type, e.g. `platform.housekeeping`.
     pub kind: Option<String>,
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
+
+/// Jobs, newest first: the position is the last job's id (UUIDv7).
+const JOBS: List<Uuid> = List::new("platform.jobs");
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct JobCounts {
@@ -120,25 +119,20 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// Jobs, newest first, by state and type.
 #[utoipa::path(get, path = "/api/jobs", tag = "jobs",
     security(("bearer" = ["platform.jobs.read"])),
-    params(JobFilter),
+    params(JobFilter, PageQuery),
     responses((status = 200, body = Page<JobView>), (status = 422, description = "Invalid filter")))]
 async fn list_jobs(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<JobFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<JobView>>> {
-    Ok(Json(list(&state, &f).await?))
+    Ok(Json(list(&state, &f, &page).await?.linked(&uri)))
 }
 
-pub async fn list(state: &AppState, f: &JobFilter) -> AppResult<Page<JobView>> {
+pub async fn list(state: &AppState, f: &JobFilter, page: &PageQuery) -> AppResult<Page<JobView>> {
     let mut errors = FieldErrors::new();
-    let page = PageQuery {
-        limit: f.limit,
-        cursor: f.cursor.clone(),
-    };
-    let limit = errors.take(page.limit()).unwrap_or(50);
-    let cursor = errors.take(page.cursor()).flatten().and_then(|c| {
-        errors.take(Uuid::parse_str(&c).map_err(|_| FieldError::new("cursor", "invalid")))
-    });
+    let (limit, cursor) = JOBS.read(page, &mut errors);
     let wanted = f.state.as_deref().filter(|s| !s.is_empty()).and_then(|s| {
         errors.take(JobState::parse(s).ok_or_else(|| {
             FieldError::new("state", "one_of")
@@ -150,7 +144,7 @@ pub async fn list(state: &AppState, f: &JobFilter) -> AppResult<Page<JobView>> {
     if let Some(redis) = state.jobs().redis() {
         let rows = redis.list(wanted, kind, cursor, limit + 1).await?;
         let rows: Vec<JobView> = rows.into_iter().map(JobView::from).collect();
-        return Ok(Page::from_rows(rows, limit, |j| j.id.to_string()));
+        return Ok(JOBS.page(rows, limit, |j| j.id));
     }
     let mut q = job::Entity::find().order_by_desc(job::Column::Id);
     if let Some(c) = cursor {
@@ -164,7 +158,7 @@ pub async fn list(state: &AppState, f: &JobFilter) -> AppResult<Page<JobView>> {
     }
     let rows = q.limit(limit + 1).all(state.db()).await?;
     let rows: Vec<JobView> = rows.into_iter().map(JobView::from).collect();
-    Ok(Page::from_rows(rows, limit, |j| j.id.to_string()))
+    Ok(JOBS.page(rows, limit, |j| j.id))
 }
 
 /// How many jobs are in each state.

@@ -12,6 +12,7 @@ use crate::auth::principal::Actor;
 use crate::auth::{Access, Pages};
 use crate::error::AppResult;
 use crate::http::Query;
+use crate::http::pagination::PageQuery;
 use crate::state::AppState;
 use crate::ui::{PageContext, render_page};
 
@@ -39,8 +40,9 @@ async fn jobs_list(
     State(state): State<AppState>,
     page: PageContext,
     Query(filter): Query<JobFilter>,
+    Query(paging): Query<PageQuery>,
 ) -> AppResult<Html<String>> {
-    let result = list(&state, &filter).await?;
+    let result = list(&state, &filter, &paging).await?;
     let counts: Vec<_> = counts(&state)
         .await?
         .into_iter()

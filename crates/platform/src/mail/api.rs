@@ -2,7 +2,7 @@
 //! included), resend, and send a test mail to check the transport. Every
 //! admin action is audited.
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr};
@@ -21,7 +21,7 @@ use super::{Attachment, Mail, MailState};
 use crate::audit::{self, Entry};
 use crate::auth::principal::Actor;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{List, Page, PageQuery};
 use crate::http::{Json, Query};
 use crate::i18n::Locale;
 use crate::state::AppState;
@@ -123,10 +123,6 @@ pub struct MailFilter {
     /// With `related_id`: the mail about one record.
     pub related_entity: Option<String>,
     pub related_id: Option<String>,
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -155,25 +151,23 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// The outbox, newest first, by state, text and record.
 #[utoipa::path(get, path = "/api/mail", tag = "mail",
     security(("bearer" = ["platform.mail.read"])),
-    params(MailFilter),
+    params(MailFilter, PageQuery),
     responses((status = 200, body = Page<MailView>), (status = 422, description = "Invalid filter")))]
 async fn list_mail(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<MailFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<MailView>>> {
-    Ok(Json(list(&state, &f).await?))
+    Ok(Json(list(&state, &f, &page).await?.linked(&uri)))
 }
 
-pub async fn list(state: &AppState, f: &MailFilter) -> AppResult<Page<MailView>> {
+/// Mail, newest first: the position is the last mail's id (UUIDv7).
+const MAIL: List<Uuid> = List::new("platform.mail");
+
+pub async fn list(state: &AppState, f: &MailFilter, page: &PageQuery) -> AppResult<Page<MailView>> {
     let mut errors = FieldErrors::new();
-    let page = PageQuery {
-        limit: f.limit,
-        cursor: f.cursor.clone(),
-    };
-    let limit = errors.take(page.limit()).unwrap_or(50);
-    let cursor = errors.take(page.cursor()).flatten().and_then(|c| {
-        errors.take(Uuid::parse_str(&c).map_err(|_| FieldError::new("cursor", "invalid")))
-    });
+    let (limit, cursor) = MAIL.read(page, &mut errors);
     let wanted = f.state.as_deref().filter(|s| !s.is_empty()).and_then(|s| {
         errors.take(MailState::parse(s).ok_or_else(|| {
             FieldError::new("state", "one_of")
@@ -210,7 +204,7 @@ pub async fn list(state: &AppState, f: &MailFilter) -> AppResult<Page<MailView>>
     }
     let rows = query.limit(limit + 1).all(state.db()).await?;
     let rows: Vec<MailView> = rows.into_iter().map(MailView::from).collect();
-    Ok(Page::from_rows(rows, limit, |m| m.id.to_string()))
+    Ok(MAIL.page(rows, limit, |m| m.id))
 }
 
 fn like(pattern: &str) -> sea_orm::sea_query::LikeExpr {

@@ -15,6 +15,7 @@ use crate::auth::principal::Actor;
 use crate::auth::{Access, Pages};
 use crate::error::AppResult;
 use crate::http::Query;
+use crate::http::pagination::PageQuery;
 use crate::state::AppState;
 use crate::ui::{PageContext, render_page};
 
@@ -42,11 +43,12 @@ async fn list_page(
     state: &AppState,
     page: &PageContext,
     filter: &MailFilter,
+    paging: &PageQuery,
     test_to: &str,
     errors: Vec<serde_json::Value>,
     ok: Option<String>,
 ) -> AppResult<Html<String>> {
-    let result = list(state, filter).await?;
+    let result = list(state, filter, paging).await?;
     let counts: Vec<_> = counts(state.db())
         .await?
         .into_iter()
@@ -86,11 +88,14 @@ async fn mail_list(
     let filter = MailFilter {
         state: q.state,
         q: q.q,
-        cursor: q.cursor,
         ..MailFilter::default()
     };
+    let paging = PageQuery {
+        limit: None,
+        cursor: q.cursor,
+    };
     let me = page.user.clone().unwrap_or_default();
-    list_page(&state, &page, &filter, &me, Vec::new(), q.ok).await
+    list_page(&state, &page, &filter, &paging, &me, Vec::new(), q.ok).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +119,7 @@ async fn mail_test(
                 &state,
                 &page,
                 &MailFilter::default(),
+                &PageQuery::default(),
                 &form.to,
                 errors,
                 None,

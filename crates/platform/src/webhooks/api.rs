@@ -3,8 +3,8 @@
 //! Every change is audited. The inbound route itself is public and lives
 //! in `inbound`.
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,9 +14,10 @@ use super::deliveries::{self, DeliveryDetail, DeliveryFilter, DeliveryView};
 use super::endpoints::{self, EndpointInput, EndpointPatch, EndpointSecret, EndpointView};
 use super::inbound::{self, InboundFilter, InboundView};
 use crate::auth::Actor;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::http::Created;
 use crate::http::etag::{IfMatch, etag};
-use crate::http::pagination::Page;
+use crate::http::pagination::{Page, PageQuery};
 use crate::http::{Json, Query};
 use crate::state::AppState;
 
@@ -47,6 +48,7 @@ async fn list_webhook_endpoints(
     Ok(Json(Page {
         items: endpoints::list(&state).await?,
         next_cursor: None,
+        next: None,
     }))
 }
 
@@ -62,17 +64,10 @@ async fn create_webhook_endpoint(
     Json(input): Json<EndpointInput>,
 ) -> AppResult<impl IntoResponse> {
     let v = endpoints::create(&state, &actor, &input).await?;
-    let location = format!("/api/webhooks/endpoints/{}", v.id);
-    Ok((
-        StatusCode::CREATED,
-        [
-            etag(v.version),
-            (
-                header::LOCATION,
-                location.parse().map_err(|_| AppError::NotFound)?,
-            ),
-        ],
-        Json(v),
+    Ok(Created::versioned(
+        format!("/api/webhooks/endpoints/{}", v.id),
+        v.version,
+        v,
     ))
 }
 
@@ -139,13 +134,17 @@ async fn find_webhook_endpoint_secret(
 /// The delivery log: one row per message and endpoint, newest first.
 #[utoipa::path(get, path = "/api/webhooks/deliveries", tag = "webhooks",
     security(("bearer" = ["platform.webhooks.read"])),
-    params(DeliveryFilter),
+    params(DeliveryFilter, PageQuery),
     responses((status = 200, body = Page<DeliveryView>), (status = 422, description = "Invalid filter")))]
 async fn list_webhook_deliveries(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<DeliveryFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<DeliveryView>>> {
-    Ok(Json(deliveries::list(&state, &f).await?))
+    Ok(Json(
+        deliveries::list(&state, &f, &page).await?.linked(&uri),
+    ))
 }
 
 /// One delivery: what was sent and every attempt.
@@ -178,13 +177,15 @@ async fn replay_webhook_delivery(
 /// Received webhooks, newest first.
 #[utoipa::path(get, path = "/api/webhooks/inbound", tag = "webhooks",
     security(("bearer" = ["platform.webhooks.read"])),
-    params(InboundFilter),
+    params(InboundFilter, PageQuery),
     responses((status = 200, body = Page<InboundView>), (status = 422, description = "Invalid filter")))]
 async fn list_inbound_webhooks(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<InboundFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<InboundView>>> {
-    Ok(Json(inbound::list(&state, &f).await?))
+    Ok(Json(inbound::list(&state, &f, &page).await?.linked(&uri)))
 }
 
 /// One received webhook, with its body.

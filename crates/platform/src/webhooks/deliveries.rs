@@ -15,7 +15,7 @@ use super::{DeliveryState, EndpointState};
 use crate::audit::{self, Entry};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{List, Page, PageQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, Deserialize, IntoParams)]
@@ -26,10 +26,6 @@ pub struct DeliveryFilter {
     pub state: Option<String>,
     /// Only this event type.
     pub event_type: Option<String>,
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 /// One message to one endpoint.
@@ -107,16 +103,16 @@ async fn urls(state: &AppState) -> AppResult<HashMap<Uuid, String>> {
 }
 
 /// Deliveries, newest first.
-pub async fn list(state: &AppState, f: &DeliveryFilter) -> AppResult<Page<DeliveryView>> {
+/// Deliveries, newest first: the position is the last one's id (UUIDv7).
+const DELIVERIES: List<Uuid> = List::new("platform.webhooks.deliveries");
+
+pub async fn list(
+    state: &AppState,
+    f: &DeliveryFilter,
+    page: &PageQuery,
+) -> AppResult<Page<DeliveryView>> {
     let mut errors = FieldErrors::new();
-    let page = PageQuery {
-        limit: f.limit,
-        cursor: f.cursor.clone(),
-    };
-    let limit = errors.take(page.limit()).unwrap_or(50);
-    let cursor = errors.take(page.cursor()).flatten().and_then(|c| {
-        errors.take(Uuid::parse_str(&c).map_err(|_| FieldError::new("cursor", "invalid")))
-    });
+    let (limit, cursor) = DELIVERIES.read(page, &mut errors);
     let endpoint_id = f
         .endpoint_id
         .as_deref()
@@ -151,7 +147,7 @@ pub async fn list(state: &AppState, f: &DeliveryFilter) -> AppResult<Page<Delive
     let rows = q.limit(limit + 1).all(state.db()).await?;
     let urls = urls(state).await?;
     let rows: Vec<DeliveryView> = rows.into_iter().map(|d| view(d, &urls)).collect();
-    Ok(Page::from_rows(rows, limit, |d| d.id.to_string()))
+    Ok(DELIVERIES.page(rows, limit, |d| d.id))
 }
 
 /// One delivery, with its payload and attempts.

@@ -31,7 +31,7 @@ use super::entity::inbound;
 use super::signature;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors, Problem};
 use crate::http::Json;
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{List, Page, PageQuery};
 use crate::jobs::{self, Job, JobContext};
 use crate::state::AppState;
 
@@ -375,10 +375,6 @@ pub struct InboundFilter {
     pub source: Option<String>,
     /// `stored`, `queued`, `processed` or `failed`.
     pub state: Option<String>,
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 /// A received event.
@@ -416,16 +412,16 @@ fn view(m: inbound::Model, with_payload: bool) -> InboundView {
 }
 
 /// Received events, newest first.
-pub async fn list(state: &AppState, f: &InboundFilter) -> AppResult<Page<InboundView>> {
+/// Events, newest first: the position is the last one's id (UUIDv7).
+const INBOUND: List<Uuid> = List::new("platform.webhooks.inbound");
+
+pub async fn list(
+    state: &AppState,
+    f: &InboundFilter,
+    page: &PageQuery,
+) -> AppResult<Page<InboundView>> {
     let mut errors = FieldErrors::new();
-    let page = PageQuery {
-        limit: f.limit,
-        cursor: f.cursor.clone(),
-    };
-    let limit = errors.take(page.limit()).unwrap_or(50);
-    let cursor = errors.take(page.cursor()).flatten().and_then(|c| {
-        errors.take(Uuid::parse_str(&c).map_err(|_| FieldError::new("cursor", "invalid")))
-    });
+    let (limit, cursor) = INBOUND.read(page, &mut errors);
     let wanted = f.state.as_deref().filter(|s| !s.is_empty()).and_then(|s| {
         errors.take(InboundState::parse(s).ok_or_else(|| {
             FieldError::new("state", "one_of").with(
@@ -447,7 +443,7 @@ pub async fn list(state: &AppState, f: &InboundFilter) -> AppResult<Page<Inbound
     }
     let rows = q.limit(limit + 1).all(state.db()).await?;
     let rows: Vec<InboundView> = rows.into_iter().map(|m| view(m, false)).collect();
-    Ok(Page::from_rows(rows, limit, |e| e.id.to_string()))
+    Ok(INBOUND.page(rows, limit, |e| e.id))
 }
 
 pub async fn find(state: &AppState, id: Uuid) -> AppResult<InboundView> {

@@ -18,6 +18,7 @@ use crate::auth::{Access, Pages};
 use crate::error::AppResult;
 use crate::http::Query;
 use crate::http::etag::IfMatch;
+use crate::http::pagination::PageQuery;
 use crate::state::AppState;
 use crate::ui::{PageContext, render_page};
 
@@ -38,7 +39,7 @@ pub fn pages() -> Pages {
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct PageQuery {
+struct ShownQuery {
     ok: Option<String>,
     endpoint: Option<String>,
 }
@@ -69,19 +70,12 @@ async fn render(
         state,
         &DeliveryFilter {
             endpoint_id: endpoint.clone(),
-            limit: Some(25),
             ..DeliveryFilter::default()
         },
+        &PageQuery::first(25),
     )
     .await?;
-    let received = inbound::list(
-        state,
-        &InboundFilter {
-            limit: Some(10),
-            ..InboundFilter::default()
-        },
-    )
-    .await?;
+    let received = inbound::list(state, &InboundFilter::default(), &PageQuery::first(10)).await?;
     render_page(
         state,
         "admin/webhooks.html",
@@ -108,7 +102,7 @@ fn empty_form() -> serde_json::Value {
 async fn webhooks_page(
     State(state): State<AppState>,
     page: PageContext,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<ShownQuery>,
 ) -> AppResult<Html<String>> {
     let endpoint = q.endpoint.filter(|e| Uuid::parse_str(e).is_ok());
     let shown = Shown {

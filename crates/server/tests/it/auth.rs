@@ -58,10 +58,8 @@ async fn twenty_wrong_passwords_lock_the_account_and_are_audited() {
     faena_platform::audit::seal(app.state.db()).await.unwrap();
     let db_entries = faena_platform::audit::api::query(
         &app.state,
-        &faena_platform::audit::api::AuditFilter {
-            limit: Some(500),
-            ..Default::default()
-        },
+        &faena_platform::audit::api::AuditFilter::default(),
+        &faena_platform::http::pagination::PageQuery::first(500),
     )
     .await
     .unwrap();

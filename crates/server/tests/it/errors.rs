@@ -144,3 +144,26 @@ async fn unknown_page_is_an_html_error_page_in_spanish() {
     assert!(html.contains("No encontrado"));
     assert!(html.contains("Volver al inicio"));
 }
+
+#[tokio::test]
+async fn a_body_with_anything_after_its_json_value_is_400_and_creates_nothing() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    for body in [
+        r#"{"name":"Bazar Norte","email":"bazar@norte.cl"} junk"#,
+        r#"{"name":"Bazar Norte","email":"bazar@norte.cl"}{"name":"Otro"}"#,
+    ] {
+        let res = admin
+            .send(
+                Request::post("/api/clients")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        res.assert_status(StatusCode::BAD_REQUEST);
+        assert_eq!(res.json()["code"], "malformed_json", "{body}");
+    }
+    let list = admin.get("/api/clients").await.json();
+    assert_eq!(list["items"], json!([]), "nothing was created");
+}

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod backup;
 mod binary;
+mod created;
 mod demo;
 mod errors;
 mod files;

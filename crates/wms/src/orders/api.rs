@@ -1,14 +1,14 @@
 //! `/api/orders`: seed 004's paths, done properly.
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use faena_platform::auth::Actor;
 use faena_platform::http::etag::{IfMatch, etag};
-use faena_platform::http::pagination::{Page, PageQuery, encode_cursor};
-use faena_platform::http::{Json, Query};
-use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors};
+use faena_platform::http::pagination::{List, Page, PageQuery};
+use faena_platform::http::{Created, Json, Query};
+use faena_platform::{AppResult, AppState, FieldError, FieldErrors};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -38,11 +38,10 @@ pub struct OrderFilter {
     pub to: Option<String>,
     /// Searches the order number and the client's name.
     pub q: Option<String>,
-    /// How many items (1–500, default 50).
-    pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
+
+/// Orders, newest first: the position is the last one's (created_at, id).
+const ORDERS: List<(DateTime<Utc>, Uuid)> = List::new("wms.orders");
 
 fn parse_instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, FieldError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
@@ -62,23 +61,11 @@ fn parse_instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Ut
 pub async fn store_filter(
     state: &AppState,
     f: &OrderFilter,
+    page: &PageQuery,
     forced_status: Option<Status>,
 ) -> AppResult<(store::Filter, u64)> {
     let mut errors = FieldErrors::new();
-    let page = PageQuery {
-        limit: f.limit,
-        cursor: f.cursor.clone(),
-    };
-    let limit = errors.take(page.limit()).unwrap_or(50);
-    let before = errors.take(page.cursor()).flatten().and_then(|c| {
-        let parsed = c.split_once('\u{1f}').and_then(|(at, id)| {
-            Some((
-                DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
-                Uuid::parse_str(id).ok()?,
-            ))
-        });
-        errors.take(parsed.ok_or_else(|| FieldError::new("cursor", "invalid")))
-    });
+    let (limit, before) = ORDERS.read(page, &mut errors);
     let mut statuses = Vec::new();
     if let Some(s) = forced_status {
         statuses.push(s.as_str().to_owned());
@@ -122,18 +109,16 @@ pub async fn store_filter(
 pub async fn search(
     state: &AppState,
     f: &OrderFilter,
+    page: &PageQuery,
     forced_status: Option<Status>,
 ) -> AppResult<Page<OrderView>> {
-    let (filter, limit) = store_filter(state, f, forced_status).await?;
-    let mut rows = store::list(state.db(), &filter).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = if more {
-        rows.last()
-            .map(|m| encode_cursor(&format!("{}\u{1f}{}", m.created_at.to_rfc3339(), m.id)))
-    } else {
-        None
-    };
+    let (filter, limit) = store_filter(state, f, page, forced_status).await?;
+    let rows = store::list(state.db(), &filter).await?;
+    let Page {
+        items: rows,
+        next_cursor,
+        ..
+    } = ORDERS.page(rows, limit, |m| (m.created_at, m.id));
     let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
     let client_ids: Vec<Uuid> = rows.iter().map(|m| m.client_id).collect();
     let mut lines = store::lines_of(state.db(), &ids).await?;
@@ -149,31 +134,43 @@ pub async fn search(
             service::view(m, l, name)
         })
         .collect();
-    Ok(Page { items, next_cursor })
+    Ok(Page {
+        items,
+        next_cursor,
+        next: None,
+    })
 }
 
 /// List orders, newest first, with client names.
 #[utoipa::path(get, path = "/api/orders", tag = "orders",
     security(("bearer" = ["wms.orders.read"])),
-    params(OrderFilter),
+    params(OrderFilter, PageQuery),
     responses((status = 200, body = Page<OrderView>)))]
 async fn list_orders(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<OrderFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<OrderView>>> {
-    Ok(Json(search(&state, &f, None).await?))
+    Ok(Json(search(&state, &f, &page, None).await?.linked(&uri)))
 }
 
 /// Returned orders, newest first, with their reasons.
 #[utoipa::path(get, path = "/api/orders/returns", tag = "orders",
     security(("bearer" = ["wms.orders.read"])),
-    params(OrderFilter),
+    params(OrderFilter, PageQuery),
     responses((status = 200, body = Page<OrderView>)))]
 async fn list_returns(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(f): Query<OrderFilter>,
+    Query(page): Query<PageQuery>,
 ) -> AppResult<Json<Page<OrderView>>> {
-    Ok(Json(search(&state, &f, Some(Status::Returned)).await?))
+    Ok(Json(
+        search(&state, &f, &page, Some(Status::Returned))
+            .await?
+            .linked(&uri),
+    ))
 }
 
 /// Create an order for an existing client (`Idempotency-Key` honoured).
@@ -188,13 +185,10 @@ async fn create_order(
     Json(input): Json<NewOrder>,
 ) -> AppResult<impl IntoResponse> {
     let v = service::create(&state, &actor, input).await?;
-    let location = format!("/api/orders/{}", v.number)
-        .parse()
-        .map_err(|_| AppError::NotFound)?;
-    Ok((
-        StatusCode::CREATED,
-        [etag(v.version), (header::LOCATION, location)],
-        Json(v),
+    Ok(Created::versioned(
+        format!("/api/orders/{}", v.number),
+        v.version,
+        v,
     ))
 }
 

@@ -9,8 +9,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use faena_platform::auth::{Access, Actor, Pages};
 use faena_platform::http::Query;
 use faena_platform::http::etag::IfMatch;
+use faena_platform::http::pagination::PageQuery;
 use faena_platform::ui::{PageContext, render_page};
-use faena_platform::{AppError, AppResult, AppState};
+use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors};
 use minijinja::context;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -55,6 +56,15 @@ struct ListQuery {
     ok: Option<String>,
 }
 
+impl ListQuery {
+    fn paging(&self) -> PageQuery {
+        PageQuery {
+            limit: None,
+            cursor: self.cursor.clone(),
+        }
+    }
+}
+
 async fn list(
     State(state): State<AppState>,
     page: PageContext,
@@ -64,11 +74,9 @@ async fn list(
         status: q.status.clone().filter(|s| !s.is_empty()),
         client_id: q.client_id,
         q: q.q.clone(),
-        cursor: q.cursor.clone(),
-        limit: Some(50),
         ..OrderFilter::default()
     };
-    let result = search(&state, &filter, None).await?;
+    let result = search(&state, &filter, &q.paging(), None).await?;
     let client_name = match (q.client_id, state.directory("client")) {
         (Some(id), Some(dir)) => dir.names(state.db(), &[id]).await?.remove(&id),
         _ => None,
@@ -90,12 +98,13 @@ async fn returns(
     page: PageContext,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Html<String>> {
-    let filter = OrderFilter {
-        cursor: q.cursor.clone(),
-        limit: Some(50),
-        ..OrderFilter::default()
-    };
-    let result = search(&state, &filter, Some(Status::Returned)).await?;
+    let result = search(
+        &state,
+        &OrderFilter::default(),
+        &q.paging(),
+        Some(Status::Returned),
+    )
+    .await?;
     render_page(
         &state,
         "orders/returns.html",
@@ -170,38 +179,53 @@ impl OrderForm {
         self.version.as_deref().and_then(|v| v.trim().parse().ok())
     }
 
-    fn lines(&self) -> Vec<LineInput> {
+    /// The rows that are not blank, as typed: (sku, description, quantity).
+    fn rows(&self) -> Vec<(String, String, String)> {
         (0..crate::orders::MAX_LINES)
             .map_while(|i| {
                 let sku = self.rest.get(&format!("sku_{i}"))?;
+                let text = |k: &str| self.rest.get(&format!("{k}_{i}")).cloned();
                 Some((
                     sku.clone(),
-                    self.rest
-                        .get(&format!("description_{i}"))
-                        .cloned()
-                        .unwrap_or_default(),
-                    self.rest
-                        .get(&format!("quantity_{i}"))
-                        .cloned()
-                        .unwrap_or_default(),
+                    text("description").unwrap_or_default(),
+                    text("quantity").unwrap_or_default(),
                 ))
             })
             .filter(|(sku, d, q)| {
                 !(sku.trim().is_empty() && d.trim().is_empty() && q.trim().is_empty())
             })
-            .map(|(sku, description, q)| LineInput {
-                sku,
-                description,
-                quantity: q.trim().parse().unwrap_or(0),
-            })
             .collect()
     }
 
+    /// The lines, or an error naming each quantity that is not a number
+    /// (the rules on the parsed lines are the domain's).
+    fn lines(&self) -> Result<Vec<LineInput>, AppError> {
+        let mut errors = FieldErrors::new();
+        let lines = self
+            .rows()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (sku, description, q))| {
+                let quantity = errors.take(q.trim().parse::<i64>().map_err(|_| {
+                    FieldError::new(format!("lines[{i}].quantity"), "quantity_not_a_number")
+                }))?;
+                Some(LineInput {
+                    sku,
+                    description,
+                    quantity,
+                })
+            })
+            .collect();
+        errors.finish()?;
+        Ok(lines)
+    }
+
+    /// The form as the user typed it, to show again with its errors.
     fn echo(&self) -> serde_json::Value {
         let lines: Vec<serde_json::Value> = self
-            .lines()
-            .iter()
-            .map(|l| serde_json::json!({"sku": l.sku, "description": l.description, "quantity": l.quantity}))
+            .rows()
+            .into_iter()
+            .map(|(sku, description, quantity)| serde_json::json!({"sku": sku, "description": description, "quantity": quantity}))
             .collect();
         serde_json::json!({"number": self.number, "client_id": self.client_id, "notes": self.notes, "lines": blank_lines(lines), "version": self.version})
     }
@@ -236,23 +260,39 @@ fn client_field(form: &OrderForm) -> Result<Uuid, AppError> {
         .ok_or_else(|| faena_platform::FieldError::new("client_id", "unknown_client").into())
 }
 
+/// The field errors of the client and the lines together, so the form
+/// names every field that is wrong at once.
+fn both(client: Result<Uuid, AppError>, lines: Result<Vec<LineInput>, AppError>) -> AppError {
+    let mut errors = FieldErrors::new();
+    for e in [client.err(), lines.err()].into_iter().flatten() {
+        match e {
+            AppError::Validation(list) => list.0.into_iter().for_each(|f| errors.push(f)),
+            other => return other,
+        }
+    }
+    match errors.finish() {
+        Err(e) => e,
+        Ok(()) => AppError::Internal(anyhow::anyhow!("no field error to report")),
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     page: PageContext,
     actor: Actor,
     Form(form): Form<OrderForm>,
 ) -> AppResult<Response> {
-    let result = match client_field(&form) {
-        Ok(client_id) => {
+    let result = match (client_field(&form), form.lines()) {
+        (Ok(client_id), Ok(lines)) => {
             let input = NewOrder {
                 number: form.number.clone(),
                 client_id,
-                lines: form.lines(),
+                lines,
                 notes: form.notes.clone(),
             };
             service::create(&state, &actor, input).await
         }
-        Err(e) => Err(e),
+        (client, lines) => Err(both(client, lines)),
     };
     match result {
         Ok(v) => {
@@ -292,10 +332,7 @@ async fn detail_page(
         state,
         crate::ORDER_FILES,
         &order.number,
-        &faena_platform::http::pagination::PageQuery {
-            limit: Some(100),
-            cursor: None,
-        },
+        &PageQuery::first(100),
     )
     .await?
     .items;
@@ -407,17 +444,17 @@ async fn update(
     Path(number): Path<String>,
     Form(form): Form<OrderForm>,
 ) -> AppResult<Response> {
-    let result = match client_field(&form) {
-        Ok(client_id) => {
+    let result = match (client_field(&form), form.lines()) {
+        (Ok(client_id), Ok(lines)) => {
             let change = OrderUpdate {
                 client_id: Some(client_id),
-                lines: Some(form.lines()),
+                lines: Some(lines),
                 notes: Some(form.notes.clone().unwrap_or_default()),
                 ..OrderUpdate::default()
             };
             service::update(&state, &actor, &number, IfMatch(form.version()), change).await
         }
-        Err(e) => Err(e),
+        (client, lines) => Err(both(client, lines)),
     };
     match result {
         Ok(v) => Ok(Redirect::to(&format!("/orders/{}?ok=order_saved", v.number)).into_response()),
