@@ -36,6 +36,21 @@ impl Module for ClientsModule {
         ]
     }
 
+    fn grants(&self) -> faena_platform::auth::Grants {
+        &[
+            ("manager", &["clients.*.*"]),
+            ("receptionist", &["clients.*.read", "clients.*.write"]),
+            ("technician", &["clients.*.read"]),
+            ("warehouse", &["clients.*.read"]),
+            ("dispatcher", &["clients.*.read"]),
+            ("viewer", &["clients.*.read"]),
+        ]
+    }
+
+    fn openapi_tags(&self) -> &'static [(&'static str, &'static str)] {
+        &[("clients", "The customer directory")]
+    }
+
     fn api(&self) -> OpenApiRouter<AppState> {
         clients::api::api()
     }

@@ -20,8 +20,21 @@ pub trait Module: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Permissions this module checks (`module.resource.action`).
+    /// Permissions this module checks (`module.resource.action`). A route
+    /// that requires a permission no module declares stops the start.
     fn permissions(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// What each built-in role holds of this module by default, as
+    /// permission patterns (`wms.*.read`): given once, when the module is
+    /// first installed; admins may change them afterwards.
+    fn grants(&self) -> crate::auth::Grants {
+        &[]
+    }
+
+    /// The OpenAPI tags of this module's operations, with a description.
+    fn openapi_tags(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
 

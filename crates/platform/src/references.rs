@@ -12,8 +12,19 @@ use uuid::Uuid;
 pub trait ReferenceCounter: Send + Sync {
     /// The entity referred to, e.g. `client`.
     fn target(&self) -> &'static str;
-    /// What refers, e.g. `orders` (also the catalog key `references.<label>`).
+    /// What refers, e.g. `orders`: the catalog key `references.<label>`
+    /// names it on the owner's pages.
     fn label(&self) -> &'static str;
+    /// The permission that reads the referring rows: only holders see
+    /// the link to them.
+    fn permission(&self) -> &'static str;
+    /// The page listing the rows that refer to `id`
+    /// (`/orders?client_id=<id>`).
+    fn link(&self, id: Uuid) -> String;
+    /// The error code of a refused deletion of a referred row; its message
+    /// (`error.<code>`, with `{count}`) is in the referring module's
+    /// catalog, e.g. "the client has 3 orders".
+    fn conflict_code(&self) -> &'static str;
     /// References to each of `ids` (ids without any may be left out).
     async fn count(
         &self,
@@ -50,17 +61,42 @@ impl References {
         Ok(out)
     }
 
-    /// References to one row, by label.
+    /// References to one row, one entry per referring kind (those with
+    /// none included, count 0), in registration order.
     pub async fn of(
         &self,
         db: &DatabaseConnection,
         target: &str,
         id: Uuid,
-    ) -> Result<HashMap<&'static str, u64>, DbErr> {
-        Ok(self
-            .count(db, target, &[id])
-            .await?
-            .remove(&id)
-            .unwrap_or_default())
+    ) -> Result<Vec<Reference>, DbErr> {
+        let mut out = Vec::new();
+        for counter in self.counters.iter().filter(|c| c.target() == target) {
+            let count = counter
+                .count(db, &[id])
+                .await?
+                .get(&id)
+                .copied()
+                .unwrap_or(0);
+            out.push(Reference {
+                label: counter.label(),
+                count,
+                permission: counter.permission(),
+                link: counter.link(id),
+                conflict_code: counter.conflict_code(),
+            });
+        }
+        Ok(out)
     }
+}
+
+/// How many rows of one kind refer to a row, and where to see them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reference {
+    pub label: &'static str,
+    pub count: u64,
+    #[serde(skip)]
+    pub permission: &'static str,
+    pub link: String,
+    #[serde(skip)]
+    pub conflict_code: &'static str,
 }

@@ -15,7 +15,7 @@ use crate::cli::{AuditCommand, KeysCommand, UserCommand};
 async fn open(config: &Config) -> anyhow::Result<DatabaseConnection> {
     let db = db::connect(&config.database).await?;
     crate::app::migrate(&db).await?;
-    faena_platform::auth::roles::ensure_builtin(&db).await?;
+    crate::app::ensure_roles(&db, &crate::modules::enabled(config)).await?;
     Ok(db)
 }
 

@@ -57,8 +57,6 @@ use crate::modules;
         (name = "files", description = "Files attached to records: uploads sniffed by content, versions, thumbnails and signed links"),
         (name = "mail", description = "Outgoing mail: the outbox, resending and a test mail"),
         (name = "webhooks", description = "Outbound webhooks (Standard Webhooks): endpoints, delivery log, replay; and the inbound endpoint for configured senders"),
-        (name = "clients", description = "The customer directory"),
-        (name = "orders", description = "Warehouse orders and returns"),
         (name = "realtime", description = "Live events over Server-Sent Events and WebSocket, filtered by permission"),
     )
 )]
@@ -104,12 +102,22 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 pub async fn build_with(config: Config, modules: Vec<Box<dyn Module>>) -> anyhow::Result<App> {
     let db = faena_platform::db::connect(&config.database).await?;
     migrate(&db).await?;
-    faena_platform::auth::roles::ensure_builtin(&db)
-        .await
-        .context("creating the built-in roles")?;
+    ensure_roles(&db, &modules).await?;
     let app = assemble(config, db, modules)?;
     faena_platform::auth::users::ensure_admin(&app.state).await?;
     Ok(app)
+}
+
+/// The built-in roles, with each module's default grants given once.
+pub async fn ensure_roles(
+    db: &DatabaseConnection,
+    modules: &[Box<dyn Module>],
+) -> anyhow::Result<()> {
+    let grants: Vec<_> = modules.iter().map(|m| (m.name(), m.grants())).collect();
+    faena_platform::auth::check_grants(&grants).map_err(anyhow::Error::msg)?;
+    faena_platform::auth::roles::ensure_builtin(db, &grants)
+        .await
+        .context("creating the built-in roles")
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
@@ -213,6 +221,23 @@ pub fn assemble(
         metrics: telemetry::metrics_handle(),
     });
     let (router, openapi) = router(state.clone(), &modules)?;
+    let declared = state.permissions();
+    let undeclared: Vec<String> = openapi_access(&openapi)?
+        .into_iter()
+        .chain(page_routes(&modules))
+        .filter_map(|(method, path, access)| match access {
+            Access::Permission(p) if !declared.iter().any(|d| *d == p) => {
+                Some(format!("{method} {path} requires {p}"))
+            }
+            _ => None,
+        })
+        .collect();
+    if !undeclared.is_empty() {
+        anyhow::bail!(
+            "routes require permissions that no module declares: {}",
+            undeclared.join("; ")
+        );
+    }
     Ok(App {
         router,
         state,
@@ -226,12 +251,31 @@ pub fn openapi(modules: &[Box<dyn Module>]) -> OpenApiDoc {
 }
 
 fn api_router(modules: &[Box<dyn Module>]) -> OpenApiRouter<AppState> {
-    let mut api =
-        OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(faena_platform::routes::api());
+    let mut doc = ApiDoc::openapi();
+    let tags = doc.tags.get_or_insert_with(Vec::new);
+    for (name, description) in modules.iter().flat_map(|m| m.openapi_tags().iter()) {
+        tags.push(
+            utoipa::openapi::tag::TagBuilder::new()
+                .name(*name)
+                .description(Some(*description))
+                .build(),
+        );
+    }
+    let mut api = OpenApiRouter::with_openapi(doc).merge(faena_platform::routes::api());
     for module in modules {
         api = api.merge(module.api());
     }
     api
+}
+
+/// Every page route of the platform and the given modules, with its
+/// access (for the access test and the start-up check).
+pub fn page_routes(modules: &[Box<dyn Module>]) -> Vec<(Method, String, Access)> {
+    let mut pages = faena_platform::routes::pages();
+    for module in modules {
+        pages = pages.merge(module.pages());
+    }
+    pages.into_parts().1
 }
 
 fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Router, OpenApiDoc)> {
@@ -309,6 +353,15 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Route
         .layer(DefaultBodyLimit::max(config.http.body_limit));
 
     Ok((routes.layer(stack), openapi))
+}
+
+fn openapi_access(doc: &OpenApiDoc) -> anyhow::Result<Vec<(Method, String, Access)>> {
+    let mut access = AccessMap::default();
+    access.add_openapi(doc).map_err(anyhow::Error::msg)?;
+    Ok(access
+        .iter()
+        .map(|((m, p), a)| (m.clone(), p.clone(), a.clone()))
+        .collect())
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

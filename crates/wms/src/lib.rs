@@ -40,6 +40,18 @@ impl Module for WmsModule {
         &[(orders::service::TOPIC, "wms.orders.read")]
     }
 
+    fn grants(&self) -> faena_platform::auth::Grants {
+        &[
+            ("manager", &["wms.*.*"]),
+            ("warehouse", &["wms.*.read", "wms.*.write"]),
+            ("viewer", &["wms.*.read"]),
+        ]
+    }
+
+    fn openapi_tags(&self) -> &'static [(&'static str, &'static str)] {
+        &[("orders", "Warehouse orders and returns")]
+    }
+
     fn api(&self) -> OpenApiRouter<AppState> {
         orders::api::api()
     }
@@ -132,6 +144,18 @@ impl ReferenceCounter for OrdersOfClient {
 
     fn label(&self) -> &'static str {
         "orders"
+    }
+
+    fn permission(&self) -> &'static str {
+        "wms.orders.read"
+    }
+
+    fn link(&self, id: Uuid) -> String {
+        format!("/orders?client_id={id}")
+    }
+
+    fn conflict_code(&self) -> &'static str {
+        "client_has_orders"
     }
 
     async fn count(

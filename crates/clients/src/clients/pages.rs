@@ -188,6 +188,18 @@ async fn detail(
     Query(q): Query<OkQuery>,
 ) -> AppResult<Html<String>> {
     let client = service::find(&state, &actor, id).await?;
+    // Each kind of record that refers to the client, linked for those who
+    // may read it.
+    let references: Vec<serde_json::Value> = state
+        .references()
+        .of(state.db(), "client", id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let link = page.can(r.permission).then_some(r.link);
+            serde_json::json!({"label": r.label, "count": r.count, "link": link})
+        })
+        .collect();
     let files = faena_platform::files::service::list(
         &state,
         crate::CLIENT_FILES,
@@ -206,7 +218,7 @@ async fn detail(
         context! {
             client => client, ok => q.ok,
             can_write => page.can("clients.clients.write"), can_delete => page.can("clients.clients.delete"),
-            can_see_orders => page.can("wms.orders.read"),
+            references => references,
             files => files, files_owner_kind => crate::CLIENT_FILES, files_owner_id => id,
             can_attach => page.can("clients.clients.write"), files_error => files_error,
             files_max_mb => state.config().files.max_size_mb,

@@ -106,7 +106,8 @@ async fn order_count(state: &AppState, id: Uuid) -> AppResult<u64> {
         .references()
         .of(state.db(), "client", id)
         .await?
-        .values()
+        .iter()
+        .map(|r| r.count)
         .sum())
 }
 
@@ -273,16 +274,11 @@ pub enum Change {
 /// Deletes a client nobody refers to; otherwise a 409 that says who does.
 pub async fn delete(state: &AppState, actor: &Actor, id: Uuid, if_match: IfMatch) -> AppResult<()> {
     let refs = state.references().of(state.db(), "client", id).await?;
-    if let Some((label, count)) = refs.iter().find(|(_, n)| **n > 0) {
-        let code = if *label == "orders" {
-            "client_has_orders"
-        } else {
-            "client_has_references"
-        };
+    if let Some(r) = refs.iter().find(|r| r.count > 0) {
         return Err(AppError::Conflict {
-            code,
+            code: r.conflict_code,
             field: None,
-            params: vec![("count", count.to_string())],
+            params: vec![("count", r.count.to_string())],
         });
     }
     let txn = state.begin_write().await?;

@@ -22,6 +22,7 @@ pub mod users;
 
 pub use access::{Access, AccessMap, Pages};
 pub use principal::{Actor, Principal};
+pub use roles::check_grants;
 
 /// Permissions of the platform itself (`module.resource.action`).
 pub const PLATFORM_PERMISSIONS: &[&str] = &[
@@ -48,6 +49,9 @@ pub struct BuiltinRole {
     pub patterns: &'static [&'static str],
 }
 
+/// The built-in roles with what they hold of the platform. What they hold
+/// of each module is that module's to say (`Module::grants`), given once
+/// when the module is first installed.
 pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     BuiltinRole {
         name: "admin",
@@ -56,12 +60,6 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     BuiltinRole {
         name: "manager",
         patterns: &[
-            "clients.*.*",
-            "wms.*.*",
-            "service.*.*",
-            "logistics.*.*",
-            "maintenance.*.*",
-            "exports.*.*",
             "platform.users.read",
             "platform.audit.read",
             "platform.system.read",
@@ -69,64 +67,32 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     },
     BuiltinRole {
         name: "receptionist",
-        patterns: &[
-            "clients.*.read",
-            "clients.*.write",
-            "service.*.read",
-            "service.*.write",
-            "platform.system.read",
-        ],
+        patterns: &["platform.system.read"],
     },
     BuiltinRole {
         name: "technician",
-        patterns: &[
-            "clients.*.read",
-            "service.*.read",
-            "service.*.write",
-            "maintenance.*.read",
-            "maintenance.*.write",
-            "platform.system.read",
-        ],
+        patterns: &["platform.system.read"],
     },
     BuiltinRole {
         name: "warehouse",
-        patterns: &[
-            "clients.*.read",
-            "wms.*.read",
-            "wms.*.write",
-            "platform.system.read",
-        ],
+        patterns: &["platform.system.read"],
     },
     BuiltinRole {
         name: "dispatcher",
-        patterns: &[
-            "clients.*.read",
-            "logistics.*.read",
-            "logistics.*.write",
-            "platform.system.read",
-        ],
+        patterns: &["platform.system.read"],
     },
     BuiltinRole {
         name: "driver",
-        patterns: &[
-            "logistics.trips.read",
-            "logistics.trips.write",
-            "platform.system.read",
-        ],
+        patterns: &["platform.system.read"],
     },
     BuiltinRole {
         name: "viewer",
-        patterns: &[
-            "clients.*.read",
-            "wms.*.read",
-            "service.*.read",
-            "logistics.*.read",
-            "maintenance.*.read",
-            "exports.*.read",
-            "platform.system.read",
-        ],
+        patterns: &["platform.system.read"],
     },
 ];
+
+/// One module's default grants: built-in role name → permission patterns.
+pub type Grants = &'static [(&'static str, &'static [&'static str])];
 
 /// Whether a role pattern grants a permission. Patterns compare segment by
 /// segment; `*` matches any one segment, and a pattern of just `*` matches

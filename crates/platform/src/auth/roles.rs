@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::entities::{role, user};
-use super::{BUILTIN_ROLES, is_valid_pattern};
+use super::{BUILTIN_ROLES, Grants, is_valid_pattern};
 use crate::audit::{self, Entry};
 use crate::auth::principal::Actor;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
@@ -78,9 +78,16 @@ pub fn parse_permissions(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
 }
 
-/// Creates the built-in roles that do not exist yet (one transaction: one
-/// commit on first start instead of eight).
-pub async fn ensure_builtin(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+/// Creates the built-in roles that do not exist yet, then gives each
+/// module's default grants to the built-in roles that have not had them
+/// (one transaction: one commit on first start instead of many). A grant
+/// is given once per module and role, so a module installed later adds its
+/// permissions to existing roles, and a pattern an admin took away stays
+/// away.
+pub async fn ensure_builtin(
+    db: &DatabaseConnection,
+    grants: &[(&'static str, Grants)],
+) -> Result<(), sea_orm::DbErr> {
     let txn = crate::db::begin_write(db, &Default::default()).await?;
     let db = &txn;
     let now = Utc::now();
@@ -103,7 +110,91 @@ pub async fn ensure_builtin(db: &DatabaseConnection) -> Result<(), sea_orm::DbEr
             .await?;
         }
     }
+    for (module, roles) in grants {
+        for (name, patterns) in *roles {
+            if grant_applied(db, module, name).await? {
+                continue;
+            }
+            if let Some(r) = role::Entity::find_by_id(*name).one(db).await? {
+                let mut held = parse_permissions(&r.permissions);
+                let before = held.len();
+                for p in *patterns {
+                    if !held.iter().any(|h| h == "*" || h == p) {
+                        held.push((*p).to_owned());
+                    }
+                }
+                if held.len() != before {
+                    let version = r.version + 1;
+                    let mut active: role::ActiveModel = r.into();
+                    active.permissions = Set(serde_json::to_string(&held).unwrap_or_default());
+                    active.updated_at = Set(now);
+                    active.version = Set(version);
+                    active.update(db).await?;
+                }
+            }
+            record_grant(db, module, name, now).await?;
+        }
+    }
     txn.commit().await
+}
+
+const GRANTS_TABLE: &str = "role_grants_applied";
+
+async fn grant_applied(
+    db: &impl sea_orm::ConnectionTrait,
+    module: &str,
+    role: &str,
+) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let q = Query::select()
+        .expr(Expr::val(1))
+        .from(Alias::new(GRANTS_TABLE))
+        .and_where(Expr::col(Alias::new("module")).eq(module))
+        .and_where(Expr::col(Alias::new("role")).eq(role))
+        .to_owned();
+    let stmt = db.get_database_backend().build(&q);
+    Ok(db.query_one(stmt).await?.is_some())
+}
+
+async fn record_grant(
+    db: &impl sea_orm::ConnectionTrait,
+    module: &str,
+    role: &str,
+    at: chrono::DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::sea_query::{Alias, Query};
+    let q = Query::insert()
+        .into_table(Alias::new(GRANTS_TABLE))
+        .columns([
+            Alias::new("module"),
+            Alias::new("role"),
+            Alias::new("applied_at"),
+        ])
+        .values([module.into(), role.into(), at.into()])
+        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
+        .to_owned();
+    db.execute(db.get_database_backend().build(&q)).await?;
+    Ok(())
+}
+
+/// Refuses grants to roles that are not built in, or with patterns that
+/// are not patterns: a module's mistake stops the start, not a request.
+pub fn check_grants(grants: &[(&'static str, Grants)]) -> Result<(), String> {
+    for (module, roles) in grants {
+        for (name, patterns) in *roles {
+            if !BUILTIN_ROLES.iter().any(|b| b.name == *name) {
+                return Err(format!(
+                    "module {module} grants to {name}, which is not a built-in role"
+                ));
+            }
+            if let Some(p) = patterns.iter().find(|p| !is_valid_pattern(p)) {
+                return Err(format!(
+                    "module {module} grants {name} the invalid pattern {p}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -8,6 +8,7 @@ mod m20261123_000004_jobs;
 mod m20261123_000005_mail;
 mod m20261123_000006_webhooks;
 mod m20261123_000007_files;
+mod m20261206_000008_role_grants;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -20,5 +21,6 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261123_000005_mail::Migration),
         Box::new(m20261123_000006_webhooks::Migration),
         Box::new(m20261123_000007_files::Migration),
+        Box::new(m20261206_000008_role_grants::Migration),
     ]
 }

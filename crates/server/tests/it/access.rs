@@ -178,3 +178,108 @@ async fn pages_send_anonymous_browsers_to_sign_in() {
         .await
         .assert_status(StatusCode::OK);
 }
+
+/// The same walk over every page route, as browsers do it (a session
+/// cookie, and the CSRF token in every form): an anonymous browser is sent
+/// to sign in, a role without the permission gets 403, a role holding just
+/// that permission gets through.
+#[tokio::test]
+async fn every_page_route_denies_by_default() {
+    use faena_platform::auth::Access;
+    let app = TestApp::new().await;
+    let pages = faena_server::app::page_routes(&faena_server::modules::all());
+    assert!(
+        pages.len() >= 20,
+        "the walk sees the pages: {}",
+        pages.len()
+    );
+    let admin = app.admin().await;
+    let browser_for = async |role: &str| {
+        let email = app.create_user(role).await;
+        crate::support::browser_session(&app, &email, faena_testkit::USER_PASSWORD).await
+    };
+    admin
+        .post_json("/api/roles", &json!({"name": "nothing", "permissions": []}))
+        .await
+        .assert_status(StatusCode::CREATED);
+    let nobody = browser_for("nothing").await;
+    let mut holders = std::collections::BTreeMap::new();
+    for (method, path, access) in &pages {
+        let label = format!("{method} {path}");
+        if *access == Access::Public {
+            continue;
+        }
+        let res = page_call(&app, None, method, path).await;
+        // Sent to sign in, or refused outright (a form post without a
+        // session fails its CSRF check first).
+        assert!(
+            [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&res.status)
+                || (res.status == StatusCode::SEE_OTHER
+                    && res
+                        .header("location")
+                        .is_some_and(|l| l.starts_with("/login"))),
+            "{label}: anonymous got {}",
+            res.status
+        );
+        if let Access::Permission(p) = access {
+            let res = page_call(&app, Some(&nobody), method, path).await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{label}: without {p}");
+            holders
+                .entry(p.to_string())
+                .or_insert_with(Vec::new)
+                .push((method, path));
+        }
+    }
+    for (perm, routes) in holders {
+        let role = format!("page_{}", perm.replace('.', "_"));
+        admin
+            .post_json("/api/roles", &json!({"name": role, "permissions": [perm]}))
+            .await
+            .assert_status(StatusCode::CREATED);
+        let holder = browser_for(&role).await;
+        for (method, path) in routes {
+            let status = page_call(&app, Some(&holder), method, path).await.status;
+            assert!(
+                ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status),
+                "{method} {path} with {perm}: got {status}"
+            );
+        }
+    }
+}
+
+/// A page request; `browser` is a signed-in session (cookie, CSRF token).
+async fn page_call(
+    app: &TestApp,
+    browser: Option<&(String, String)>,
+    method: &Method,
+    path: &str,
+) -> faena_testkit::TestResponse {
+    let concrete = path
+        .split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                "00000000-0000-0000-0000-000000000000"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(concrete)
+        .header("accept", "text/html");
+    let mut body = String::new();
+    if let Some((cookie, csrf)) = browser {
+        req = req.header("cookie", cookie);
+        body = format!("_csrf={csrf}");
+    }
+    if method == Method::POST {
+        req = req.header("content-type", "application/x-www-form-urlencoded");
+    } else {
+        body.clear();
+    }
+    app.anonymous()
+        .send(req.body(Body::from(body)).unwrap())
+        .await
+}

@@ -14,6 +14,7 @@ mod idempotency;
 mod jobs;
 mod keys;
 mod mail;
+mod modules;
 mod openapi;
 mod pages;
 mod realtime;
