@@ -336,6 +336,36 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
     }
 }
 
+/// A refused form's field errors, worded for the page (`[{field,
+/// message}]`, what `field_error` in `macros.html` shows), or the error
+/// itself when it is not about fields (a 404, a 500), for the error page.
+pub fn form_errors(
+    state: &crate::state::AppState,
+    page: &PageContext,
+    err: crate::error::AppError,
+) -> Result<Vec<serde_json::Value>, crate::error::AppError> {
+    let problem = err.to_problem();
+    if problem.errors.is_empty() {
+        return Err(err);
+    }
+    let doc = crate::http::problem::problem_json(state, &problem, page.locale, &page.path, None);
+    Ok(doc["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| serde_json::json!({"field": e["field"], "message": e["message"]}))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// A form page shown again with its errors: 422.
+pub fn unprocessable(html: axum::response::Html<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
+}
+
 /// Renders a page, turning a template failure into a logged 500.
 pub fn render_page(
     state: &crate::state::AppState,

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use faena_platform::auth::{Access, Actor, Pages};
 use faena_platform::http::Query;
 use faena_platform::http::etag::IfMatch;
-use faena_platform::ui::{PageContext, render_page};
+use faena_platform::ui::{PageContext, form_errors, render_page, unprocessable};
 use faena_platform::{AppError, AppResult, AppState};
 use minijinja::context;
 use serde::Deserialize;
@@ -128,30 +128,6 @@ impl ClientForm {
     }
 }
 
-/// Field errors worded for the page, or the error itself when it is not
-/// about fields.
-fn field_messages(
-    state: &AppState,
-    page: &PageContext,
-    err: AppError,
-) -> Result<Vec<serde_json::Value>, AppError> {
-    let problem = err.to_problem();
-    if problem.errors.is_empty() {
-        return Err(err);
-    }
-    Ok(
-        faena_platform::http::problem::problem_json(state, &problem, page.locale, &page.path, None)
-            ["errors"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-    )
-}
-
-fn unprocessable(html: Html<String>) -> Response {
-    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
-}
-
 async fn create(
     State(state): State<AppState>,
     page: PageContext,
@@ -161,7 +137,7 @@ async fn create(
     match service::create(&state, &actor, &form.input()).await {
         Ok(v) => Ok(Redirect::to(&format!("/clients/{}?ok=client_created", v.id)).into_response()),
         Err(e) => {
-            let errors = field_messages(&state, &page, e)?;
+            let errors = form_errors(&state, &page, e)?;
             Ok(unprocessable(form_page(
                 &state,
                 &page,
@@ -277,7 +253,7 @@ async fn update(
             )?))
         }
         Err(e) => {
-            let errors = field_messages(&state, &page, e)?;
+            let errors = form_errors(&state, &page, e)?;
             Ok(unprocessable(form_page(
                 &state,
                 &page,

@@ -97,37 +97,7 @@ pub fn pages() -> Pages {
         )
 }
 
-/// Field errors of a failed command, worded for the page; any other error
-/// passes through.
-pub(crate) fn form_errors(
-    state: &AppState,
-    page: &PageContext,
-    err: AppError,
-) -> Result<Vec<serde_json::Value>, AppError> {
-    match err {
-        AppError::Validation(errors) => Ok(errors
-            .0
-            .iter()
-            .map(|e| {
-                let mut params = e.params.clone();
-                params.push(("field", e.field.clone()));
-                serde_json::json!({
-                    "field": e.field,
-                    "message": state.i18n().t(page.locale, &format!("validation.{}", e.code), &params),
-                })
-            })
-            .collect()),
-        AppError::Conflict { field: Some(field), .. } => Ok(vec![serde_json::json!({
-            "field": field,
-            "message": state.i18n().t(page.locale, "validation.taken", &[("field", field.clone())]),
-        })]),
-        other => Err(other),
-    }
-}
-
-pub(crate) fn unprocessable(html: Html<String>) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
-}
+pub(crate) use crate::ui::{form_errors, unprocessable};
 
 #[derive(Debug, Deserialize)]
 struct NextQuery {

@@ -10,7 +10,7 @@ use faena_platform::auth::{Access, Actor, Pages};
 use faena_platform::http::Query;
 use faena_platform::http::etag::IfMatch;
 use faena_platform::http::pagination::PageQuery;
-use faena_platform::ui::{PageContext, render_page};
+use faena_platform::ui::{PageContext, form_errors, render_page, unprocessable};
 use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors};
 use minijinja::context;
 use serde::Deserialize;
@@ -231,28 +231,6 @@ impl OrderForm {
     }
 }
 
-fn field_messages(
-    state: &AppState,
-    page: &PageContext,
-    err: AppError,
-) -> Result<Vec<serde_json::Value>, AppError> {
-    let problem = err.to_problem();
-    if problem.errors.is_empty() {
-        return Err(err);
-    }
-    Ok(
-        faena_platform::http::problem::problem_json(state, &problem, page.locale, &page.path, None)
-            ["errors"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-    )
-}
-
-fn unprocessable(html: Html<String>) -> Response {
-    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
-}
-
 fn client_field(form: &OrderForm) -> Result<Uuid, AppError> {
     form.client_id
         .as_deref()
@@ -299,7 +277,7 @@ async fn create(
             Ok(Redirect::to(&format!("/orders/{}?ok=order_created", v.number)).into_response())
         }
         Err(e) => {
-            let errors = field_messages(&state, &page, e)?;
+            let errors = form_errors(&state, &page, e)?;
             Ok(unprocessable(
                 form_page(&state, &page, form.echo(), errors, None).await?,
             ))
@@ -409,7 +387,7 @@ async fn change_status(
                     })],
                 }
             } else {
-                field_messages(&state, &page, e)?
+                form_errors(&state, &page, e)?
             };
             let html = detail_page(
                 &state,
@@ -467,7 +445,7 @@ async fn update(
                     serde_json::json!({"field": "form", "message": state.i18n().t(page.locale, &format!("error.{}", problem.code), &problem.params)}),
                 ]
             } else {
-                field_messages(&state, &page, e)?
+                form_errors(&state, &page, e)?
             };
             Ok(unprocessable(
                 form_page(&state, &page, form.echo(), errors, Some(number)).await?,
