@@ -9,6 +9,7 @@ pub mod clients;
 pub mod demo;
 mod directory;
 mod migrations;
+pub mod perms;
 
 use faena_platform::auth::Pages;
 use faena_platform::crypto::EncryptedColumn;
@@ -28,12 +29,8 @@ impl Module for ClientsModule {
         migrations::all()
     }
 
-    fn permissions(&self) -> &'static [&'static str] {
-        &[
-            "clients.clients.read",
-            "clients.clients.write",
-            "clients.clients.delete",
-        ]
+    fn permissions(&self) -> &'static [faena_platform::auth::Permission] {
+        perms::ALL
     }
 
     fn grants(&self) -> faena_platform::auth::Grants {
@@ -140,12 +137,12 @@ impl faena_platform::files::FileOwner for ClientFiles {
         CLIENT_FILES
     }
 
-    fn read_permission(&self) -> &'static str {
-        "clients.clients.read"
+    fn read_permission(&self) -> faena_platform::auth::Permission {
+        perms::CLIENTS_READ
     }
 
-    fn attach_permission(&self) -> &'static str {
-        "clients.clients.write"
+    fn attach_permission(&self) -> faena_platform::auth::Permission {
+        perms::CLIENTS_WRITE
     }
 
     async fn find(

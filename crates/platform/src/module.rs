@@ -22,7 +22,7 @@ pub trait Module: Send + Sync + 'static {
 
     /// Permissions this module checks (`module.resource.action`). A route
     /// that requires a permission no module declares stops the start.
-    fn permissions(&self) -> &'static [&'static str] {
+    fn permissions(&self) -> &'static [crate::auth::Permission] {
         &[]
     }
 
@@ -39,9 +39,9 @@ pub trait Module: Send + Sync + 'static {
     }
 
     /// Realtime topics this module publishes on, each with the permission
-    /// a subscriber needs to receive it: `("orders", "wms.orders.read")`.
+    /// a subscriber needs to receive it: `("orders", perms::ORDERS_READ)`.
     /// Publishing on an undeclared topic is refused (see `realtime`).
-    fn topics(&self) -> &'static [(&'static str, &'static str)] {
+    fn topics(&self) -> &'static [(&'static str, crate::auth::Permission)] {
         &[]
     }
 

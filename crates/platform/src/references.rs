@@ -17,7 +17,7 @@ pub trait ReferenceCounter: Send + Sync {
     fn label(&self) -> &'static str;
     /// The permission that reads the referring rows: only holders see
     /// the link to them.
-    fn permission(&self) -> &'static str;
+    fn permission(&self) -> crate::auth::Permission;
     /// The page listing the rows that refer to `id`
     /// (`/orders?client_id=<id>`).
     fn link(&self, id: Uuid) -> String;
@@ -95,7 +95,7 @@ pub struct Reference {
     pub label: &'static str,
     pub count: u64,
     #[serde(skip)]
-    pub permission: &'static str,
+    pub permission: crate::auth::Permission,
     pub link: String,
     #[serde(skip)]
     pub conflict_code: &'static str,

@@ -1,6 +1,8 @@
 //! The platform's own routes: health, readiness, system info, metrics, the
 //! home page, the language switch, the API docs page and static assets.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -22,7 +24,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health))
         .routes(routes!(readiness))
-        .routes(routes!(system_info))
+        .routes(secured(perms::SYSTEM_READ, routes!(system_info)))
         .merge(crate::auth::api::api())
         .merge(crate::backup::api::api())
         .merge(crate::audit::api::api())
@@ -40,7 +42,7 @@ pub fn pages() -> Pages {
         .get("/lang/{code}", Access::Public, switch_language)
         .get("/api/docs", Access::Public, api_docs)
         .get("/assets/{name}", Access::Public, asset)
-        .get("/metrics", Access::perm("platform.metrics.read"), metrics)
+        .get("/metrics", Access::perm(perms::METRICS_READ), metrics)
         .merge(crate::auth::pages::pages())
         .merge(crate::backup::pages::pages())
         .merge(crate::jobs::pages::pages())
@@ -103,7 +105,6 @@ pub struct SystemInfo {
 
 /// Which build, replica, modules and database answer.
 #[utoipa::path(get, path = "/api/system/info", tag = "system",
-    security(("bearer" = ["platform.system.read"])),
     responses((status = 200, description = "This replica", body = SystemInfo)))]
 async fn system_info(State(state): State<AppState>) -> Json<SystemInfo> {
     Json(SystemInfo {

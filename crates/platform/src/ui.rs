@@ -4,6 +4,7 @@
 //! Modules add their own templates and extend `layout.html`; every text goes
 //! through `t("key", name=value)`, so there is one translation mechanism.
 
+use crate::auth::perms;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -304,7 +305,7 @@ impl PageContext {
         }
     }
 
-    pub fn can(&self, permission: &str) -> bool {
+    pub fn can(&self, permission: crate::auth::Permission) -> bool {
         self.principal.as_ref().is_some_and(|p| p.can(permission))
     }
 }
@@ -328,9 +329,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
                 .get::<crate::auth::session::CsrfToken>()
                 .map(|t| t.0.clone())
                 .unwrap_or_default(),
-            show_admin: principal
-                .as_ref()
-                .is_some_and(|p| p.can("platform.users.read")),
+            show_admin: principal.as_ref().is_some_and(|p| p.can(perms::USERS_READ)),
             principal,
         })
     }

@@ -161,8 +161,11 @@ pub fn assemble(
         faena_platform::VERSION,
     )?;
 
-    let mut permissions: Vec<&'static str> = faena_platform::auth::PLATFORM_PERMISSIONS.to_vec();
-    permissions.extend(modules.iter().flat_map(|m| m.permissions().iter().copied()));
+    let permissions: Vec<&'static str> = faena_platform::auth::perms::ALL
+        .iter()
+        .chain(modules.iter().flat_map(|m| m.permissions().iter()))
+        .map(|p| p.as_str())
+        .collect();
     let auth = AuthState::new(&config.data_dir)?;
     let keys = faena_platform::crypto::KeyRing::load(&config.crypto, &config.data_dir)?;
     let references = faena_platform::references::References::new(
@@ -192,6 +195,7 @@ pub fn assemble(
     let topics: Vec<_> = [faena_platform::jobs::TOPIC, faena_platform::webhooks::TOPIC]
         .into_iter()
         .chain(modules.iter().flat_map(|m| m.topics().iter().copied()))
+        .map(|(topic, permission)| (topic, permission.as_str()))
         .collect();
     let realtime = faena_platform::realtime::Realtime::start(&config, &db, &topics, &permissions)?;
     let webhooks = faena_platform::webhooks::Webhooks::new(

@@ -8,6 +8,7 @@
 pub mod demo;
 mod migrations;
 pub mod orders;
+pub mod perms;
 
 use std::collections::HashMap;
 
@@ -32,12 +33,12 @@ impl Module for WmsModule {
         migrations::all()
     }
 
-    fn permissions(&self) -> &'static [&'static str] {
-        &["wms.orders.read", "wms.orders.write", "wms.orders.delete"]
+    fn permissions(&self) -> &'static [faena_platform::auth::Permission] {
+        perms::ALL
     }
 
-    fn topics(&self) -> &'static [(&'static str, &'static str)] {
-        &[(orders::service::TOPIC, "wms.orders.read")]
+    fn topics(&self) -> &'static [(&'static str, faena_platform::auth::Permission)] {
+        &[(orders::service::TOPIC, perms::ORDERS_READ)]
     }
 
     fn grants(&self) -> faena_platform::auth::Grants {
@@ -118,12 +119,12 @@ impl FileOwner for OrderFiles {
         ORDER_FILES
     }
 
-    fn read_permission(&self) -> &'static str {
-        "wms.orders.read"
+    fn read_permission(&self) -> faena_platform::auth::Permission {
+        perms::ORDERS_READ
     }
 
-    fn attach_permission(&self) -> &'static str {
-        "wms.orders.write"
+    fn attach_permission(&self) -> faena_platform::auth::Permission {
+        perms::ORDERS_WRITE
     }
 
     async fn find(&self, db: &DatabaseConnection, id: &str) -> Result<Option<String>, DbErr> {
@@ -146,8 +147,8 @@ impl ReferenceCounter for OrdersOfClient {
         "orders"
     }
 
-    fn permission(&self) -> &'static str {
-        "wms.orders.read"
+    fn permission(&self) -> faena_platform::auth::Permission {
+        perms::ORDERS_READ
     }
 
     fn link(&self, id: Uuid) -> String {

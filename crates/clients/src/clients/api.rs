@@ -1,10 +1,12 @@
 //! `/api/clients`: the JSON face of the customer directory (seed 004's
 //! paths).
 
+use crate::perms;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use faena_platform::auth::Actor;
+use faena_platform::auth::secured;
 use faena_platform::http::etag::{IfMatch, etag};
 use faena_platform::http::pagination::{List, Page, PageQuery};
 use faena_platform::http::{Created, Json, Query};
@@ -20,13 +22,12 @@ use super::{ClientInput, ClientPatch, TaxId, store};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_clients, create_client))
-        .routes(routes!(
-            find_client,
-            replace_client,
-            update_client,
-            delete_client
-        ))
+        .routes(secured(perms::CLIENTS_READ, routes!(list_clients)))
+        .routes(secured(perms::CLIENTS_WRITE, routes!(create_client)))
+        .routes(secured(perms::CLIENTS_READ, routes!(find_client)))
+        .routes(secured(perms::CLIENTS_WRITE, routes!(replace_client)))
+        .routes(secured(perms::CLIENTS_WRITE, routes!(update_client)))
+        .routes(secured(perms::CLIENTS_DELETE, routes!(delete_client)))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -74,7 +75,6 @@ pub async fn search(
 
 /// List clients by name, with their order counts.
 #[utoipa::path(get, path = "/api/clients", tag = "clients",
-    security(("bearer" = ["clients.clients.read"])),
     params(ClientFilter, PageQuery),
     responses((status = 200, body = Page<ClientSummary>)))]
 async fn list_clients(
@@ -88,7 +88,6 @@ async fn list_clients(
 
 /// Create a client (`Idempotency-Key` honoured).
 #[utoipa::path(post, path = "/api/clients", tag = "clients",
-    security(("bearer" = ["clients.clients.write"])),
     request_body = ClientInput,
     responses((status = 201, body = ClientView), (status = 409, description = "Email taken"),
               (status = 422, description = "Invalid field")))]
@@ -107,7 +106,6 @@ async fn create_client(
 
 /// Show a client, personal data decrypted (the reading is audited).
 #[utoipa::path(get, path = "/api/clients/{id}", tag = "clients",
-    security(("bearer" = ["clients.clients.read"])),
     params(("id" = Uuid, Path, description = "Client id")),
     responses((status = 200, body = ClientView), (status = 404, description = "No such client")))]
 async fn find_client(
@@ -121,7 +119,6 @@ async fn find_client(
 
 /// Replace a client (`If-Match` honoured).
 #[utoipa::path(put, path = "/api/clients/{id}", tag = "clients",
-    security(("bearer" = ["clients.clients.write"])),
     params(("id" = Uuid, Path, description = "Client id")),
     request_body = ClientInput,
     responses((status = 200, body = ClientView), (status = 412, description = "Stale version")))]
@@ -138,7 +135,6 @@ async fn replace_client(
 
 /// Change some fields of a client (`If-Match` honoured).
 #[utoipa::path(patch, path = "/api/clients/{id}", tag = "clients",
-    security(("bearer" = ["clients.clients.write"])),
     params(("id" = Uuid, Path, description = "Client id")),
     request_body = ClientPatch,
     responses((status = 200, body = ClientView), (status = 412, description = "Stale version")))]
@@ -155,7 +151,6 @@ async fn update_client(
 
 /// Delete a client with no orders.
 #[utoipa::path(delete, path = "/api/clients/{id}", tag = "clients",
-    security(("bearer" = ["clients.clients.delete"])),
     params(("id" = Uuid, Path, description = "Client id")),
     responses((status = 204, description = "Deleted"), (status = 409, description = "The client still has orders")))]
 async fn delete_client(

@@ -1,6 +1,7 @@
 //! Client pages: list with search and order counts, create, detail, edit
 //! and delete with confirmation. They call the same service as the API.
 
+use crate::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -19,8 +20,8 @@ use super::service::{self, Change};
 use faena_platform::http::pagination::PageQuery;
 
 pub fn pages() -> Pages {
-    let read = || Access::perm("clients.clients.read");
-    let write = || Access::perm("clients.clients.write");
+    let read = || Access::perm(perms::CLIENTS_READ);
+    let write = || Access::perm(perms::CLIENTS_WRITE);
     Pages::new()
         .get("/clients", read(), list)
         .get("/clients/new", write(), new_form)
@@ -30,12 +31,12 @@ pub fn pages() -> Pages {
         .post("/clients/{id}", write(), update)
         .get(
             "/clients/{id}/delete",
-            Access::perm("clients.clients.delete"),
+            Access::perm(perms::CLIENTS_DELETE),
             delete_form,
         )
         .post(
             "/clients/{id}/delete",
-            Access::perm("clients.clients.delete"),
+            Access::perm(perms::CLIENTS_DELETE),
             delete,
         )
 }
@@ -67,7 +68,7 @@ async fn list(
         &page,
         context! {
             clients => result.items, next_cursor => result.next_cursor, q => q.q.unwrap_or_default(), ok => q.ok,
-            can_write => page.can("clients.clients.write"),
+            can_write => page.can(perms::CLIENTS_WRITE),
         },
     )
 }
@@ -193,10 +194,10 @@ async fn detail(
         &page,
         context! {
             client => client, ok => q.ok,
-            can_write => page.can("clients.clients.write"), can_delete => page.can("clients.clients.delete"),
+            can_write => page.can(perms::CLIENTS_WRITE), can_delete => page.can(perms::CLIENTS_DELETE),
             references => references,
             files => files, files_owner_kind => crate::CLIENT_FILES, files_owner_id => id,
-            can_attach => page.can("clients.clients.write"), files_error => files_error,
+            can_attach => page.can(perms::CLIENTS_WRITE), files_error => files_error,
             files_max_mb => state.config().files.max_size_mb,
         },
     )

@@ -1,6 +1,8 @@
 //! `GET /api/audit`: the log, newest first, filtered by entity, actor and
 //! time.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use axum::extract::{OriginalUri, State};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -69,12 +71,11 @@ pub struct AuditFilter {
 }
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_audit_entries))
+    OpenApiRouter::new().routes(secured(perms::AUDIT_READ, routes!(list_audit_entries)))
 }
 
 /// Query the audit log, newest first.
 #[utoipa::path(get, path = "/api/audit", tag = "audit",
-    security(("bearer" = ["platform.audit.read"])),
     params(AuditFilter, PageQuery),
     responses((status = 200, body = Page<AuditEntryView>)))]
 pub async fn list_audit_entries(

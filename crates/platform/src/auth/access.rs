@@ -37,9 +37,35 @@ pub enum Access {
 }
 
 impl Access {
-    pub const fn perm(name: &'static str) -> Self {
-        Access::Permission(Cow::Borrowed(name))
+    pub const fn perm(permission: super::Permission) -> Self {
+        Access::Permission(Cow::Borrowed(permission.as_str()))
     }
+}
+
+/// API routes (from `routes!`) that require `permission`: the permission
+/// is written once, at the mount, and lands in each operation's OpenAPI
+/// `security`, which the `authorize` layer enforces.
+pub fn secured<S>(
+    permission: super::Permission,
+    (schemas, mut paths, router): utoipa_axum::router::UtoipaMethodRouter<S>,
+) -> utoipa_axum::router::UtoipaMethodRouter<S> {
+    use utoipa::openapi::security::SecurityRequirement;
+    for item in paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            op.security = Some(vec![SecurityRequirement::new(
+                SECURITY_SCHEME,
+                [permission.as_str()],
+            )]);
+        }
+    }
+    (schemas, paths, router)
 }
 
 /// The access of every route, by method and route template.
@@ -435,7 +461,7 @@ mod tests {
         );
         assert_eq!(
             access_of(&json!([{"bearer": ["wms.orders.read"]}])),
-            Some(Access::perm("wms.orders.read"))
+            Some(Access::Permission("wms.orders.read".into()))
         );
         assert_eq!(access_of(&json!(null)), None);
         assert_eq!(access_of(&json!([])), None);

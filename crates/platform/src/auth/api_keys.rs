@@ -2,6 +2,8 @@
 //! admin's own permissions, shown once, stored as a SHA-256 hash, revocable
 //! with immediate effect.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -72,13 +74,14 @@ pub struct CreatedApiKey {
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_api_keys, create_api_key))
-        .routes(routes!(find_api_key, delete_api_key))
+        .routes(secured(perms::API_KEYS_MANAGE, routes!(list_api_keys)))
+        .routes(secured(perms::API_KEYS_MANAGE, routes!(create_api_key)))
+        .routes(secured(perms::API_KEYS_MANAGE, routes!(find_api_key)))
+        .routes(secured(perms::API_KEYS_MANAGE, routes!(delete_api_key)))
 }
 
 /// List API keys.
 #[utoipa::path(get, path = "/api/api-keys", tag = "access",
-    security(("bearer" = ["platform.api_keys.manage"])),
     responses((status = 200, body = Vec<ApiKeyView>)))]
 async fn list_api_keys(State(state): State<AppState>) -> AppResult<Json<Vec<ApiKeyView>>> {
     let keys = api_key::Entity::find()
@@ -90,7 +93,6 @@ async fn list_api_keys(State(state): State<AppState>) -> AppResult<Json<Vec<ApiK
 
 /// Show one API key (never its secret).
 #[utoipa::path(get, path = "/api/api-keys/{id}", tag = "access",
-    security(("bearer" = ["platform.api_keys.manage"])),
     params(("id" = Uuid, Path, description = "API key id")),
     responses((status = 200, body = ApiKeyView), (status = 404, description = "No such key")))]
 async fn find_api_key(
@@ -160,7 +162,6 @@ pub async fn create(
 
 /// Create an API key (the secret is in the response, once).
 #[utoipa::path(post, path = "/api/api-keys", tag = "access",
-    security(("bearer" = ["platform.api_keys.manage"])),
     request_body = NewApiKey,
     responses((status = 201, body = CreatedApiKey), (status = 422, description = "Invalid field")))]
 async fn create_api_key(
@@ -201,7 +202,6 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<()> 
 
 /// Revoke an API key; it is refused from the next request on.
 #[utoipa::path(delete, path = "/api/api-keys/{id}", tag = "access",
-    security(("bearer" = ["platform.api_keys.manage"])),
     params(("id" = Uuid, Path, description = "API key id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No such key")))]
 async fn delete_api_key(

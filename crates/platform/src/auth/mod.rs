@@ -12,6 +12,8 @@ pub mod api_keys;
 pub mod entities;
 pub mod pages;
 pub mod password;
+pub mod permission;
+pub mod perms;
 pub mod principal;
 pub mod roles;
 pub mod service;
@@ -20,27 +22,11 @@ pub mod throttle;
 pub mod token;
 pub mod users;
 
+pub use access::secured;
 pub use access::{Access, AccessMap, Pages};
+pub use permission::Permission;
 pub use principal::{Actor, Principal};
 pub use roles::check_grants;
-
-/// Permissions of the platform itself (`module.resource.action`).
-pub const PLATFORM_PERMISSIONS: &[&str] = &[
-    "platform.users.read",
-    "platform.users.manage",
-    "platform.roles.manage",
-    "platform.api_keys.manage",
-    "platform.audit.read",
-    "platform.system.read",
-    "platform.metrics.read",
-    "platform.jobs.read",
-    "platform.jobs.manage",
-    "platform.mail.read",
-    "platform.mail.manage",
-    "platform.webhooks.read",
-    "platform.webhooks.manage",
-    "platform.backups.manage",
-];
 
 /// A built-in role and its default permission patterns (see
 /// `pattern_matches`). Admins may change the patterns, not delete the role.
@@ -60,34 +46,34 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     BuiltinRole {
         name: "manager",
         patterns: &[
-            "platform.users.read",
-            "platform.audit.read",
-            "platform.system.read",
+            perms::USERS_READ.as_str(),
+            perms::AUDIT_READ.as_str(),
+            perms::SYSTEM_READ.as_str(),
         ],
     },
     BuiltinRole {
         name: "receptionist",
-        patterns: &["platform.system.read"],
+        patterns: &[perms::SYSTEM_READ.as_str()],
     },
     BuiltinRole {
         name: "technician",
-        patterns: &["platform.system.read"],
+        patterns: &[perms::SYSTEM_READ.as_str()],
     },
     BuiltinRole {
         name: "warehouse",
-        patterns: &["platform.system.read"],
+        patterns: &[perms::SYSTEM_READ.as_str()],
     },
     BuiltinRole {
         name: "dispatcher",
-        patterns: &["platform.system.read"],
+        patterns: &[perms::SYSTEM_READ.as_str()],
     },
     BuiltinRole {
         name: "driver",
-        patterns: &["platform.system.read"],
+        patterns: &[perms::SYSTEM_READ.as_str()],
     },
     BuiltinRole {
         name: "viewer",
-        patterns: &["platform.system.read"],
+        patterns: &[perms::SYSTEM_READ.as_str()],
     },
 ];
 

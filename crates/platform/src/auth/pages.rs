@@ -2,6 +2,7 @@
 //! roles, API keys and the audit log. Every form carries the CSRF token;
 //! the `authorize` layer checks it before any handler runs.
 
+use crate::auth::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -30,71 +31,63 @@ pub fn pages() -> Pages {
         .post("/logout", Access::Public, logout)
         .get("/profile", Access::Authenticated, profile)
         .post("/profile/password", Access::Authenticated, change_password)
-        .get(
-            "/admin/users",
-            Access::perm("platform.users.read"),
-            users_list,
-        )
+        .get("/admin/users", Access::perm(perms::USERS_READ), users_list)
         .get(
             "/admin/users/new",
-            Access::perm("platform.users.manage"),
+            Access::perm(perms::USERS_MANAGE),
             user_new,
         )
         .post(
             "/admin/users",
-            Access::perm("platform.users.manage"),
+            Access::perm(perms::USERS_MANAGE),
             user_create,
         )
         .get(
             "/admin/users/{id}",
-            Access::perm("platform.users.read"),
+            Access::perm(perms::USERS_READ),
             user_edit,
         )
         .post(
             "/admin/users/{id}",
-            Access::perm("platform.users.manage"),
+            Access::perm(perms::USERS_MANAGE),
             user_update,
         )
         .get(
             "/admin/roles",
-            Access::perm("platform.roles.manage"),
+            Access::perm(perms::ROLES_MANAGE),
             roles_list,
         )
         .post(
             "/admin/roles",
-            Access::perm("platform.roles.manage"),
+            Access::perm(perms::ROLES_MANAGE),
             role_create,
         )
         .get(
             "/admin/roles/{name}",
-            Access::perm("platform.roles.manage"),
+            Access::perm(perms::ROLES_MANAGE),
             role_edit,
         )
         .post(
             "/admin/roles/{name}",
-            Access::perm("platform.roles.manage"),
+            Access::perm(perms::ROLES_MANAGE),
             role_update,
         )
         .get(
             "/admin/api-keys",
-            Access::perm("platform.api_keys.manage"),
+            Access::perm(perms::API_KEYS_MANAGE),
             api_keys_list,
         )
         .post(
             "/admin/api-keys",
-            Access::perm("platform.api_keys.manage"),
+            Access::perm(perms::API_KEYS_MANAGE),
             api_key_create,
         )
         .post(
             "/admin/api-keys/{id}/revoke",
-            Access::perm("platform.api_keys.manage"),
+            Access::perm(perms::API_KEYS_MANAGE),
             api_key_revoke,
         )
-        .get(
-            "/admin/audit",
-            Access::perm("platform.audit.read"),
-            audit_list,
-        )
+        .get("/admin/audit", Access::perm(perms::AUDIT_READ), audit_list)
 }
 
 pub(crate) use crate::ui::{form_errors, unprocessable};
@@ -301,7 +294,7 @@ async fn users_list(
         &page,
         context! {
             users => result.items, q => q.q.unwrap_or_default(), next_cursor => result.next_cursor, ok => q.ok,
-            can_manage => page.can("platform.users.manage"),
+            can_manage => page.can(perms::USERS_MANAGE),
         },
     )
 }

@@ -41,7 +41,8 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn can(&self, permission: &str) -> bool {
+    pub fn can(&self, permission: impl AsRef<str>) -> bool {
+        let permission = permission.as_ref();
         self.patterns
             .iter()
             .any(|p| super::pattern_matches(p, permission))

@@ -3,6 +3,8 @@
 //! keeps permission checks off the database, and a change applies within
 //! seconds on every replica.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -239,9 +241,12 @@ pub struct RoleUpdate {
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_roles, create_role))
-        .routes(routes!(find_role, update_role, delete_role))
-        .routes(routes!(list_permissions))
+        .routes(secured(perms::ROLES_MANAGE, routes!(list_roles)))
+        .routes(secured(perms::ROLES_MANAGE, routes!(create_role)))
+        .routes(secured(perms::ROLES_MANAGE, routes!(find_role)))
+        .routes(secured(perms::ROLES_MANAGE, routes!(update_role)))
+        .routes(secured(perms::ROLES_MANAGE, routes!(delete_role)))
+        .routes(secured(perms::ROLES_MANAGE, routes!(list_permissions)))
 }
 
 fn validate_permissions(
@@ -279,7 +284,6 @@ fn validate_name(name: &str) -> Result<String, FieldError> {
 
 /// List roles.
 #[utoipa::path(get, path = "/api/roles", tag = "access",
-    security(("bearer" = ["platform.roles.manage"])),
     responses((status = 200, body = Vec<RoleView>)))]
 async fn list_roles(State(state): State<AppState>) -> AppResult<Json<Vec<RoleView>>> {
     let roles = role::Entity::find()
@@ -291,7 +295,6 @@ async fn list_roles(State(state): State<AppState>) -> AppResult<Json<Vec<RoleVie
 
 /// Create a custom role.
 #[utoipa::path(post, path = "/api/roles", tag = "access",
-    security(("bearer" = ["platform.roles.manage"])),
     request_body = RoleInput,
     responses((status = 201, body = RoleView), (status = 409, description = "Name taken"),
               (status = 422, description = "Invalid field")))]
@@ -348,7 +351,6 @@ pub async fn create(state: &AppState, actor: &Actor, input: RoleInput) -> AppRes
 
 /// Show a role.
 #[utoipa::path(get, path = "/api/roles/{name}", tag = "access",
-    security(("bearer" = ["platform.roles.manage"])),
     params(("name" = String, Path, description = "Role name")),
     responses((status = 200, body = RoleView), (status = 404, description = "No such role")))]
 async fn find_role(
@@ -365,7 +367,6 @@ async fn find_role(
 
 /// Change a role's description or permissions (`If-Match` honoured).
 #[utoipa::path(put, path = "/api/roles/{name}", tag = "access",
-    security(("bearer" = ["platform.roles.manage"])),
     params(("name" = String, Path, description = "Role name")),
     request_body = RoleUpdate,
     responses((status = 200, body = RoleView), (status = 412, description = "Stale version")))]
@@ -438,7 +439,6 @@ pub async fn update(
 
 /// Delete a custom role no user has.
 #[utoipa::path(delete, path = "/api/roles/{name}", tag = "access",
-    security(("bearer" = ["platform.roles.manage"])),
     params(("name" = String, Path, description = "Role name")),
     responses((status = 204, description = "Deleted"), (status = 409, description = "Built in, or still assigned")))]
 async fn delete_role(
@@ -479,7 +479,6 @@ async fn delete_role(
 
 /// Every permission the enabled modules declare.
 #[utoipa::path(get, path = "/api/permissions", tag = "access",
-    security(("bearer" = ["platform.roles.manage"])),
     responses((status = 200, body = Vec<String>)))]
 async fn list_permissions(State(state): State<AppState>) -> Json<Vec<String>> {
     Json(

@@ -1,6 +1,8 @@
 //! Users: who can sign in, with which role. Emails are unique regardless
 //! of case; passwords are argon2id hashes that never leave this file.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -335,9 +337,12 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_users, create_user))
-        .routes(routes!(list_active_users))
-        .routes(routes!(find_user, update_user, delete_user))
+        .routes(secured(perms::USERS_READ, routes!(list_users)))
+        .routes(secured(perms::USERS_MANAGE, routes!(create_user)))
+        .routes(secured(perms::USERS_READ, routes!(list_active_users)))
+        .routes(secured(perms::USERS_READ, routes!(find_user)))
+        .routes(secured(perms::USERS_MANAGE, routes!(update_user)))
+        .routes(secured(perms::USERS_MANAGE, routes!(delete_user)))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -353,7 +358,6 @@ const USERS: List<String> = List::new("platform.users");
 
 /// List users, by email.
 #[utoipa::path(get, path = "/api/users", tag = "access",
-    security(("bearer" = ["platform.users.read"])),
     params(UserFilter, PageQuery),
     responses((status = 200, body = Page<UserView>)))]
 async fn list_users(
@@ -398,7 +402,6 @@ pub async fn list(state: &AppState, f: &UserFilter, page: &PageQuery) -> AppResu
 
 /// Create a user.
 #[utoipa::path(post, path = "/api/users", tag = "access",
-    security(("bearer" = ["platform.users.manage"])),
     request_body = NewUser,
     responses((status = 201, body = UserView), (status = 409, description = "Email taken"),
               (status = 422, description = "Invalid field")))]
@@ -420,7 +423,6 @@ async fn create_user(
 
 /// Users seen in the last five minutes.
 #[utoipa::path(get, path = "/api/users/active", tag = "access",
-    security(("bearer" = ["platform.users.read"])),
     responses((status = 200, body = Vec<UserView>)))]
 async fn list_active_users(State(state): State<AppState>) -> AppResult<Json<Vec<UserView>>> {
     let since = Utc::now() - Duration::minutes(5);
@@ -435,7 +437,6 @@ async fn list_active_users(State(state): State<AppState>) -> AppResult<Json<Vec<
 
 /// Show a user.
 #[utoipa::path(get, path = "/api/users/{id}", tag = "access",
-    security(("bearer" = ["platform.users.read"])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, body = UserView), (status = 404, description = "No such user")))]
 async fn find_user(
@@ -452,7 +453,6 @@ async fn find_user(
 
 /// Change a user (`If-Match` honoured).
 #[utoipa::path(patch, path = "/api/users/{id}", tag = "access",
-    security(("bearer" = ["platform.users.manage"])),
     params(("id" = Uuid, Path, description = "User id")),
     request_body = UserUpdate,
     responses((status = 200, body = UserView), (status = 409, description = "Would leave no admin"),
@@ -473,7 +473,6 @@ async fn update_user(
 
 /// Delete a user (never the last active admin, never yourself).
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "access",
-    security(("bearer" = ["platform.users.manage"])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 204, description = "Deleted"), (status = 409, description = "Last admin or yourself")))]
 async fn delete_user(

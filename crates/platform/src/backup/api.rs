@@ -3,6 +3,8 @@
 //! now, as a job with progress. Restoring stays on the command line: it
 //! needs every process of the installation stopped.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -65,13 +67,12 @@ pub struct BackupQueued {
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_backups))
-        .routes(routes!(start_backup))
+        .routes(secured(perms::BACKUPS_MANAGE, routes!(list_backups)))
+        .routes(secured(perms::BACKUPS_MANAGE, routes!(start_backup)))
 }
 
 /// The backups in the backup folder, the schedule and the last job.
 #[utoipa::path(get, path = "/api/backups", tag = "backups",
-    security(("bearer" = ["platform.backups.manage"])),
     responses((status = 200, body = BackupsOverview)))]
 async fn list_backups(State(state): State<AppState>) -> AppResult<Json<BackupsOverview>> {
     Ok(Json(overview(&state).await?))
@@ -80,7 +81,6 @@ async fn list_backups(State(state): State<AppState>) -> AppResult<Json<BackupsOv
 /// Takes a backup now, as a job: follow it at `/api/jobs/{job_id}` or on
 /// the `jobs` realtime topic. At most one backup runs at a time.
 #[utoipa::path(post, path = "/api/backups", tag = "backups",
-    security(("bearer" = ["platform.backups.manage"])),
     responses((status = 202, body = BackupQueued)))]
 async fn start_backup(
     State(state): State<AppState>,

@@ -2,6 +2,7 @@
 //! backup job ended, and a button for a backup now (which opens the job's
 //! page, where its progress shows live).
 
+use crate::auth::perms;
 use axum::extract::State;
 use axum::response::{Html, Redirect};
 use minijinja::context;
@@ -19,12 +20,12 @@ pub fn pages() -> Pages {
     Pages::new()
         .get(
             "/admin/backups",
-            Access::perm("platform.backups.manage"),
+            Access::perm(perms::BACKUPS_MANAGE),
             backups_page,
         )
         .post(
             "/admin/backups",
-            Access::perm("platform.backups.manage"),
+            Access::perm(perms::BACKUPS_MANAGE),
             backup_now,
         )
 }

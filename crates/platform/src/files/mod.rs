@@ -38,9 +38,9 @@ pub trait FileOwner: Send + Sync {
     /// `module.entity`, e.g. `wms.order`; stored with every file.
     fn kind(&self) -> &'static str;
     /// Needed to list and download the record's files.
-    fn read_permission(&self) -> &'static str;
+    fn read_permission(&self) -> crate::auth::Permission;
     /// Needed to upload, replace, delete and share them.
-    fn attach_permission(&self) -> &'static str;
+    fn attach_permission(&self) -> crate::auth::Permission;
     /// The record's id as it is stored (`p-000001` → `P-000001`), or
     /// `None` when no such record exists.
     async fn find(&self, db: &DatabaseConnection, id: &str) -> Result<Option<String>, DbErr>;

@@ -2,6 +2,8 @@
 //! dead or cancelled one, cancel a waiting or running one, discard a dead
 //! one. Every admin action is audited.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use axum::extract::{OriginalUri, Path, State};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -109,16 +111,15 @@ pub struct JobCounts {
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_jobs))
-        .routes(routes!(count_jobs))
-        .routes(routes!(get_job))
-        .routes(routes!(retry_job))
-        .routes(routes!(cancel_job))
+        .routes(secured(perms::JOBS_READ, routes!(list_jobs)))
+        .routes(secured(perms::JOBS_READ, routes!(count_jobs)))
+        .routes(secured(perms::JOBS_READ, routes!(get_job)))
+        .routes(secured(perms::JOBS_MANAGE, routes!(retry_job)))
+        .routes(secured(perms::JOBS_MANAGE, routes!(cancel_job)))
 }
 
 /// Jobs, newest first, by state and type.
 #[utoipa::path(get, path = "/api/jobs", tag = "jobs",
-    security(("bearer" = ["platform.jobs.read"])),
     params(JobFilter, PageQuery),
     responses((status = 200, body = Page<JobView>), (status = 422, description = "Invalid filter")))]
 async fn list_jobs(
@@ -163,7 +164,6 @@ pub async fn list(state: &AppState, f: &JobFilter, page: &PageQuery) -> AppResul
 
 /// How many jobs are in each state.
 #[utoipa::path(get, path = "/api/jobs/counts", tag = "jobs",
-    security(("bearer" = ["platform.jobs.read"])),
     responses((status = 200, body = JobCounts)))]
 async fn count_jobs(State(state): State<AppState>) -> AppResult<Json<JobCounts>> {
     let mut c = JobCounts {
@@ -218,7 +218,6 @@ pub async fn table_counts(db: &impl ConnectionTrait) -> Result<Vec<(JobState, u6
 
 /// One job: attempts, last error, progress.
 #[utoipa::path(get, path = "/api/jobs/{id}", tag = "jobs",
-    security(("bearer" = ["platform.jobs.read"])),
     params(("id" = Uuid, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 404, description = "No such job")))]
 async fn get_job(State(state): State<AppState>, Path(id): Path<Uuid>) -> AppResult<Json<JobView>> {
@@ -234,7 +233,6 @@ pub async fn find(state: &AppState, id: Uuid) -> AppResult<JobView> {
 
 /// Runs a dead or cancelled job again, with a fresh set of attempts.
 #[utoipa::path(post, path = "/api/jobs/{id}/retry", tag = "jobs",
-    security(("bearer" = ["platform.jobs.manage"])),
     params(("id" = Uuid, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 404, description = "No such job"),
         (status = 409, description = "The job is not dead or cancelled, or the same job is already waiting")))]
@@ -324,7 +322,6 @@ async fn retry_in_table(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<
 /// Cancels a waiting job at once, asks a running one to stop (it stops at
 /// its next check), or discards a dead one.
 #[utoipa::path(post, path = "/api/jobs/{id}/cancel", tag = "jobs",
-    security(("bearer" = ["platform.jobs.manage"])),
     params(("id" = Uuid, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 404, description = "No such job"),
         (status = 409, description = "The job has already ended")))]

@@ -16,6 +16,7 @@ pub mod redis_store;
 pub mod schedule;
 pub mod worker;
 
+use crate::auth::perms;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -40,7 +41,7 @@ pub use schedule::Schedule;
 /// The realtime topic of job progress and outcomes, readable with
 /// `platform.jobs.read`. Events: `job.progress` and `job.finished`, with
 /// the job's `id` and `kind` (a module's own page listens for its jobs).
-pub const TOPIC: (&str, &str) = ("jobs", "platform.jobs.read");
+pub const TOPIC: (&str, crate::auth::Permission) = ("jobs", perms::JOBS_READ);
 
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

@@ -2,6 +2,7 @@
 //! state and type) and `/admin/jobs/{id}` (attempts, last error, progress,
 //! retry / cancel / discard).
 
+use crate::auth::perms;
 use axum::extract::{Path, State};
 use axum::response::{Html, Redirect};
 use minijinja::context;
@@ -18,20 +19,20 @@ use crate::ui::{PageContext, render_page};
 
 pub fn pages() -> Pages {
     Pages::new()
-        .get("/admin/jobs", Access::perm("platform.jobs.read"), jobs_list)
+        .get("/admin/jobs", Access::perm(perms::JOBS_READ), jobs_list)
         .get(
             "/admin/jobs/{id}",
-            Access::perm("platform.jobs.read"),
+            Access::perm(perms::JOBS_READ),
             job_detail,
         )
         .post(
             "/admin/jobs/{id}/retry",
-            Access::perm("platform.jobs.manage"),
+            Access::perm(perms::JOBS_MANAGE),
             job_retry,
         )
         .post(
             "/admin/jobs/{id}/cancel",
-            Access::perm("platform.jobs.manage"),
+            Access::perm(perms::JOBS_MANAGE),
             job_cancel,
         )
 }
@@ -74,7 +75,7 @@ async fn job_detail(
     Query(q): Query<DetailQuery>,
 ) -> AppResult<Html<String>> {
     let job = find(&state, id).await?;
-    let can_manage = page.can("platform.jobs.manage");
+    let can_manage = page.can(perms::JOBS_MANAGE);
     let payload = serde_json::to_string_pretty(&job.payload).unwrap_or_default();
     render_page(
         &state,

@@ -2,6 +2,8 @@
 //! included), resend, and send a test mail to check the transport. Every
 //! admin action is audited.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
@@ -141,16 +143,15 @@ pub struct TestMailRequest {
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_mail))
-        .routes(routes!(count_mail))
-        .routes(routes!(send_test_mail))
-        .routes(routes!(get_mail))
-        .routes(routes!(resend_mail))
+        .routes(secured(perms::MAIL_READ, routes!(list_mail)))
+        .routes(secured(perms::MAIL_READ, routes!(count_mail)))
+        .routes(secured(perms::MAIL_MANAGE, routes!(send_test_mail)))
+        .routes(secured(perms::MAIL_READ, routes!(get_mail)))
+        .routes(secured(perms::MAIL_MANAGE, routes!(resend_mail)))
 }
 
 /// The outbox, newest first, by state, text and record.
 #[utoipa::path(get, path = "/api/mail", tag = "mail",
-    security(("bearer" = ["platform.mail.read"])),
     params(MailFilter, PageQuery),
     responses((status = 200, body = Page<MailView>), (status = 422, description = "Invalid filter")))]
 async fn list_mail(
@@ -219,7 +220,6 @@ fn like_escape(s: &str) -> String {
 
 /// How many mails are in each state.
 #[utoipa::path(get, path = "/api/mail/counts", tag = "mail",
-    security(("bearer" = ["platform.mail.read"])),
     responses((status = 200, body = MailCounts)))]
 async fn count_mail(State(state): State<AppState>) -> AppResult<Json<MailCounts>> {
     let c = counts(state.db()).await?;
@@ -255,7 +255,6 @@ pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(MailState, u64)>, 
 
 /// One mail, with its bodies.
 #[utoipa::path(get, path = "/api/mail/{id}", tag = "mail",
-    security(("bearer" = ["platform.mail.read"])),
     params(("id" = Uuid, Path, description = "Mail id")),
     responses((status = 200, body = MailDetail), (status = 404, description = "No such mail")))]
 async fn get_mail(
@@ -277,7 +276,6 @@ pub async fn find(state: &AppState, id: Uuid) -> AppResult<MailDetail> {
 /// attempts; a sent one is copied into a new mail (its own Message-ID, so
 /// the recipient sees a new message). Answers the mail that will be sent.
 #[utoipa::path(post, path = "/api/mail/{id}/resend", tag = "mail",
-    security(("bearer" = ["platform.mail.manage"])),
     params(("id" = Uuid, Path, description = "Mail id")),
     responses((status = 202, body = MailView), (status = 404, description = "No such mail"),
         (status = 409, description = "The mail is still waiting to be sent")))]
@@ -361,7 +359,6 @@ pub async fn resend(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<Mail
 
 /// Queues a test mail (template `mail/test`) to check the transport.
 #[utoipa::path(post, path = "/api/mail/test", tag = "mail",
-    security(("bearer" = ["platform.mail.manage"])),
     request_body = TestMailRequest,
     responses((status = 202, body = MailView), (status = 422, description = "Invalid address")))]
 async fn send_test_mail(

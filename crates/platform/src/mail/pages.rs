@@ -2,6 +2,7 @@
 //! test mail to check the transport) and `/admin/mail/{id}` (recipients,
 //! bodies, last error, resend).
 
+use crate::auth::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -21,20 +22,20 @@ use crate::ui::{PageContext, render_page};
 
 pub fn pages() -> Pages {
     Pages::new()
-        .get("/admin/mail", Access::perm("platform.mail.read"), mail_list)
+        .get("/admin/mail", Access::perm(perms::MAIL_READ), mail_list)
         .post(
             "/admin/mail/test",
-            Access::perm("platform.mail.manage"),
+            Access::perm(perms::MAIL_MANAGE),
             mail_test,
         )
         .get(
             "/admin/mail/{id}",
-            Access::perm("platform.mail.read"),
+            Access::perm(perms::MAIL_READ),
             mail_detail,
         )
         .post(
             "/admin/mail/{id}/resend",
-            Access::perm("platform.mail.manage"),
+            Access::perm(perms::MAIL_MANAGE),
             mail_resend,
         )
 }
@@ -63,7 +64,7 @@ async fn list_page(
             next_cursor => result.next_cursor,
             counts => counts,
             transport => state.mailer().transport_name(),
-            can_manage => page.can("platform.mail.manage"),
+            can_manage => page.can(perms::MAIL_MANAGE),
             filter => context! { state => filter.state, q => filter.q },
             test_to => test_to,
             errors => errors,
@@ -142,7 +143,7 @@ async fn mail_detail(
     Query(q): Query<DetailQuery>,
 ) -> AppResult<Html<String>> {
     let mail = find(&state, id).await?;
-    let can_manage = page.can("platform.mail.manage");
+    let can_manage = page.can(perms::MAIL_MANAGE);
     render_page(
         &state,
         "admin/mail_detail.html",

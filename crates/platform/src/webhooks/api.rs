@@ -3,6 +3,8 @@
 //! Every change is audited. The inbound route itself is public and lives
 //! in `inbound`.
 
+use crate::auth::perms;
+use crate::auth::secured;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -23,24 +25,52 @@ use crate::state::AppState;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_webhook_endpoints, create_webhook_endpoint))
-        .routes(routes!(
-            find_webhook_endpoint,
-            update_webhook_endpoint,
-            delete_webhook_endpoint
+        .routes(secured(
+            perms::WEBHOOKS_READ,
+            routes!(list_webhook_endpoints),
         ))
-        .routes(routes!(find_webhook_endpoint_secret))
-        .routes(routes!(list_webhook_deliveries))
-        .routes(routes!(find_webhook_delivery))
-        .routes(routes!(replay_webhook_delivery))
-        .routes(routes!(list_inbound_webhooks))
-        .routes(routes!(find_inbound_webhook))
+        .routes(secured(
+            perms::WEBHOOKS_MANAGE,
+            routes!(create_webhook_endpoint),
+        ))
+        .routes(secured(
+            perms::WEBHOOKS_READ,
+            routes!(find_webhook_endpoint),
+        ))
+        .routes(secured(
+            perms::WEBHOOKS_MANAGE,
+            routes!(update_webhook_endpoint),
+        ))
+        .routes(secured(
+            perms::WEBHOOKS_MANAGE,
+            routes!(delete_webhook_endpoint),
+        ))
+        .routes(secured(
+            perms::WEBHOOKS_MANAGE,
+            routes!(find_webhook_endpoint_secret),
+        ))
+        .routes(secured(
+            perms::WEBHOOKS_READ,
+            routes!(list_webhook_deliveries),
+        ))
+        .routes(secured(
+            perms::WEBHOOKS_READ,
+            routes!(find_webhook_delivery),
+        ))
+        .routes(secured(
+            perms::WEBHOOKS_MANAGE,
+            routes!(replay_webhook_delivery),
+        ))
+        .routes(secured(
+            perms::WEBHOOKS_READ,
+            routes!(list_inbound_webhooks),
+        ))
+        .routes(secured(perms::WEBHOOKS_READ, routes!(find_inbound_webhook)))
         .routes(routes!(inbound::receive_hook))
 }
 
 /// Webhook endpoints, newest first.
 #[utoipa::path(get, path = "/api/webhooks/endpoints", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.read"])),
     responses((status = 200, body = Page<EndpointView>)))]
 async fn list_webhook_endpoints(
     State(state): State<AppState>,
@@ -54,7 +84,6 @@ async fn list_webhook_endpoints(
 
 /// Register an endpoint; the answer carries its signing secret.
 #[utoipa::path(post, path = "/api/webhooks/endpoints", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.manage"])),
     request_body = EndpointInput,
     responses((status = 201, body = EndpointView),
               (status = 422, description = "Invalid field (an internal address is refused in `url`)")))]
@@ -73,7 +102,6 @@ async fn create_webhook_endpoint(
 
 /// One endpoint and its state.
 #[utoipa::path(get, path = "/api/webhooks/endpoints/{id}", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.read"])),
     params(("id" = Uuid, Path, description = "Endpoint id")),
     responses((status = 200, body = EndpointView), (status = 404, description = "No such endpoint")))]
 async fn find_webhook_endpoint(
@@ -87,7 +115,6 @@ async fn find_webhook_endpoint(
 /// Change an endpoint; `active: true` re-enables a failing one (`If-Match`
 /// honoured).
 #[utoipa::path(patch, path = "/api/webhooks/endpoints/{id}", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.manage"])),
     params(("id" = Uuid, Path, description = "Endpoint id")),
     request_body = EndpointPatch,
     responses((status = 200, body = EndpointView), (status = 412, description = "Stale version"),
@@ -105,7 +132,6 @@ async fn update_webhook_endpoint(
 
 /// Delete an endpoint with its delivery log.
 #[utoipa::path(delete, path = "/api/webhooks/endpoints/{id}", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.manage"])),
     params(("id" = Uuid, Path, description = "Endpoint id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such endpoint")))]
 async fn delete_webhook_endpoint(
@@ -120,7 +146,6 @@ async fn delete_webhook_endpoint(
 
 /// An endpoint's signing secret (the reading is audited).
 #[utoipa::path(get, path = "/api/webhooks/endpoints/{id}/secret", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.manage"])),
     params(("id" = Uuid, Path, description = "Endpoint id")),
     responses((status = 200, body = EndpointSecret), (status = 404, description = "No such endpoint")))]
 async fn find_webhook_endpoint_secret(
@@ -133,7 +158,6 @@ async fn find_webhook_endpoint_secret(
 
 /// The delivery log: one row per message and endpoint, newest first.
 #[utoipa::path(get, path = "/api/webhooks/deliveries", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.read"])),
     params(DeliveryFilter, PageQuery),
     responses((status = 200, body = Page<DeliveryView>), (status = 422, description = "Invalid filter")))]
 async fn list_webhook_deliveries(
@@ -149,7 +173,6 @@ async fn list_webhook_deliveries(
 
 /// One delivery: what was sent and every attempt.
 #[utoipa::path(get, path = "/api/webhooks/deliveries/{id}", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.read"])),
     params(("id" = Uuid, Path, description = "Delivery id")),
     responses((status = 200, body = DeliveryDetail), (status = 404, description = "No such delivery")))]
 async fn find_webhook_delivery(
@@ -162,7 +185,6 @@ async fn find_webhook_delivery(
 /// Send a delivery's message to its endpoint again (same id and body, a
 /// fresh set of attempts).
 #[utoipa::path(post, path = "/api/webhooks/deliveries/{id}/replay", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.manage"])),
     params(("id" = Uuid, Path, description = "Delivery id")),
     responses((status = 200, body = DeliveryView), (status = 404, description = "No such delivery"),
         (status = 409, description = "The endpoint is not active, or the delivery is still being attempted")))]
@@ -176,7 +198,6 @@ async fn replay_webhook_delivery(
 
 /// Received webhooks, newest first.
 #[utoipa::path(get, path = "/api/webhooks/inbound", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.read"])),
     params(InboundFilter, PageQuery),
     responses((status = 200, body = Page<InboundView>), (status = 422, description = "Invalid filter")))]
 async fn list_inbound_webhooks(
@@ -190,7 +211,6 @@ async fn list_inbound_webhooks(
 
 /// One received webhook, with its body.
 #[utoipa::path(get, path = "/api/webhooks/inbound/{id}", tag = "webhooks",
-    security(("bearer" = ["platform.webhooks.read"])),
     params(("id" = Uuid, Path, description = "Inbound event id")),
     responses((status = 200, body = InboundView), (status = 404, description = "No such event")))]
 async fn find_inbound_webhook(

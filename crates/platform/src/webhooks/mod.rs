@@ -29,6 +29,7 @@ pub mod pages;
 pub mod signature;
 pub mod target;
 
+use crate::auth::perms;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +61,7 @@ pub const SCHEDULE: &[Duration] = &[
 
 /// The realtime topic of webhook notices (an endpoint turned failing),
 /// readable with `platform.webhooks.read`.
-pub const TOPIC: (&str, &str) = ("webhooks", "platform.webhooks.read");
+pub const TOPIC: (&str, crate::auth::Permission) = ("webhooks", perms::WEBHOOKS_READ);
 
 /// Where endpoint secrets are stored encrypted (for `faena keys rotate`).
 pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[EncryptedColumn {

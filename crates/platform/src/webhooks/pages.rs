@@ -3,6 +3,7 @@
 //! inbound events, and a form to register an endpoint (its secret is shown
 //! once, in the answer, never in a URL).
 
+use crate::auth::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -22,8 +23,8 @@ use crate::http::pagination::PageQuery;
 use crate::state::AppState;
 use crate::ui::{PageContext, render_page};
 
-const READ: Access = Access::perm("platform.webhooks.read");
-const MANAGE: Access = Access::perm("platform.webhooks.manage");
+const READ: Access = Access::perm(perms::WEBHOOKS_READ);
+const MANAGE: Access = Access::perm(perms::WEBHOOKS_MANAGE);
 
 pub fn pages() -> Pages {
     Pages::new()
@@ -86,7 +87,7 @@ async fn render(
             inbound => received.items,
             sources => state.webhooks().sources(),
             endpoint => endpoint,
-            can_manage => page.can("platform.webhooks.manage"),
+            can_manage => page.can(perms::WEBHOOKS_MANAGE),
             created => shown.created,
             errors => shown.errors,
             form => shown.form,

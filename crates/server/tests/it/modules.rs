@@ -4,7 +4,7 @@
 //! permission nobody declares stops the start.
 
 use axum::http::StatusCode;
-use faena_platform::auth::{Access, Grants, Pages};
+use faena_platform::auth::{Access, Grants, Pages, Permission, secured};
 use faena_platform::http::Json;
 use faena_platform::ui::NavEntry;
 use faena_platform::{AppState, Module};
@@ -15,17 +15,19 @@ use utoipa_axum::routes;
 
 /// A module with one permission, one API route, one page and a nav entry.
 struct Notes {
-    /// The permission its route requires (a wrong one for the start-up test).
-    route_needs: &'static str,
+    /// The permission its page requires (a wrong one for the start-up test).
+    route_needs: Permission,
 }
+
+const NOTES_READ: Permission = Permission::new("notes.notes.read");
 
 impl Module for Notes {
     fn name(&self) -> &'static str {
         "notes"
     }
 
-    fn permissions(&self) -> &'static [&'static str] {
-        &["notes.notes.read"]
+    fn permissions(&self) -> &'static [Permission] {
+        &[NOTES_READ]
     }
 
     fn grants(&self) -> Grants {
@@ -37,7 +39,7 @@ impl Module for Notes {
     }
 
     fn api(&self) -> OpenApiRouter<AppState> {
-        OpenApiRouter::new().routes(routes!(list_notes))
+        OpenApiRouter::new().routes(secured(NOTES_READ, routes!(list_notes)))
     }
 
     fn pages(&self) -> Pages {
@@ -57,7 +59,6 @@ impl Module for Notes {
 
 /// List notes.
 #[utoipa::path(get, path = "/api/notes", tag = "notes",
-    security(("bearer" = ["notes.notes.read"])),
     responses((status = 200, body = Vec<String>)))]
 async fn list_notes() -> Json<Vec<String>> {
     Json(vec!["Revisar la grúa".to_owned()])
@@ -65,7 +66,7 @@ async fn list_notes() -> Json<Vec<String>> {
 
 fn notes() -> Box<dyn Module> {
     Box::new(Notes {
-        route_needs: "notes.notes.read",
+        route_needs: NOTES_READ,
     })
 }
 
@@ -164,7 +165,7 @@ async fn a_route_that_requires_an_undeclared_permission_stops_the_start() {
     config.server_id = "second".into();
     let mut modules = faena_server::modules::enabled(&config);
     modules.push(Box::new(Notes {
-        route_needs: "notes.secrets.read",
+        route_needs: Permission::new("notes.secrets.read"),
     }));
     let Err(e) = faena_server::app::build_with(config, modules).await else {
         panic!("the start went on");
@@ -174,4 +175,27 @@ async fn a_route_that_requires_an_undeclared_permission_stops_the_start() {
         message.contains("GET /notes requires notes.secrets.read"),
         "{message}"
     );
+}
+
+#[test]
+fn every_declared_permission_is_named_for_its_module_once() {
+    let mut seen = std::collections::BTreeSet::new();
+    let modules = faena_server::modules::all();
+    let declared = faena_platform::auth::perms::ALL
+        .iter()
+        .map(|p| ("platform", *p))
+        .chain(modules.iter().flat_map(|m| {
+            let name = m.name();
+            m.permissions().iter().map(move |p| (name, *p))
+        }));
+    for (module, p) in declared {
+        let parts: Vec<&str> = p.as_str().split('.').collect();
+        assert_eq!(parts.len(), 3, "{p} is module.resource.action");
+        assert_eq!(parts[0], module, "{p} is named for {module}");
+        assert!(
+            faena_platform::auth::is_valid_pattern(p.as_str()),
+            "{p}: lowercase letters, digits and _"
+        );
+        assert!(seen.insert(p), "{p} is declared twice");
+    }
 }

@@ -1,10 +1,12 @@
 //! `/api/orders`: seed 004's paths, done properly.
 
+use crate::perms;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use faena_platform::auth::Actor;
+use faena_platform::auth::secured;
 use faena_platform::http::etag::{IfMatch, etag};
 use faena_platform::http::pagination::{List, Page, PageQuery};
 use faena_platform::http::{Created, Json, Query};
@@ -20,11 +22,14 @@ use super::{Status, store};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_orders, create_order))
-        .routes(routes!(list_returns))
-        .routes(routes!(export_orders))
-        .routes(routes!(find_order, update_order, delete_order))
-        .routes(routes!(list_order_history))
+        .routes(secured(perms::ORDERS_READ, routes!(list_orders)))
+        .routes(secured(perms::ORDERS_WRITE, routes!(create_order)))
+        .routes(secured(perms::ORDERS_READ, routes!(list_returns)))
+        .routes(secured(perms::ORDERS_READ, routes!(export_orders)))
+        .routes(secured(perms::ORDERS_READ, routes!(find_order)))
+        .routes(secured(perms::ORDERS_WRITE, routes!(update_order)))
+        .routes(secured(perms::ORDERS_DELETE, routes!(delete_order)))
+        .routes(secured(perms::ORDERS_READ, routes!(list_order_history)))
 }
 
 #[derive(Debug, Default, Clone, Deserialize, IntoParams)]
@@ -143,7 +148,6 @@ pub async fn search(
 
 /// List orders, newest first, with client names.
 #[utoipa::path(get, path = "/api/orders", tag = "orders",
-    security(("bearer" = ["wms.orders.read"])),
     params(OrderFilter, PageQuery),
     responses((status = 200, body = Page<OrderView>)))]
 async fn list_orders(
@@ -157,7 +161,6 @@ async fn list_orders(
 
 /// Returned orders, newest first, with their reasons.
 #[utoipa::path(get, path = "/api/orders/returns", tag = "orders",
-    security(("bearer" = ["wms.orders.read"])),
     params(OrderFilter, PageQuery),
     responses((status = 200, body = Page<OrderView>)))]
 async fn list_returns(
@@ -175,7 +178,6 @@ async fn list_returns(
 
 /// Create an order for an existing client (`Idempotency-Key` honoured).
 #[utoipa::path(post, path = "/api/orders", tag = "orders",
-    security(("bearer" = ["wms.orders.write"])),
     request_body = NewOrder,
     responses((status = 201, body = OrderView), (status = 422, description = "Invalid field, e.g. unknown client_id"),
               (status = 409, description = "Number taken")))]
@@ -194,7 +196,6 @@ async fn create_order(
 
 /// Show an order.
 #[utoipa::path(get, path = "/api/orders/{number}", tag = "orders",
-    security(("bearer" = ["wms.orders.read"])),
     params(("number" = String, Path, description = "Order number")),
     responses((status = 200, body = OrderView), (status = 404, description = "No such order")))]
 async fn find_order(
@@ -209,7 +210,6 @@ async fn find_order(
 /// `returned` needs `return_reason`; a move the rules refuse is a 409 that
 /// lists the `allowed` next states.
 #[utoipa::path(put, path = "/api/orders/{number}", tag = "orders",
-    security(("bearer" = ["wms.orders.write"])),
     params(("number" = String, Path, description = "Order number")),
     request_body = OrderUpdate,
     responses((status = 200, body = OrderView), (status = 409, description = "Transition not allowed"),
@@ -227,7 +227,6 @@ async fn update_order(
 
 /// Delete an order that is still `received`, or `cancelled`.
 #[utoipa::path(delete, path = "/api/orders/{number}", tag = "orders",
-    security(("bearer" = ["wms.orders.delete"])),
     params(("number" = String, Path, description = "Order number")),
     responses((status = 204, description = "Deleted"), (status = 409, description = "Already in progress")))]
 async fn delete_order(
@@ -242,7 +241,6 @@ async fn delete_order(
 
 /// The order's status changes: who, when, and why.
 #[utoipa::path(get, path = "/api/orders/{number}/history", tag = "orders",
-    security(("bearer" = ["wms.orders.read"])),
     params(("number" = String, Path, description = "Order number")),
     responses((status = 200, body = Vec<HistoryEntry>)))]
 async fn list_order_history(
@@ -255,7 +253,6 @@ async fn list_order_history(
 /// Orders as CSV (UTF-8 with BOM, `;`-separated for spreadsheets set to
 /// Spanish; `delimiter=comma` for `,`), with the list's filters.
 #[utoipa::path(get, path = "/api/orders/export.csv", tag = "orders",
-    security(("bearer" = ["wms.orders.read"])),
     params(super::csv::ExportQuery),
     responses((status = 200, content_type = "text/csv", body = String)))]
 async fn export_orders(

@@ -3,6 +3,7 @@
 //! "Devuelta" reveals the reason, which the server requires anyway),
 //! edit, delete, and the returns page.
 
+use crate::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -21,8 +22,8 @@ use super::service::{self, NewOrder, OrderUpdate};
 use super::{LineInput, ReturnCode, Status};
 
 pub fn pages() -> Pages {
-    let read = || Access::perm("wms.orders.read");
-    let write = || Access::perm("wms.orders.write");
+    let read = || Access::perm(perms::ORDERS_READ);
+    let write = || Access::perm(perms::ORDERS_WRITE);
     Pages::new()
         .get("/orders", read(), list)
         .get("/orders/returns", read(), returns)
@@ -34,7 +35,7 @@ pub fn pages() -> Pages {
         .post("/orders/{number}", write(), update)
         .post(
             "/orders/{number}/delete",
-            Access::perm("wms.orders.delete"),
+            Access::perm(perms::ORDERS_DELETE),
             delete,
         )
 }
@@ -88,7 +89,7 @@ async fn list(
         context! {
             orders => result.items, next_cursor => result.next_cursor, statuses => statuses(),
             status => q.status.unwrap_or_default(), q => q.q.unwrap_or_default(), client_id => q.client_id,
-            client_name => client_name, ok => q.ok, can_write => page.can("wms.orders.write"),
+            client_name => client_name, ok => q.ok, can_write => page.can(perms::ORDERS_WRITE),
         },
     )
 }
@@ -320,9 +321,9 @@ async fn detail_page(
         page,
         context! {
             order => order, history => history, return_codes => return_codes(), errors => errors, ok => ok,
-            chosen => chosen, can_write => page.can("wms.orders.write"), can_delete => page.can("wms.orders.delete"),
+            chosen => chosen, can_write => page.can(perms::ORDERS_WRITE), can_delete => page.can(perms::ORDERS_DELETE),
             files => files, files_owner_kind => crate::ORDER_FILES, files_owner_id => &order.number,
-            can_attach => page.can("wms.orders.write"), files_error => files_error,
+            can_attach => page.can(perms::ORDERS_WRITE), files_error => files_error,
             files_max_mb => state.config().files.max_size_mb,
         },
     )
