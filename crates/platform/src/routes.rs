@@ -1,8 +1,6 @@
 //! The platform's own routes: health, readiness, system info, metrics, the
 //! home page, the language switch, the API docs page and static assets.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -11,6 +9,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::perms;
+use crate::auth::secured;
 use crate::auth::{Access, Pages};
 use crate::db::{self, DbKind};
 use crate::error::{AppError, AppResult, Problem};

@@ -4,7 +4,6 @@
 //! Modules add their own templates and extend `layout.html`; every text goes
 //! through `t("key", name=value)`, so there is one translation mechanism.
 
-use crate::auth::perms;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, State};
 use serde::Serialize;
 
+use crate::auth::perms;
 use crate::i18n::{I18n, Locale};
 
 /// A file served under `/assets/`.

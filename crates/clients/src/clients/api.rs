@@ -1,7 +1,6 @@
 //! `/api/clients`: the JSON face of the customer directory (seed 004's
 //! paths).
 
-use crate::perms;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -19,6 +18,7 @@ use uuid::Uuid;
 
 use super::service::{self, Change, ClientSummary, ClientView};
 use super::{ClientInput, ClientPatch, TaxId, store};
+use crate::perms;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -1,7 +1,6 @@
 //! Client pages: list with search and order counts, create, detail, edit
 //! and delete with confirmation. They call the same service as the API.
 
-use crate::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -17,6 +16,7 @@ use uuid::Uuid;
 use super::ClientInput;
 use super::api::{ClientFilter, search};
 use super::service::{self, Change};
+use crate::perms;
 use faena_platform::http::pagination::PageQuery;
 
 pub fn pages() -> Pages {

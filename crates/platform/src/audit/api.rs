@@ -1,8 +1,6 @@
 //! `GET /api/audit`: the log, newest first, filtered by entity, actor and
 //! time.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use axum::extract::{OriginalUri, State};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -13,6 +11,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::entity::audit_log;
+use crate::auth::perms;
+use crate::auth::secured;
 use crate::error::{AppResult, FieldErrors};
 use crate::http::pagination::{List, Page, PageQuery};
 use crate::http::{Json, Query};

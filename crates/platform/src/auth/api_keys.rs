@@ -2,8 +2,6 @@
 //! admin's own permissions, shown once, stored as a SHA-256 hash, revocable
 //! with immediate effect.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -22,6 +20,8 @@ use super::roles::parse_permissions;
 use super::service::API_KEY_PREFIX;
 use super::token::sha256_hex;
 use crate::audit::{self, Entry};
+use crate::auth::perms;
+use crate::auth::secured;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
 use crate::http::Created;
 use crate::http::Json;

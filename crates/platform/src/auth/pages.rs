@@ -2,7 +2,6 @@
 //! roles, API keys and the audit log. Every form carries the CSRF token;
 //! the `authorize` layer checks it before any handler runs.
 
-use crate::auth::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,6 +17,7 @@ use super::session::{self, SESSION_COOKIE};
 use super::users::{NewUser, UserUpdate, UserView};
 use super::{Access, Pages};
 use crate::audit::api::{AuditFilter, query as audit_query};
+use crate::auth::perms;
 use crate::error::{AppError, AppResult};
 use crate::http::Query;
 use crate::http::etag::IfMatch;

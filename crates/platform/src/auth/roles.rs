@@ -3,8 +3,6 @@
 //! keeps permission checks off the database, and a change applies within
 //! seconds on every replica.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -25,7 +23,9 @@ use utoipa_axum::routes;
 use super::entities::{role, user};
 use super::{BUILTIN_ROLES, Grants, is_valid_pattern};
 use crate::audit::{self, Entry};
+use crate::auth::perms;
 use crate::auth::principal::Actor;
+use crate::auth::secured;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
 use crate::http::Created;
 use crate::http::Json;

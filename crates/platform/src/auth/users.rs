@@ -1,8 +1,6 @@
 //! Users: who can sign in, with which role. Emails are unique regardless
 //! of case; passwords are argon2id hashes that never leave this file.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -22,7 +20,9 @@ use uuid::Uuid;
 use super::entities::{role, user};
 use super::password;
 use crate::audit::{self, Entry};
+use crate::auth::perms;
 use crate::auth::principal::{Actor, Principal};
+use crate::auth::secured;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
 use crate::http::Created;
 use crate::http::etag::{IfMatch, etag};

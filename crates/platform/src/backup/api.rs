@@ -3,8 +3,6 @@
 //! now, as a job with progress. Restoring stays on the command line: it
 //! needs every process of the installation stopped.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -17,7 +15,9 @@ use uuid::Uuid;
 
 use super::NightlyBackup;
 use crate::audit::{self, Entry};
+use crate::auth::perms;
 use crate::auth::principal::Actor;
+use crate::auth::secured;
 use crate::db::DbKind;
 use crate::error::{AppError, AppResult};
 use crate::http::Json;

@@ -2,13 +2,13 @@
 //! backup job ended, and a button for a backup now (which opens the job's
 //! page, where its progress shows live).
 
-use crate::auth::perms;
 use axum::extract::State;
 use axum::response::{Html, Redirect};
 use minijinja::context;
 use serde::Deserialize;
 
 use super::api::{overview, start};
+use crate::auth::perms;
 use crate::auth::principal::Actor;
 use crate::auth::{Access, Pages};
 use crate::error::AppResult;

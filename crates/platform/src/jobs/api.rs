@@ -2,8 +2,6 @@
 //! dead or cancelled one, cancel a waiting or running one, discard a dead
 //! one. Every admin action is audited.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use axum::extract::{OriginalUri, Path, State};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -20,7 +18,9 @@ use super::JobState;
 use super::entity::job;
 use super::redis_store::Admin;
 use crate::audit::{self, Entry};
+use crate::auth::perms;
 use crate::auth::principal::Actor;
+use crate::auth::secured;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
 use crate::http::pagination::{List, Page, PageQuery};
 use crate::http::{Json, Query};

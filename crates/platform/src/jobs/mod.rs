@@ -16,7 +16,6 @@ pub mod redis_store;
 pub mod schedule;
 pub mod worker;
 
-use crate::auth::perms;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -34,6 +33,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::auth::perms;
 use crate::state::AppState;
 use entity::job;
 pub use schedule::Schedule;

@@ -2,13 +2,13 @@
 //! state and type) and `/admin/jobs/{id}` (attempts, last error, progress,
 //! retry / cancel / discard).
 
-use crate::auth::perms;
 use axum::extract::{Path, State};
 use axum::response::{Html, Redirect};
 use minijinja::context;
 use uuid::Uuid;
 
 use super::api::{JobFilter, cancel, counts, find, list, retry};
+use crate::auth::perms;
 use crate::auth::principal::Actor;
 use crate::auth::{Access, Pages};
 use crate::error::AppResult;

@@ -2,8 +2,6 @@
 //! included), resend, and send a test mail to check the transport. Every
 //! admin action is audited.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
@@ -21,7 +19,9 @@ use uuid::Uuid;
 use super::entity::mail;
 use super::{Attachment, Mail, MailState};
 use crate::audit::{self, Entry};
+use crate::auth::perms;
 use crate::auth::principal::Actor;
+use crate::auth::secured;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
 use crate::http::pagination::{List, Page, PageQuery};
 use crate::http::{Json, Query};

@@ -2,7 +2,6 @@
 //! test mail to check the transport) and `/admin/mail/{id}` (recipients,
 //! bodies, last error, resend).
 
-use crate::auth::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -12,6 +11,7 @@ use uuid::Uuid;
 
 use super::api::{MailFilter, counts, find, list, resend, send_test};
 use crate::auth::pages::{form_errors, unprocessable};
+use crate::auth::perms;
 use crate::auth::principal::Actor;
 use crate::auth::{Access, Pages};
 use crate::error::AppResult;

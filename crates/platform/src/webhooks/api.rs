@@ -3,8 +3,6 @@
 //! Every change is audited. The inbound route itself is public and lives
 //! in `inbound`.
 
-use crate::auth::perms;
-use crate::auth::secured;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -16,6 +14,8 @@ use super::deliveries::{self, DeliveryDetail, DeliveryFilter, DeliveryView};
 use super::endpoints::{self, EndpointInput, EndpointPatch, EndpointSecret, EndpointView};
 use super::inbound::{self, InboundFilter, InboundView};
 use crate::auth::Actor;
+use crate::auth::perms;
+use crate::auth::secured;
 use crate::error::AppResult;
 use crate::http::Created;
 use crate::http::etag::{IfMatch, etag};

@@ -29,7 +29,6 @@ pub mod pages;
 pub mod signature;
 pub mod target;
 
-use crate::auth::perms;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +38,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth::perms;
 use crate::config::WebhooksConfig;
 use crate::crypto::EncryptedColumn;
 use crate::jobs::{Enqueue, JobType};

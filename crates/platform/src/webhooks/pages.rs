@@ -3,7 +3,6 @@
 //! inbound events, and a form to register an endpoint (its secret is shown
 //! once, in the answer, never in a URL).
 
-use crate::auth::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -14,6 +13,7 @@ use uuid::Uuid;
 use super::deliveries::{self, DeliveryFilter};
 use super::endpoints::{self, EndpointInput, EndpointPatch};
 use super::inbound::{self, InboundFilter};
+use crate::auth::perms;
 use crate::auth::principal::Actor;
 use crate::auth::{Access, Pages};
 use crate::error::AppResult;

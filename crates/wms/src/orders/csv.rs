@@ -6,7 +6,8 @@ use faena_platform::http::pagination::PageQuery;
 use faena_platform::{AppResult, AppState, Locale};
 use serde::Deserialize;
 
-use super::api::{OrderFilter, search};
+use super::service::search;
+use super::store::OrderFilter;
 
 /// The list's filters (without paging) and the delimiter. Spelled out:
 /// serde's `flatten` loses the types of query-string values.

@@ -3,7 +3,6 @@
 //! "Devuelta" reveals the reason, which the server requires anyway),
 //! edit, delete, and the returns page.
 
-use crate::perms;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -17,9 +16,11 @@ use minijinja::context;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::api::{OrderFilter, search};
+use super::service::search;
 use super::service::{self, NewOrder, OrderUpdate};
+use super::store::OrderFilter;
 use super::{LineInput, ReturnCode, Status};
+use crate::perms;
 
 pub fn pages() -> Pages {
     let read = || Access::perm(perms::ORDERS_READ);

@@ -6,13 +6,14 @@ use chrono::{DateTime, Utc};
 use faena_platform::audit::{self, Entry};
 use faena_platform::auth::Actor;
 use faena_platform::http::etag::IfMatch;
+use faena_platform::http::pagination::{List, Page, PageQuery};
 use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors, Problem};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::store::{self, history, line, order};
+use super::store::{self, OrderFilter, history, line, order};
 use super::{
     Line, LineInput, OrderNumber, ReturnCode, Status, TransitionError, parse_lines, transition,
 };
@@ -189,45 +190,6 @@ async fn check_client(state: &AppState, id: Uuid, errors: &mut FieldErrors) -> A
     Ok(())
 }
 
-async fn insert_lines(db: &impl ConnectionTrait, order_id: Uuid, lines: &[Line]) -> AppResult<()> {
-    for (i, l) in lines.iter().enumerate() {
-        line::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            order_id: Set(order_id),
-            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
-            sku: Set(l.sku.clone()),
-            description: Set(l.description.clone()),
-            quantity: Set(l.quantity),
-        }
-        .insert(db)
-        .await?;
-    }
-    Ok(())
-}
-
-async fn record_history(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    order_id: Uuid,
-    from: Option<Status>,
-    to: Status,
-    reason: Option<String>,
-) -> AppResult<()> {
-    history::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        order_id: Set(order_id),
-        from_status: Set(from.map(|s| s.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
-        actor_id: Set(actor.id.clone()),
-        actor: Set(actor.label.clone()),
-        at: Set(Utc::now()),
-        reason: Set(reason),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
 pub async fn create(state: &AppState, actor: &Actor, input: NewOrder) -> AppResult<OrderView> {
     let mut errors = FieldErrors::new();
     let given = input
@@ -281,8 +243,8 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewOrder) -> AppResu
     }
     .insert(&txn)
     .await?;
-    insert_lines(&txn, id, &lines).await?;
-    record_history(&txn, actor, id, None, Status::Received, None).await?;
+    store::insert_lines(&txn, id, &lines).await?;
+    store::record_history(&txn, actor, id, None, Status::Received, None).await?;
     let lines_now = store::lines(&txn, id).await?;
     let v = view(model, lines_now, client_name(state, input.client_id).await?);
     audit::record(
@@ -399,23 +361,14 @@ pub async fn update(
     }
     active.updated_at = Set(Utc::now());
     active.version = Set(current.version + 1);
-    let updated = order::Entity::update_many()
-        .set(active)
-        .filter(order::Column::Id.eq(current.id))
-        .filter(order::Column::Version.eq(current.version))
-        .exec_with_returning(&txn)
+    let updated = store::update_at_version(&txn, active, current.id, current.version)
         .await?
-        .pop()
         .ok_or(AppError::PreconditionFailed)?;
     if let Some(lines) = &lines {
-        line::Entity::delete_many()
-            .filter(line::Column::OrderId.eq(current.id))
-            .exec(&txn)
-            .await?;
-        insert_lines(&txn, current.id, lines).await?;
+        store::replace_lines(&txn, current.id, lines).await?;
     }
     if let Some(t) = &moved {
-        record_history(
+        store::record_history(
             &txn,
             actor,
             current.id,
@@ -488,7 +441,7 @@ pub async fn delete(
         });
     }
     let before = view(current.clone(), store::lines(&txn, current.id).await?, None);
-    order::Entity::delete_by_id(current.id).exec(&txn).await?;
+    store::delete(&txn, current.id).await?;
     audit::record(
         &txn,
         actor,
@@ -530,4 +483,49 @@ pub async fn history_of(state: &AppState, number: &str) -> AppResult<Vec<History
         .into_iter()
         .map(HistoryEntry::from)
         .collect())
+}
+
+/// Orders, newest first: the position is the last one's (created_at, id).
+const ORDERS: List<(DateTime<Utc>, Uuid)> = List::new("wms.orders");
+
+/// A page of orders with their lines and client names.
+pub async fn search(
+    state: &AppState,
+    f: &OrderFilter,
+    page: &PageQuery,
+    forced_status: Option<Status>,
+) -> AppResult<Page<OrderView>> {
+    let mut errors = FieldErrors::new();
+    let (limit, before) = ORDERS.read(page, &mut errors);
+    let mut filter = store::Filter::parse(f, forced_status, before, limit + 1, &mut errors);
+    errors.finish()?;
+    if let (Some(q), Some(dir)) = (f.search(), state.directory("client")) {
+        filter.client_ids = Some(dir.search(state.db(), q, 200).await?);
+    }
+    let rows = store::list(state.db(), &filter).await?;
+    let Page {
+        items: rows,
+        next_cursor,
+        ..
+    } = ORDERS.page(rows, limit, |m| (m.created_at, m.id));
+    let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
+    let client_ids: Vec<Uuid> = rows.iter().map(|m| m.client_id).collect();
+    let mut lines = store::lines_of(state.db(), &ids).await?;
+    let names = match state.directory("client") {
+        Some(dir) => dir.names(state.db(), &client_ids).await?,
+        None => Default::default(),
+    };
+    let items = rows
+        .into_iter()
+        .map(|m| {
+            let l = lines.remove(&m.id).unwrap_or_default();
+            let name = names.get(&m.client_id).cloned();
+            view(m, l, name)
+        })
+        .collect();
+    Ok(Page {
+        items,
+        next_cursor,
+        next: None,
+    })
 }

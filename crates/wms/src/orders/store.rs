@@ -2,13 +2,17 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use faena_platform::auth::Actor;
+use faena_platform::{FieldError, FieldErrors};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use uuid::Uuid;
+
+use super::{Line, Status};
 
 pub mod order {
     use sea_orm::entity::prelude::*;
@@ -160,6 +164,88 @@ pub struct Filter {
     pub limit: u64,
 }
 
+/// A list's filters as the query string gives them (`/api/orders?…`, the
+/// list page, the CSV export).
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
+pub struct OrderFilter {
+    /// One status or several, comma-separated (`picking,packing`).
+    pub status: Option<String>,
+    pub client_id: Option<Uuid>,
+    /// Created from this day (`2026-11-01`) or instant (RFC 3339), inclusive.
+    pub from: Option<String>,
+    /// Created before this day (inclusive) or instant (exclusive).
+    pub to: Option<String>,
+    /// Searches the order number and the client's name.
+    pub q: Option<String>,
+}
+
+impl Filter {
+    /// Parses the query's filters; every bad one is named. The search text
+    /// is kept for the number; the caller adds the clients whose names
+    /// match (`client_ids`), which only the client directory knows.
+    pub fn parse(
+        f: &OrderFilter,
+        forced_status: Option<Status>,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+        errors: &mut FieldErrors,
+    ) -> Filter {
+        let mut statuses = Vec::new();
+        if let Some(s) = forced_status {
+            statuses.push(s.as_str().to_owned());
+        } else if let Some(list) = f.status.as_deref().filter(|s| !s.trim().is_empty()) {
+            for s in list.split(',').map(str::trim) {
+                match Status::parse(s) {
+                    Some(st) => statuses.push(st.as_str().to_owned()),
+                    None => {
+                        errors.push(FieldError::new("status", "unknown_status").with("value", s))
+                    }
+                }
+            }
+        }
+        let from = f
+            .from
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| errors.take(parse_instant("from", s, false)));
+        let to =
+            f.to.as_deref()
+                .filter(|s| !s.is_empty())
+                .and_then(|s| errors.take(parse_instant("to", s, true)));
+        Filter {
+            statuses,
+            client_id: f.client_id,
+            client_ids: None,
+            number_like: f.search().map(str::to_uppercase),
+            from,
+            to,
+            before,
+            limit,
+        }
+    }
+}
+
+impl OrderFilter {
+    /// The search text, trimmed; `None` when blank.
+    pub fn search(&self) -> Option<&str> {
+        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+    }
+}
+
+fn parse_instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, FieldError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| FieldError::new(field, "invalid_date"))?;
+    let day = if end_of_day {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+}
+
 pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<order::Model>, DbErr> {
     use order::Column as C;
     let mut q = order::Entity::find()
@@ -240,4 +326,86 @@ pub async fn count_by_client(
         .into_iter()
         .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
         .collect())
+}
+
+/// Inserts an order's lines in their order.
+pub async fn insert_lines(
+    db: &impl ConnectionTrait,
+    order_id: Uuid,
+    lines: &[Line],
+) -> Result<(), DbErr> {
+    use sea_orm::{ActiveModelTrait, Set};
+    for (i, l) in lines.iter().enumerate() {
+        line::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            order_id: Set(order_id),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            sku: Set(l.sku.clone()),
+            description: Set(l.description.clone()),
+            quantity: Set(l.quantity),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces all of an order's lines.
+pub async fn replace_lines(
+    db: &impl ConnectionTrait,
+    order_id: Uuid,
+    lines: &[Line],
+) -> Result<(), DbErr> {
+    line::Entity::delete_many()
+        .filter(line::Column::OrderId.eq(order_id))
+        .exec(db)
+        .await?;
+    insert_lines(db, order_id, lines).await
+}
+
+/// Appends a status change to the order's history.
+pub async fn record_history(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    order_id: Uuid,
+    from: Option<Status>,
+    to: Status,
+    reason: Option<String>,
+) -> Result<(), DbErr> {
+    use sea_orm::{ActiveModelTrait, Set};
+    history::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        order_id: Set(order_id),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        actor_id: Set(actor.id.clone()),
+        actor: Set(actor.label.clone()),
+        at: Set(Utc::now()),
+        reason: Set(reason),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Writes `change` if the order is still at `version`; `None` when another
+/// write got there first.
+pub async fn update_at_version(
+    db: &impl ConnectionTrait,
+    change: order::ActiveModel,
+    id: Uuid,
+    version: i32,
+) -> Result<Option<order::Model>, DbErr> {
+    Ok(order::Entity::update_many()
+        .set(change)
+        .filter(order::Column::Id.eq(id))
+        .filter(order::Column::Version.eq(version))
+        .exec_with_returning(db)
+        .await?
+        .pop())
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+    order::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
 }
