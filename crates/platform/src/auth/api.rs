@@ -29,7 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(change_password))
         .routes(routes!(register))
-        .merge(users::api())
+        .merge(super::users_api::api())
         .merge(super::roles::api())
         .merge(super::api_keys::api())
 }

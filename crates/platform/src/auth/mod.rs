@@ -21,6 +21,7 @@ pub mod session;
 pub mod throttle;
 pub mod token;
 pub mod users;
+pub mod users_api;
 
 pub use access::secured;
 pub use access::{Access, AccessMap, Pages};

@@ -1,10 +1,7 @@
 //! Users: who can sign in, with which role. Emails are unique regardless
 //! of case; passwords are argon2id hashes that never leave this file.
 
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -13,21 +10,15 @@ use sea_orm::{
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::entities::{role, user};
 use super::password;
 use crate::audit::{self, Entry};
-use crate::auth::perms;
 use crate::auth::principal::{Actor, Principal};
-use crate::auth::secured;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors};
-use crate::http::Created;
-use crate::http::etag::{IfMatch, etag};
+use crate::http::etag::IfMatch;
 use crate::http::pagination::{List, Page, PageQuery};
-use crate::http::{Json, Query};
 use crate::i18n::Locale;
 use crate::state::AppState;
 use crate::types::{Email, required_text};
@@ -335,16 +326,6 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(secured(perms::USERS_READ, routes!(list_users)))
-        .routes(secured(perms::USERS_MANAGE, routes!(create_user)))
-        .routes(secured(perms::USERS_READ, routes!(list_active_users)))
-        .routes(secured(perms::USERS_READ, routes!(find_user)))
-        .routes(secured(perms::USERS_MANAGE, routes!(update_user)))
-        .routes(secured(perms::USERS_MANAGE, routes!(delete_user)))
-}
-
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct UserFilter {
     /// Searches email and name.
@@ -355,19 +336,6 @@ pub struct UserFilter {
 
 /// Users by email: the position is the last one's email key.
 const USERS: List<String> = List::new("platform.users");
-
-/// List users, by email.
-#[utoipa::path(get, path = "/api/users", tag = "access",
-    params(UserFilter, PageQuery),
-    responses((status = 200, body = Page<UserView>)))]
-async fn list_users(
-    State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    Query(f): Query<UserFilter>,
-    Query(page): Query<PageQuery>,
-) -> AppResult<Json<Page<UserView>>> {
-    Ok(Json(list(&state, &f, &page).await?.linked(&uri)))
-}
 
 /// Users by email, filtered; the API's list and the admin page's.
 pub async fn list(state: &AppState, f: &UserFilter, page: &PageQuery) -> AppResult<Page<UserView>> {
@@ -400,87 +368,13 @@ pub async fn list(state: &AppState, f: &UserFilter, page: &PageQuery) -> AppResu
     Ok(USERS.page(rows, limit, |u| u.email.to_lowercase()))
 }
 
-/// Create a user.
-#[utoipa::path(post, path = "/api/users", tag = "access",
-    request_body = NewUser,
-    responses((status = 201, body = UserView), (status = 409, description = "Email taken"),
-              (status = 422, description = "Invalid field")))]
-async fn create_user(
-    State(state): State<AppState>,
-    actor: Actor,
-    Json(input): Json<NewUser>,
-) -> AppResult<impl IntoResponse> {
-    let txn = state.begin_write().await?;
-    let model = create(&txn, &actor, input).await?;
-    txn.commit().await?;
-    let view = UserView::from(model);
-    Ok(Created::versioned(
-        format!("/api/users/{}", view.id),
-        view.version,
-        view,
-    ))
-}
-
-/// Users seen in the last five minutes.
-#[utoipa::path(get, path = "/api/users/active", tag = "access",
-    responses((status = 200, body = Vec<UserView>)))]
-async fn list_active_users(State(state): State<AppState>) -> AppResult<Json<Vec<UserView>>> {
-    let since = Utc::now() - Duration::minutes(5);
-    let rows = user::Entity::find()
-        .filter(user::Column::LastSeenAt.gte(since))
-        .filter(user::Column::Active.eq(true))
-        .order_by_desc(user::Column::LastSeenAt)
-        .all(state.db())
-        .await?;
-    Ok(Json(rows.into_iter().map(UserView::from).collect()))
-}
-
-/// Show a user.
-#[utoipa::path(get, path = "/api/users/{id}", tag = "access",
-    params(("id" = Uuid, Path, description = "User id")),
-    responses((status = 200, body = UserView), (status = 404, description = "No such user")))]
-async fn find_user(
-    State(state): State<AppState>,
-    Path(id): Path<Uuid>,
-) -> AppResult<impl IntoResponse> {
-    let model = user::Entity::find_by_id(id)
-        .one(state.db())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let view = UserView::from(model);
-    Ok(([etag(view.version)], Json(view)))
-}
-
-/// Change a user (`If-Match` honoured).
-#[utoipa::path(patch, path = "/api/users/{id}", tag = "access",
-    params(("id" = Uuid, Path, description = "User id")),
-    request_body = UserUpdate,
-    responses((status = 200, body = UserView), (status = 409, description = "Would leave no admin"),
-              (status = 412, description = "Stale version")))]
-async fn update_user(
-    State(state): State<AppState>,
-    actor: Actor,
-    if_match: IfMatch,
-    Path(id): Path<Uuid>,
-    Json(input): Json<UserUpdate>,
-) -> AppResult<impl IntoResponse> {
-    let txn = state.begin_write().await?;
-    let model = update(&txn, &actor, id, if_match, input).await?;
-    txn.commit().await?;
-    let view = UserView::from(model);
-    Ok(([etag(view.version)], Json(view)))
-}
-
-/// Delete a user (never the last active admin, never yourself).
-#[utoipa::path(delete, path = "/api/users/{id}", tag = "access",
-    params(("id" = Uuid, Path, description = "User id")),
-    responses((status = 204, description = "Deleted"), (status = 409, description = "Last admin or yourself")))]
-async fn delete_user(
-    State(state): State<AppState>,
-    actor: Actor,
-    principal: Principal,
-    Path(id): Path<Uuid>,
-) -> AppResult<StatusCode> {
+/// Deletes a user: never the caller, never the last active admin.
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    principal: &Principal,
+    id: Uuid,
+) -> AppResult<()> {
     if principal.user_id() == Some(id) {
         return Err(AppError::conflict("delete_self"));
     }
@@ -495,10 +389,30 @@ async fn delete_user(
     user::Entity::delete_by_id(id).exec(&txn).await?;
     audit::record(
         &txn,
-        &actor,
+        actor,
         Entry::new("delete", "user", id.to_string()).before(UserView::from(current)),
     )
     .await?;
     txn.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
+}
+
+/// Users seen in the last five minutes, most recent first.
+pub async fn active(state: &AppState) -> AppResult<Vec<UserView>> {
+    let since = Utc::now() - chrono::Duration::minutes(5);
+    let rows = user::Entity::find()
+        .filter(user::Column::LastSeenAt.gte(since))
+        .filter(user::Column::Active.eq(true))
+        .order_by_desc(user::Column::LastSeenAt)
+        .all(state.db())
+        .await?;
+    Ok(rows.into_iter().map(UserView::from).collect())
+}
+
+pub async fn find(state: &AppState, id: Uuid) -> AppResult<UserView> {
+    let model = user::Entity::find_by_id(id)
+        .one(state.db())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(UserView::from(model))
 }
