@@ -44,6 +44,8 @@ pub fn pages() -> Pages {
         .get("/assets/{name}", Access::Public, asset)
         .get("/metrics", Access::perm(perms::METRICS_READ), metrics)
         .merge(crate::auth::pages::pages())
+        .merge(crate::auth::admin_pages::pages())
+        .merge(crate::audit::pages::pages())
         .merge(crate::backup::pages::pages())
         .merge(crate::jobs::pages::pages())
         .merge(crate::files::pages::pages())

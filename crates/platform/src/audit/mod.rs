@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod entity;
+pub mod pages;
 pub mod retention;
 pub mod writer;
 

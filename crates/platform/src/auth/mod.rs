@@ -7,6 +7,7 @@
 //! has none. Modules declare permissions; they never check credentials.
 
 pub mod access;
+pub mod admin_pages;
 pub mod api;
 pub mod api_keys;
 pub mod entities;

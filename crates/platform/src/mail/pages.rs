@@ -10,7 +10,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::api::{MailFilter, counts, find, list, resend, send_test};
-use crate::auth::pages::{form_errors, unprocessable};
 use crate::auth::perms;
 use crate::auth::principal::Actor;
 use crate::auth::{Access, Pages};
@@ -19,6 +18,7 @@ use crate::http::Query;
 use crate::http::pagination::PageQuery;
 use crate::state::AppState;
 use crate::ui::{PageContext, render_page};
+use crate::ui::{form_errors, unprocessable};
 
 pub fn pages() -> Pages {
     Pages::new()

@@ -145,7 +145,7 @@ async fn endpoint_create(
             Ok(render(&state, &page, None, shown).await?.into_response())
         }
         Err(e) => {
-            let errors = crate::auth::pages::form_errors(&state, &page, e)?;
+            let errors = crate::ui::form_errors(&state, &page, e)?;
             let shown = Shown {
                 created: None,
                 errors,
@@ -154,7 +154,7 @@ async fn endpoint_create(
                 }),
                 ok: None,
             };
-            Ok(crate::auth::pages::unprocessable(
+            Ok(crate::ui::unprocessable(
                 render(&state, &page, None, shown).await?,
             ))
         }
