@@ -1,6 +1,5 @@
 //! The nightly backup job and its schedule.
 
-
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{Job, JobContext, JobType, RetryPolicy, Schedule};

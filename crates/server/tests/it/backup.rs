@@ -149,7 +149,7 @@ async fn served(site: &Site, attach: Option<&[u8]>, file: &mut Option<String>) -
     if let Some(picture) = attach {
         let number = orders["items"][0]["number"].as_str().unwrap();
         let (content_type, body) =
-            crate::files::multipart(&[("file", Some("despacho bodega.png"), picture)]);
+            crate::uploads::multipart(&[("file", Some("despacho bodega.png"), picture)]);
         let res = http
             .post(format!("{base}/api/attachments/wms.order/{number}"))
             .bearer_auth(&token)
@@ -234,7 +234,7 @@ async fn backup_then_restore_into_an_empty_data_dir_gives_the_same_data() {
     // The first start creates the administrator the test signs in with; a
     // photo is attached to an order (the local file store lives in the
     // data dir) and thumbnailed.
-    let picture = crate::files::picture(900, 600, image::ImageFormat::Png);
+    let picture = crate::uploads::picture(900, 600, image::ImageFormat::Png);
     let mut file = None;
     let before = served(&source, Some(&picture), &mut file).await;
     assert_eq!(before.clients["items"].as_array().unwrap().len(), 25);
@@ -394,11 +394,11 @@ async fn a_backup_from_the_admin_page_runs_as_a_job_with_progress_and_rotates() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_uploaded_to_azure_blob_restores_after_the_server_is_lost() {
-    let Some(program) = crate::files::Azurite::program() else {
+    let Some(program) = crate::stores::Azurite::program() else {
         return;
     };
     let workdir = tempfile::tempdir().unwrap();
-    let azurite = crate::files::Azurite::start(&program, workdir.path());
+    let azurite = crate::stores::Azurite::start(&program, workdir.path());
     azurite.create_container("faena").await;
     let endpoint = azurite.endpoint();
     let azure = move |c: &mut faena_platform::Config| {
@@ -417,8 +417,8 @@ async fn a_backup_uploaded_to_azure_blob_restores_after_the_server_is_lost() {
     .await;
     let admin = source.admin().await;
     let number = crate::support::an_order(&admin).await;
-    let picture = crate::files::picture(400, 300, image::ImageFormat::Png);
-    let res = crate::files::upload(&admin, &number, "guía firmada.png", &picture).await;
+    let picture = crate::uploads::picture(400, 300, image::ImageFormat::Png);
+    let res = crate::uploads::upload(&admin, &number, "guía firmada.png", &picture).await;
     res.assert_status(StatusCode::CREATED);
     let file_id = res.json()["id"].as_str().unwrap().to_owned();
 

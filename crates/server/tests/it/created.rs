@@ -10,8 +10,8 @@ use axum::http::{Request, StatusCode, header};
 use faena_testkit::{Client, TestApp, TestResponse};
 use serde_json::{Value, json};
 
-use crate::files::multipart;
 use crate::support::an_order;
+use crate::uploads::multipart;
 
 fn create_operations(doc: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();

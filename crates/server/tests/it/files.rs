@@ -5,8 +5,6 @@
 //! attachment form, and a round trip through a real Azure Blob emulator
 //! (Azurite) and a real S3 server (moto).
 
-use std::io::Cursor;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -20,10 +18,11 @@ use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, Client, TestApp, TestResponse};
 use futures_util::TryStreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::stores::{Azurite, Moto};
 use crate::support::{RunningWorker, an_order, browser_session, worker_options};
+use crate::uploads::{multipart, picture, sha256, upload};
 
 // ---------------------------------------------------------------- helpers
 
@@ -35,51 +34,12 @@ const ELF: &[u8] = &[
     0, 0x38, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
 
-pub(crate) fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A picture `w` × `h` in `format`, with something on it.
-pub(crate) fn picture(w: u32, h: u32, format: image::ImageFormat) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
-    });
-    let mut out = Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, format)
-        .unwrap();
-    out.into_inner()
-}
-
-/// A `multipart/form-data` body: `(field, file name, bytes)`.
-pub(crate) fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = format!("----faena{}", Uuid::now_v7().simple());
-    let mut body = Vec::new();
-    for (name, filename, data) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match filename {
-            Some(f) => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
-                     Content-Type: application/octet-stream\r\n\r\n"
-                )
-                .as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn post_file(client: &Client, path: &str, name: &str, data: &[u8]) -> TestResponse {
+pub(crate) async fn post_file(
+    client: &Client,
+    path: &str,
+    name: &str,
+    data: &[u8],
+) -> TestResponse {
     let (ct, body) = multipart(&[("file", Some(name), data)]);
     client
         .send(
@@ -89,16 +49,6 @@ async fn post_file(client: &Client, path: &str, name: &str, data: &[u8]) -> Test
                 .unwrap(),
         )
         .await
-}
-
-pub(crate) async fn upload(client: &Client, number: &str, name: &str, data: &[u8]) -> TestResponse {
-    post_file(
-        client,
-        &format!("/api/attachments/wms.order/{number}"),
-        name,
-        data,
-    )
-    .await
 }
 
 async fn file_rows(state: &AppState) -> u64 {
@@ -752,110 +702,6 @@ async fn the_order_page_lists_and_attaches_files() {
     assert_eq!(file_rows(&app.state).await, 1);
 }
 
-// ---------------------------------------------------------------- Azurite
-
-/// Azurite's blob service on a free port, in memory, for one test.
-pub(crate) struct Azurite {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Azurite {
-    /// `FAENA_TEST_AZURITE` (CI installs Azurite from npm and points it at
-    /// `azurite-blob`), else `azurite-blob` on the PATH. In CI a missing
-    /// Azurite fails the test; elsewhere the test is skipped with a note.
-    pub(crate) fn program() -> Option<String> {
-        let program = std::env::var("FAENA_TEST_AZURITE").unwrap_or_else(|_| "azurite-blob".into());
-        let ok = Command::new(&program)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return Some(program);
-        }
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide Azurite (FAENA_TEST_AZURITE={program})"
-        );
-        eprintln!(
-            "note: no Azurite (npm install azurite@3.35.0, set FAENA_TEST_AZURITE); the Azure Blob test did not run"
-        );
-        None
-    }
-
-    pub(crate) fn start(program: &str, workdir: &std::path::Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(program)
-            .args(["--blobHost", "127.0.0.1", "--blobPort"])
-            .arg(port.to_string())
-            .args(["--inMemoryPersistence", "--silent"])
-            .current_dir(workdir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Azurite starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Azurite never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Azurite { child, port }
-    }
-
-    pub(crate) fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/devstoreaccount1", self.port)
-    }
-
-    /// Creates a container with a Shared Key request, as the Azure CLI
-    /// would (Faena expects its container to exist).
-    pub(crate) async fn create_container(&self, name: &str) {
-        use base64::Engine;
-        use base64::engine::general_purpose::STANDARD;
-        use hmac::{Hmac, Mac};
-        let account = faena_platform::files::storage::EMULATOR_ACCOUNT;
-        let date = chrono::Utc::now()
-            .format("%a, %d %b %Y %H:%M:%S GMT")
-            .to_string();
-        let version = "2021-08-06";
-        let to_sign = format!(
-            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{account}/{account}/{name}\nrestype:container"
-        );
-        let key = STANDARD
-            .decode(faena_platform::files::storage::EMULATOR_KEY)
-            .unwrap();
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-        mac.update(to_sign.as_bytes());
-        let signature = STANDARD.encode(mac.finalize().into_bytes());
-        let res = reqwest::Client::new()
-            .put(format!("{}/{name}?restype=container", self.endpoint()))
-            .header("x-ms-date", date)
-            .header("x-ms-version", version)
-            .header("authorization", format!("SharedKey {account}:{signature}"))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        assert!(
-            status.is_success(),
-            "creating the container: {status} {}",
-            res.text().await.unwrap_or_default()
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_blob_round_trip_through_azurite() {
     let Some(program) = Azurite::program() else {
@@ -911,72 +757,6 @@ async fn azure_blob_round_trip_through_azurite() {
     })
     .await;
     worker.stop().await;
-}
-
-// ------------------------------------------------------------- S3 (moto)
-
-/// moto's S3 server on a free port, for one test.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    /// The Python that has `moto[server]` (`FAENA_TEST_PYTHON`; CI installs
-    /// it into target/ci-venv). In CI a missing moto fails the test;
-    /// elsewhere the test is skipped with a note.
-    fn python() -> Option<String> {
-        let python = std::env::var("FAENA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let ok = Command::new(&python)
-            .args(["-c", "import moto.server, flask"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return Some(python);
-        }
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide Python with moto[server] (FAENA_TEST_PYTHON={python})"
-        );
-        eprintln!(
-            "note: {python} has no moto[server] (pip install 'moto[server]', set FAENA_TEST_PYTHON); the S3 test did not run"
-        );
-        None
-    }
-
-    fn start(python: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(python)
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto starts");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Moto { child, port }
-    }
-
-    pub(crate) fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,8 @@ mod modules;
 mod openapi;
 mod pages;
 mod realtime;
+mod stores;
 mod support;
 mod system;
+mod uploads;
 mod webhooks;
