@@ -33,10 +33,10 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub crypto: crate::crypto::CryptoConfig,
     pub redis: RedisConfig,
-    pub mail: crate::mail::MailConfig,
+    pub mail: crate::mail::config::MailConfig,
     pub webhooks: WebhooksConfig,
-    pub backup: crate::backup::BackupConfig,
-    pub files: crate::files::FilesConfig,
+    pub backup: crate::backup::config::BackupConfig,
+    pub files: crate::files::config::FilesConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -62,7 +62,7 @@ pub struct AuthConfig {
     /// (`FAENA_ADMIN_EMAIL`, `FAENA_ADMIN_PASSWORD`). Without a password, one
     /// is generated and printed once.
     pub admin_email: String,
-    #[serde(serialize_with = "serialize_secret")]
+    #[serde(serialize_with = "crate::secrets::serialize_secret")]
     pub admin_password: SecretString,
 }
 
@@ -254,7 +254,7 @@ impl Default for WebhooksConfig {
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboundSourceConfig {
-    #[serde(serialize_with = "serialize_secret")]
+    #[serde(serialize_with = "crate::secrets::serialize_secret")]
     pub secret: SecretString,
 }
 
@@ -287,10 +287,10 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             crypto: crate::crypto::CryptoConfig::default(),
             redis: RedisConfig::default(),
-            mail: crate::mail::MailConfig::default(),
+            mail: crate::mail::config::MailConfig::default(),
             webhooks: WebhooksConfig::default(),
-            backup: crate::backup::BackupConfig::default(),
-            files: crate::files::FilesConfig::default(),
+            backup: crate::backup::config::BackupConfig::default(),
+            files: crate::files::config::FilesConfig::default(),
         }
     }
 }
@@ -359,17 +359,6 @@ impl Default for AuditConfig {
             retention_days: 0,
             seal_interval_secs: 2,
         }
-    }
-}
-
-pub(crate) fn serialize_secret<S: serde::Serializer>(
-    secret: &SecretString,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    if secret.expose_secret().is_empty() {
-        s.serialize_str("")
-    } else {
-        s.serialize_str("***")
     }
 }
 

@@ -73,6 +73,19 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes a secret setting as `***` (or empty when unset), so printed
+/// configuration never shows it.
+pub(crate) fn serialize_secret<S: serde::Serializer>(
+    secret: &secrecy::SecretString,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    if secrecy::ExposeSecret::expose_secret(secret).is_empty() {
+        s.serialize_str("")
+    } else {
+        s.serialize_str("***")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

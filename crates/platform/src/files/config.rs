@@ -73,7 +73,7 @@ pub struct S3Config {
     /// For S3-compatible servers (`http://127.0.0.1:9000`); empty: AWS.
     pub endpoint: String,
     pub access_key_id: String,
-    #[serde(serialize_with = "crate::config::serialize_secret")]
+    #[serde(serialize_with = "crate::secrets::serialize_secret")]
     pub secret_access_key: SecretString,
     /// Allow a plain-HTTP endpoint (local servers only).
     pub allow_http: bool,
@@ -85,7 +85,7 @@ pub struct S3Config {
 pub struct AzureConfig {
     pub account: String,
     pub container: String,
-    #[serde(serialize_with = "crate::config::serialize_secret")]
+    #[serde(serialize_with = "crate::secrets::serialize_secret")]
     pub access_key: SecretString,
     /// The blob endpoint; empty: `https://<account>.blob.core.windows.net`.
     /// For Azurite: `http://127.0.0.1:10000/devstoreaccount1`.

@@ -65,7 +65,7 @@ pub struct SmtpConfig {
     pub security: SmtpSecurity,
     /// Empty: no authentication.
     pub username: String,
-    #[serde(serialize_with = "crate::config::serialize_secret")]
+    #[serde(serialize_with = "crate::secrets::serialize_secret")]
     pub password: SecretString,
     pub timeout_secs: u64,
 }
@@ -90,7 +90,7 @@ impl Default for SmtpConfig {
 pub struct GraphConfig {
     pub tenant_id: String,
     pub client_id: String,
-    #[serde(serialize_with = "crate::config::serialize_secret")]
+    #[serde(serialize_with = "crate::secrets::serialize_secret")]
     pub client_secret: SecretString,
     /// The mailbox that sends (`/users/{sender}/sendMail`); defaults to the
     /// address of `mail.from`.

@@ -14,9 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::Outgoing;
 use super::config::GraphConfig;
-use super::transport::SendError;
+use super::message::{Outgoing, SendError};
 
 pub struct GraphClient {
     config: GraphConfig,

@@ -14,12 +14,13 @@ pub mod api;
 pub mod config;
 pub mod entity;
 pub mod graph;
+mod message;
 pub mod pages;
 pub mod transport;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use lettre::message::Mailbox;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -34,7 +35,8 @@ use crate::jobs::{self, Enqueue, Job, JobContext, JobType, Permanent, RetryPolic
 use crate::state::AppState;
 pub use config::MailConfig;
 use entity::mail;
-pub use transport::{Mailer, SendError};
+pub use message::{Attachment, Outgoing, SendError};
+pub use transport::Mailer;
 
 /// Where a mail is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -60,30 +62,6 @@ impl MailState {
 
     pub fn parse(s: &str) -> Option<Self> {
         MailState::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
-
-/// A file sent with a mail.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Attachment {
-    pub name: String,
-    pub content_type: String,
-    #[serde(with = "base64_bytes")]
-    pub data: Vec<u8>,
-}
-
-mod base64_bytes {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(v))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        STANDARD.decode(s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -249,42 +227,6 @@ pub(crate) fn one_line(s: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The mail a transport sends: the outbox row, read back.
-#[derive(Clone, Debug)]
-pub struct Outgoing {
-    pub id: Uuid,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub reply_to: Option<String>,
-    pub subject: String,
-    pub text: String,
-    pub html: Option<String>,
-    pub attachments: Vec<Attachment>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl TryFrom<&mail::Model> for Outgoing {
-    type Error = String;
-
-    fn try_from(m: &mail::Model) -> Result<Self, String> {
-        let list = |s: &str| serde_json::from_str::<Vec<String>>(s).map_err(|e| e.to_string());
-        Ok(Outgoing {
-            id: m.id,
-            to: list(&m.to_addrs)?,
-            cc: list(&m.cc_addrs)?,
-            reply_to: m.reply_to.clone(),
-            subject: m.subject.clone(),
-            text: m.text_body.clone(),
-            html: m.html_body.clone(),
-            attachments: match &m.attachments {
-                Some(a) => serde_json::from_str(a).map_err(|e| e.to_string())?,
-                None => Vec::new(),
-            },
-            created_at: m.created_at,
-        })
-    }
 }
 
 /// Delivers one outbox mail. Idempotent: a mail already sent is not sent

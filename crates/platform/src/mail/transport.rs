@@ -13,20 +13,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
-use super::Outgoing;
 use super::config::{MailConfig, SmtpSecurity, TransportKind};
 use super::graph::GraphClient;
-
-/// Why a mail did not go out.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// Worth another try later (server down, timeout, 4xx SMTP reply).
-    #[error("{0}")]
-    Transient(String),
-    /// No retry can fix it (address refused, message rejected).
-    #[error("{0}")]
-    Permanent(String),
-}
+use super::message::{Outgoing, SendError};
 
 pub struct Mailer {
     config: MailConfig,
