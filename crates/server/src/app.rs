@@ -16,7 +16,7 @@ use faena_platform::auth::access::{Access, AccessMap, authorize};
 use faena_platform::auth::service::AuthState;
 use faena_platform::http::{
     REQUEST_ID, RequestIdMaker, capture_route, problem::render_problems, sanitise_request_id,
-    security_headers, track_metrics,
+    scope_request_id, security_headers, track_metrics,
 };
 use faena_platform::idempotency::idempotency;
 use faena_platform::state::AppStateParts;
@@ -343,6 +343,7 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Route
                 )
                 .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
         )
+        .layer(from_fn(scope_request_id))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(cors(&config.http.cors_origins))
         .layer(from_fn_with_state(config.http.hsts, security_headers))

@@ -112,6 +112,7 @@ async fn order_count(state: &AppState, id: Uuid) -> AppResult<u64> {
 }
 
 /// One client, decrypted; the reading is audited.
+#[tracing::instrument(skip_all, fields(client.id = %id, actor = %actor.label))]
 pub async fn find(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<ClientView> {
     let m = store::find(state.db(), id)
         .await?
@@ -171,6 +172,7 @@ fn duplicate_email() -> AppError {
     }
 }
 
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn create(state: &AppState, actor: &Actor, input: &ClientInput) -> AppResult<ClientView> {
     let data = ClientData::parse(input).map_err(AppError::Validation)?;
     let txn = state.begin_write().await?;
@@ -206,6 +208,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: &ClientInput) -> App
 }
 
 /// Replaces (`PUT`) or patches (`PATCH`) a client, honouring `If-Match`.
+#[tracing::instrument(skip_all, fields(client.id = %id, actor = %actor.label))]
 pub async fn update(
     state: &AppState,
     actor: &Actor,
@@ -272,6 +275,7 @@ pub enum Change {
 }
 
 /// Deletes a client nobody refers to; otherwise a 409 that says who does.
+#[tracing::instrument(skip_all, fields(client.id = %id, actor = %actor.label))]
 pub async fn delete(state: &AppState, actor: &Actor, id: Uuid, if_match: IfMatch) -> AppResult<()> {
     let refs = state.references().of(state.db(), "client", id).await?;
     if let Some(r) = refs.iter().find(|r| r.count > 0) {

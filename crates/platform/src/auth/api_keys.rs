@@ -106,6 +106,7 @@ async fn find_api_key(
     Ok(Json(ApiKeyView::from(key)))
 }
 
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn create(
     state: &AppState,
     actor: &Actor,
@@ -177,6 +178,7 @@ async fn create_api_key(
     ))
 }
 
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<()> {
     let txn = state.begin_write().await?;
     let current = api_key::Entity::find_by_id(id)

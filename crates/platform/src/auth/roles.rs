@@ -312,6 +312,7 @@ async fn create_role(
 }
 
 /// Creates a custom role (API and pages).
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn create(state: &AppState, actor: &Actor, input: RoleInput) -> AppResult<RoleView> {
     let mut errors = FieldErrors::new();
     let name = errors.take(validate_name(&input.name));
@@ -382,6 +383,7 @@ async fn update_role(
 }
 
 /// Changes a role (API and pages).
+#[tracing::instrument(skip_all, fields(role = %name, actor = %actor.label))]
 pub async fn update(
     state: &AppState,
     actor: &Actor,

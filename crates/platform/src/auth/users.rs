@@ -101,6 +101,7 @@ async fn check_role(
 }
 
 /// Creates a user inside `db` (a transaction), auditing it.
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn create(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -165,6 +166,7 @@ pub async fn create(
 }
 
 /// Applies an update; refuses to leave the system without an active admin.
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn update(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -270,6 +272,7 @@ pub async fn find_by_email(
 
 /// First start: with no users, creates the administrator from the
 /// configuration, or with a generated password that is printed once.
+#[tracing::instrument(skip_all)]
 pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
     let db = state.db();
     if user::Entity::find().count(db).await? > 0 {
@@ -369,6 +372,7 @@ pub async fn list(state: &AppState, f: &UserFilter, page: &PageQuery) -> AppResu
 }
 
 /// Deletes a user: never the caller, never the last active admin.
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn delete(
     state: &AppState,
     actor: &Actor,

@@ -137,6 +137,7 @@ fn parse_name(name: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Takes a backup of `db` and the data dir into `dest`.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     db: &DatabaseConnection,
     config: &Config,
@@ -308,6 +309,7 @@ pub struct Restored {
 /// dir. Refuses, changing nothing, when the backup is damaged, was taken
 /// of the other kind of database, or the target already holds data
 /// (unless `replace`). Stop every Faena process of this installation first.
+#[tracing::instrument(skip_all)]
 pub async fn restore(
     config: &Config,
     path: &Path,

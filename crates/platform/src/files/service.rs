@@ -433,6 +433,7 @@ pub async fn delete(state: &AppState, actor: &Actor, file_id: Uuid) -> AppResult
 /// Deletes every file of a record, inside the transaction that deletes the
 /// record (so a rolled-back deletion keeps them). Returns how many; wake
 /// the jobs after the commit when there were any.
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn delete_owner_files(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -488,6 +489,7 @@ async fn mark_deleted(
 
 /// Signs a link to the file's current version, valid `minutes` (default
 /// `files.link_default_minutes`, at most `files.link_max_minutes`).
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn create_link(
     state: &AppState,
     actor: &Actor,

@@ -21,6 +21,28 @@ pub use extract::{Json, Query};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+tokio::task_local! {
+    /// The id of the request this task serves, for work it leaves behind
+    /// (a job enqueued in its transaction logs under the same id).
+    static CURRENT_REQUEST_ID: Option<String>;
+}
+
+/// The id of the request being served by this task, if any.
+pub fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(Clone::clone).ok().flatten()
+}
+
+/// Makes the request's id (set by the request-id layer) the task's, for
+/// `current_request_id`.
+pub async fn scope_request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    CURRENT_REQUEST_ID.scope(id, next.run(req)).await
+}
+
 /// Keeps a well-formed incoming `x-request-id` (so a proxy's id follows the
 /// request through our logs) and makes a UUIDv7 otherwise.
 #[derive(Clone, Copy, Default)]

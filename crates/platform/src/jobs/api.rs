@@ -48,6 +48,8 @@ pub struct JobView {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The id of the request that enqueued it (its log lines carry it).
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -85,6 +87,7 @@ impl From<job::Model> for JobView {
             updated_at: j.updated_at,
             started_at: j.started_at,
             finished_at: j.finished_at,
+            request_id: j.request_id,
         }
     }
 }
@@ -244,6 +247,7 @@ async fn retry_job(
     Ok(Json(retry(&state, &actor, id).await?))
 }
 
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn retry(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<JobView> {
     if let Some(redis) = state.jobs().redis() {
         let mut outcome = redis.retry(id).await?;
@@ -333,6 +337,7 @@ async fn cancel_job(
     Ok(Json(cancel(&state, &actor, id).await?))
 }
 
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn cancel(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<JobView> {
     if let Some(redis) = state.jobs().redis() {
         let mut outcome = redis.cancel(id).await?;

@@ -387,6 +387,7 @@ pub(crate) async fn enqueue_raw(
         updated_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+        request_id: Set(crate::http::current_request_id()),
     };
     let inserted = job::Entity::insert(row)
         .on_conflict(

@@ -36,7 +36,7 @@ use super::entity::job;
 const PUSH: &str = r#"
 local p = ARGV[1]
 local pushed = 0
-for i = 2, #ARGV, 7 do
+for i = 2, #ARGV, 8 do
   local id, kind, dedup, due = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local key = p .. 'job:' .. id
   if redis.call('EXISTS', key) == 0 then
@@ -50,7 +50,8 @@ for i = 2, #ARGV, 7 do
         'run_at', due, 'lease_until', '', 'worker', '', 'dedup_key', dedup,
         'progress_done', '', 'progress_total', '', 'progress_message', '',
         'last_error', '', 'cancel_requested', '0', 'created_at', ARGV[i + 6],
-        'updated_at', ARGV[i + 6], 'started_at', '', 'finished_at', '')
+        'updated_at', ARGV[i + 6], 'started_at', '', 'finished_at', '',
+        'request_id', ARGV[i + 7])
       redis.call('ZADD', p .. 'due', due, id)
       redis.call('ZADD', p .. 'all', 0, id)
       redis.call('ZADD', p .. 'state:queued', 0, id)
@@ -300,7 +301,8 @@ impl RedisStore {
                 .arg(ms(row.run_at))
                 .arg(&row.payload)
                 .arg(row.max_attempts)
-                .arg(ms(row.created_at));
+                .arg(ms(row.created_at))
+                .arg(row.request_id.as_deref().unwrap_or(""));
         }
         call.invoke_async(&mut self.con().await?).await.map_err(err)
     }
@@ -592,6 +594,7 @@ fn model(fields: Vec<(String, String)>) -> Result<job::Model, DbErr> {
         updated_at: time("updated_at")?.ok_or_else(|| bad("updated_at"))?,
         started_at: time("started_at")?,
         finished_at: time("finished_at")?,
+        request_id: text("request_id"),
         state,
     })
 }

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
@@ -112,10 +113,21 @@ pub fn spawn(
                         let state = state.clone();
                         let options = options.clone();
                         let finisher = finisher.clone();
-                        tokio::spawn(async move {
-                            execute(&state, &options, &finisher, job).await;
-                            drop(permit);
-                        });
+                        // Every line the job logs names it, and the request
+                        // that enqueued it.
+                        let span = tracing::info_span!(
+                            "job",
+                            kind = %job.kind,
+                            job_id = %job.id,
+                            request_id = job.request_id.as_deref().unwrap_or(""),
+                        );
+                        tokio::spawn(
+                            async move {
+                                execute(&state, &options, &finisher, job).await;
+                                drop(permit);
+                            }
+                            .instrument(span),
+                        );
                     }
                     continue;
                 }

@@ -288,6 +288,7 @@ async fn resend_mail(
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn resend(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<MailView> {
     use mail::Column as C;
     let txn = state.begin_write().await?;
@@ -372,6 +373,7 @@ async fn send_test_mail(
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn send_test(
     state: &AppState,
     actor: &Actor,

@@ -9,6 +9,7 @@ mod m20261123_000005_mail;
 mod m20261123_000006_webhooks;
 mod m20261123_000007_files;
 mod m20261206_000008_role_grants;
+mod m20261206_000009_job_request_id;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -22,5 +23,6 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261123_000006_webhooks::Migration),
         Box::new(m20261123_000007_files::Migration),
         Box::new(m20261206_000008_role_grants::Migration),
+        Box::new(m20261206_000009_job_request_id::Migration),
     ]
 }

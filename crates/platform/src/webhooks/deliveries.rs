@@ -185,6 +185,7 @@ pub async fn find(state: &AppState, id: Uuid) -> AppResult<DeliveryDetail> {
 
 /// Sends the message of a delivery to its endpoint again, with the same
 /// `webhook-id` and body and a fresh schedule of attempts.
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn replay(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<DeliveryView> {
     use delivery::Column as C;
     let txn = state.begin_write().await?;

@@ -169,6 +169,7 @@ fn picture(v: &EndpointView) -> serde_json::Value {
     })
 }
 
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn create(
     state: &AppState,
     actor: &Actor,
@@ -240,6 +241,7 @@ pub async fn list(state: &AppState) -> AppResult<Vec<EndpointView>> {
 }
 
 /// Changes an endpoint (`If-Match` honoured).
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn update(
     state: &AppState,
     actor: &Actor,
@@ -312,6 +314,7 @@ pub async fn update(
 }
 
 /// Deletes an endpoint with its deliveries and their log.
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn delete(state: &AppState, actor: &Actor, id: Uuid, if_match: IfMatch) -> AppResult<()> {
     let txn = state.begin_write().await?;
     let current = endpoint::Entity::find_by_id(id)
@@ -351,6 +354,7 @@ pub async fn delete(state: &AppState, actor: &Actor, id: Uuid, if_match: IfMatch
 }
 
 /// The endpoint's secret, decrypted; the reading is audited.
+#[tracing::instrument(skip_all, fields(id = %id, actor = %actor.label))]
 pub async fn reveal_secret(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<EndpointSecret> {
     let m = endpoint::Entity::find_by_id(id)
         .one(state.db())

@@ -677,3 +677,49 @@ async fn redis_storage_relays_each_job_once_and_prunes_ended_ones() {
     let counts = jobs::api::counts(state).await.unwrap();
     assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
 }
+
+on_each_storage!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_job_names_the_request_that_enqueued_it
+);
+async fn a_job_names_the_request_that_enqueued_it(storage: Storage) {
+    let Some(app) = app(storage, false).await else {
+        return;
+    };
+    let admin = app
+        .admin()
+        .await
+        .with_header("x-request-id", "rastreo-de-prueba-42");
+    admin
+        .post_json(
+            "/api/mail/test",
+            &serde_json::json!({"to": "soporte@empresa.cl"}),
+        )
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    // It keeps the id through the worker (and, on Redis, the relay).
+    let worker = start_worker(&app.state, "a");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let job = loop {
+        let page = admin.get("/api/jobs?kind=platform.mail.send").await.json();
+        if let Some(job) = page["items"]
+            .as_array()
+            .and_then(|items| items.first())
+            .filter(|j| j["state"] == "succeeded")
+        {
+            break job.clone();
+        }
+        assert!(Instant::now() < deadline, "the mail job never ran: {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    worker.stop().await;
+    assert_eq!(job["request_id"], "rastreo-de-prueba-42", "{job}");
+    let detail = admin
+        .get(&format!("/admin/jobs/{}", job["id"].as_str().unwrap()))
+        .await
+        .text();
+    assert!(
+        detail.contains("rastreo-de-prueba-42"),
+        "the job page shows it"
+    );
+}

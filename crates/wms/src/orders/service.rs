@@ -136,6 +136,7 @@ async fn client_name(state: &AppState, id: Uuid) -> AppResult<Option<String>> {
     Ok(dir.names(state.db(), &[id]).await?.remove(&id))
 }
 
+#[tracing::instrument(skip_all, fields(order.number = %number))]
 pub async fn find(state: &AppState, number: &str) -> AppResult<OrderView> {
     let m = store::find_by_number(state.db(), number)
         .await?
@@ -190,6 +191,7 @@ async fn check_client(state: &AppState, id: Uuid, errors: &mut FieldErrors) -> A
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(actor = %actor.label))]
 pub async fn create(state: &AppState, actor: &Actor, input: NewOrder) -> AppResult<OrderView> {
     let mut errors = FieldErrors::new();
     let given = input
@@ -299,6 +301,7 @@ fn transition_problem(err: TransitionError) -> AppError {
     }
 }
 
+#[tracing::instrument(skip_all, fields(order.number = %number, actor = %actor.label))]
 pub async fn update(
     state: &AppState,
     actor: &Actor,
@@ -421,6 +424,7 @@ pub async fn update(
 }
 
 /// Deletes an order that has not started (received) or was cancelled.
+#[tracing::instrument(skip_all, fields(order.number = %number, actor = %actor.label))]
 pub async fn delete(
     state: &AppState,
     actor: &Actor,
@@ -489,6 +493,7 @@ pub async fn history_of(state: &AppState, number: &str) -> AppResult<Vec<History
 const ORDERS: List<(DateTime<Utc>, Uuid)> = List::new("wms.orders");
 
 /// A page of orders with their lines and client names.
+#[tracing::instrument(skip_all)]
 pub async fn search(
     state: &AppState,
     f: &OrderFilter,
