@@ -177,17 +177,14 @@ async fn detail(
             serde_json::json!({"label": r.label, "count": r.count, "link": link})
         })
         .collect();
-    let files = faena_platform::files::service::list(
+    let files = faena_platform::files::pages::panel(
         &state,
+        &page,
         crate::CLIENT_FILES,
         &id.to_string(),
-        &PageQuery::first(100),
+        q.files_error,
     )
-    .await?
-    .items;
-    let files_error = q.files_error.filter(|c| {
-        !c.is_empty() && c.len() < 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-    });
+    .await?;
     render_page(
         &state,
         "clients/detail.html",
@@ -196,9 +193,7 @@ async fn detail(
             client => client, ok => q.ok,
             can_write => page.can(perms::CLIENTS_WRITE), can_delete => page.can(perms::CLIENTS_DELETE),
             references => references,
-            files => files, files_owner_kind => crate::CLIENT_FILES, files_owner_id => id,
-            can_attach => page.can(perms::CLIENTS_WRITE), files_error => files_error,
-            files_max_mb => state.config().files.max_size_mb,
+            ..files
         },
     )
 }

@@ -28,6 +28,39 @@ pub fn pages() -> Pages {
         .post("/files/{id}/delete", Access::Authenticated, delete_page)
 }
 
+/// What `files/attachments.html` needs to show one record's files: merge
+/// it into the owner page's context (`context! { order => .., ..panel }`).
+/// `refused` is the page's `files_error` query value: the reason the last
+/// upload was refused, shown only when it is a plain code.
+pub async fn panel(
+    state: &AppState,
+    page: &crate::ui::PageContext,
+    kind: &str,
+    owner_id: &str,
+    refused: Option<String>,
+) -> AppResult<minijinja::Value> {
+    let owner = state.files().owner(kind).ok_or(AppError::NotFound)?;
+    let files = service::list(
+        state,
+        kind,
+        owner_id,
+        &crate::http::pagination::PageQuery::first(100),
+    )
+    .await?
+    .items;
+    let refused = refused.filter(|c| {
+        !c.is_empty() && c.len() < 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    });
+    Ok(minijinja::context! {
+        files => files,
+        files_owner_kind => kind,
+        files_owner_id => owner_id,
+        can_attach => page.can(owner.attach_permission()),
+        files_error => refused,
+        files_max_mb => state.config().files.max_size_mb,
+    })
+}
+
 /// Only local paths: never an open redirect.
 fn local(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))

@@ -303,19 +303,16 @@ async fn detail_page(
     chosen: Option<String>,
     files_error: Option<String>,
 ) -> AppResult<Html<String>> {
-    let files_error = files_error.filter(|c| {
-        !c.is_empty() && c.len() < 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-    });
     let order = service::find(state, number).await?;
     let history = service::history_of(state, number).await?;
-    let files = faena_platform::files::service::list(
+    let files = faena_platform::files::pages::panel(
         state,
+        page,
         crate::ORDER_FILES,
         &order.number,
-        &PageQuery::first(100),
+        files_error,
     )
-    .await?
-    .items;
+    .await?;
     render_page(
         state,
         "orders/detail.html",
@@ -323,9 +320,7 @@ async fn detail_page(
         context! {
             order => order, history => history, return_codes => return_codes(), errors => errors, ok => ok,
             chosen => chosen, can_write => page.can(perms::ORDERS_WRITE), can_delete => page.can(perms::ORDERS_DELETE),
-            files => files, files_owner_kind => crate::ORDER_FILES, files_owner_id => &order.number,
-            can_attach => page.can(perms::ORDERS_WRITE), files_error => files_error,
-            files_max_mb => state.config().files.max_size_mb,
+            ..files
         },
     )
 }
