@@ -65,24 +65,85 @@ pub fn csrf_of(html: &str) -> String {
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-/// Posts a form as a browser with a session would.
-pub async fn post_form(
-    app: &crate::TestApp,
-    cookie: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> crate::TestResponse {
-    use axum::body::Body;
-    use axum::http::Request;
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish();
-    app.send(
-        Request::post(path)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookie)
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
+/// A signed-in browser: its session cookie goes with every request and
+/// its CSRF token with every form, as a real browser's would.
+pub struct Browser {
+    client: crate::Client,
+    cookie: String,
+    csrf: String,
+}
+
+impl Browser {
+    /// Signs in through the login form.
+    pub async fn sign_in(app: &crate::TestApp, email: &str, password: &str) -> Self {
+        let (cookie, csrf) = browser_session(app, email, password).await;
+        Browser {
+            client: app.anonymous(),
+            cookie,
+            csrf,
+        }
+    }
+
+    /// The session cookie (`faena_session=…`).
+    pub fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
+    /// The CSRF token its forms carry.
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    /// Opens a page.
+    pub async fn get(&self, path: &str) -> crate::TestResponse {
+        use axum::body::Body;
+        use axum::http::Request;
+        self.client
+            .send(
+                Request::get(path)
+                    .header("accept", "text/html")
+                    .header("cookie", &self.cookie)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+    }
+
+    /// Submits a form with `fields`, its CSRF token added.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> crate::TestResponse {
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", &self.csrf)];
+        all.extend_from_slice(fields);
+        self.post_exactly(path, &all).await
+    }
+
+    /// Submits exactly `fields` (no CSRF token unless given).
+    pub async fn post_exactly(&self, path: &str, fields: &[(&str, &str)]) -> crate::TestResponse {
+        use axum::body::Body;
+        use axum::http::Request;
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.client
+            .send(
+                Request::post(path)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("cookie", &self.cookie)
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+    }
+}
+
+impl crate::TestApp {
+    /// A browser signed in as the first administrator.
+    pub async fn admin_browser(&self) -> Browser {
+        Browser::sign_in(self, crate::ADMIN_EMAIL, crate::ADMIN_PASSWORD).await
+    }
+
+    /// A browser signed in as a new user of `role`.
+    pub async fn browser_for(&self, role: &str) -> Browser {
+        let email = self.create_user(role).await;
+        Browser::sign_in(self, &email, crate::USER_PASSWORD).await
+    }
 }

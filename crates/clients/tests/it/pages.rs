@@ -47,27 +47,15 @@ async fn anonymous_browsers_go_to_sign_in() {
 
 #[tokio::test]
 async fn a_client_is_created_edited_and_deleted_from_the_pages() {
-    use faena_testkit::browser::{browser_session, post_form};
     let app = TestApp::new().await;
-    let (cookie, csrf) = browser_session(
-        &app,
-        faena_testkit::ADMIN_EMAIL,
-        faena_testkit::ADMIN_PASSWORD,
-    )
-    .await;
+    let browser = app.admin_browser().await;
 
-    let res = post_form(
-        &app,
-        &cookie,
-        "/clients",
-        &[
-            ("_csrf", &csrf),
-            ("name", "Bazar"),
-            ("email", "malo"),
-            ("tax_id", "1-1"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/clients",
+            &[("name", "Bazar"), ("email", "malo"), ("tax_id", "1-1")],
+        )
+        .await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text();
     assert!(
@@ -79,21 +67,19 @@ async fn a_client_is_created_edited_and_deleted_from_the_pages() {
         "the form keeps what was typed"
     );
 
-    let res = post_form(
-        &app,
-        &cookie,
-        "/clients",
-        &[
-            ("_csrf", &csrf),
-            ("name", "Bazar Central"),
-            ("email", "bazar@central.cl"),
-            ("phone", "+56 9 1111 2222"),
-            ("comuna", "Valparaíso"),
-            ("tax_country", "CL"),
-            ("tax_id", "76.086.428-5"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/clients",
+            &[
+                ("name", "Bazar Central"),
+                ("email", "bazar@central.cl"),
+                ("phone", "+56 9 1111 2222"),
+                ("comuna", "Valparaíso"),
+                ("tax_country", "CL"),
+                ("tax_id", "76.086.428-5"),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::SEE_OTHER);
     let location = res.header("location").unwrap().to_owned();
     let id = location
@@ -102,57 +88,40 @@ async fn a_client_is_created_edited_and_deleted_from_the_pages() {
         .next()
         .unwrap()
         .to_owned();
-    let page = app
-        .send(
-            Request::get(&location)
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let page = browser.get(&location).await;
     assert!(page.text().contains("Cliente creado."));
 
-    let res = post_form(
-        &app,
-        &cookie,
-        &format!("/clients/{id}"),
-        &[
-            ("_csrf", &csrf),
-            ("version", "1"),
-            ("name", "Bazar Central SpA"),
-            ("email", "bazar@central.cl"),
-            ("tax_country", "CL"),
-            ("tax_id", ""),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            &format!("/clients/{id}"),
+            &[
+                ("version", "1"),
+                ("name", "Bazar Central SpA"),
+                ("email", "bazar@central.cl"),
+                ("tax_country", "CL"),
+                ("tax_id", ""),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::SEE_OTHER);
     // The same stale version again: the form says the record changed.
-    let res = post_form(
-        &app,
-        &cookie,
-        &format!("/clients/{id}"),
-        &[
-            ("_csrf", &csrf),
-            ("version", "1"),
-            ("name", "Otro"),
-            ("email", "bazar@central.cl"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            &format!("/clients/{id}"),
+            &[
+                ("version", "1"),
+                ("name", "Otro"),
+                ("email", "bazar@central.cl"),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         res.text()
             .contains("El registro cambió desde que lo leíste")
     );
 
-    let res = post_form(
-        &app,
-        &cookie,
-        &format!("/clients/{id}/delete"),
-        &[("_csrf", &csrf)],
-    )
-    .await;
+    let res = browser.post(&format!("/clients/{id}/delete"), &[]).await;
     res.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(res.header("location"), Some("/clients?ok=client_deleted"));
 }

@@ -15,8 +15,7 @@ use faena_platform::backup::{self, database};
 use faena_platform::jobs::JobState;
 use faena_platform::jobs::entity::job;
 use faena_platform::jobs::worker::{self, WorkerOptions};
-use faena_testkit::browser::{browser_session, post_form};
-use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, TestDatabase, postgres_url};
+use faena_testkit::{TestApp, TestDatabase, postgres_url};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -342,8 +341,8 @@ async fn a_backup_from_the_admin_page_runs_as_a_job_with_progress_and_rotates() 
 
     // The button queues one backup; a second click while it waits does
     // not queue another.
-    let (cookie, csrf) = browser_session(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let res = post_form(&app, &cookie, "/admin/backups", &[("_csrf", &csrf)]).await;
+    let browser = app.admin_browser().await;
+    let res = browser.post("/admin/backups", &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let location = res.header("location").unwrap().to_owned();
     assert!(location.starts_with("/admin/jobs/"), "{location}");
@@ -380,11 +379,7 @@ async fn a_backup_from_the_admin_page_runs_as_a_job_with_progress_and_rotates() 
     );
     assert_eq!(overview["last_job"]["state"], "succeeded");
     assert_eq!(overview["schedule"], "30 3 * * *");
-    let page = app
-        .anonymous()
-        .with_header("cookie", &cookie)
-        .get("/admin/backups")
-        .await;
+    let page = browser.get("/admin/backups").await;
     page.assert_status(StatusCode::OK);
     let html = page.text();
     assert!(html.contains("Respaldos"), "{html}");

@@ -538,7 +538,6 @@ on_each_storage!(
     an_admin_retries_a_dead_job_from_its_page
 );
 async fn an_admin_retries_a_dead_job_from_its_page(storage: Storage) {
-    use crate::support::{browser_session, post_form};
     let Some(app) = app(storage, false).await else {
         return;
     };
@@ -557,40 +556,21 @@ async fn an_admin_retries_a_dead_job_from_its_page(storage: Storage) {
     wait_for(state, id, JobState::Dead).await;
     worker.stop().await;
 
-    let (cookie, csrf) = browser_session(
-        &app,
-        faena_testkit::ADMIN_EMAIL,
-        faena_testkit::ADMIN_PASSWORD,
-    )
-    .await;
-    let get = |path: String| {
-        app.send(
-            axum::http::Request::get(path)
-                .header("cookie", &cookie)
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-    };
-    let list = get("/admin/jobs?state=dead".into()).await;
+    let browser = app.admin_browser().await;
+    let list = browser.get("/admin/jobs?state=dead").await;
     list.assert_status(StatusCode::OK);
     let html = list.text();
     assert!(
         html.contains("test.bad_input") && html.contains("Fallido"),
         "{html}"
     );
-    let detail = get(format!("/admin/jobs/{id}")).await.text();
+    let detail = browser.get(&format!("/admin/jobs/{id}")).await.text();
     assert!(detail.contains("the order no longer exists"), "{detail}");
     assert!(detail.contains("Reintentar") && detail.contains("Descartar"));
 
-    let res = post_form(
-        &app,
-        &cookie,
-        &format!("/admin/jobs/{id}/retry"),
-        &[("_csrf", &csrf)],
-    )
-    .await;
+    let res = browser.post(&format!("/admin/jobs/{id}/retry"), &[]).await;
     res.assert_status(StatusCode::SEE_OTHER);
-    let page = get(res.header("location").unwrap().to_owned()).await.text();
+    let page = browser.get(res.header("location").unwrap()).await.text();
     assert!(page.contains("El trabajo volvió a la cola."), "{page}");
     assert!(page.contains("En cola"));
     assert_eq!(job_row(state, id).await.state, "queued");

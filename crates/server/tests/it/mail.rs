@@ -654,39 +654,20 @@ async fn a_failed_mail_is_resent_from_the_admin_page() {
     );
 
     // The admin sees it on the page and resends it from there.
-    use crate::support::{browser_session, post_form};
-    let (cookie, csrf) = browser_session(
-        &app,
-        faena_testkit::ADMIN_EMAIL,
-        faena_testkit::ADMIN_PASSWORD,
-    )
-    .await;
-    let get = |path: String| {
-        app.send(
-            axum::http::Request::get(path)
-                .header("cookie", &cookie)
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-    };
-    let list = get("/admin/mail?state=failed".into()).await;
+
+    let browser = app.admin_browser().await;
+    let list = browser.get("/admin/mail?state=failed").await;
     list.assert_status(StatusCode::OK);
     let html = list.text();
     assert!(html.contains("Aviso") && html.contains("Fallido"), "{html}");
-    let detail = get(format!("/admin/mail/{id}")).await.text();
+    let detail = browser.get(&format!("/admin/mail/{id}")).await.text();
     assert!(
         detail.contains("403") && detail.contains("Reenviar"),
         "{detail}"
     );
 
     *graph.status.lock().unwrap() = StatusCode::ACCEPTED;
-    let res = post_form(
-        &app,
-        &cookie,
-        &format!("/admin/mail/{id}/resend"),
-        &[("_csrf", &csrf)],
-    )
-    .await;
+    let res = browser.post(&format!("/admin/mail/{id}/resend"), &[]).await;
     res.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(
         res.header("location").unwrap(),

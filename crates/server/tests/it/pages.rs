@@ -142,29 +142,21 @@ async fn every_admin_page_renders_for_an_admin() {
 
 #[tokio::test]
 async fn admins_manage_users_roles_and_keys_from_the_pages() {
-    use crate::support::{browser_session, post_form};
     let app = TestApp::new().await;
-    let (cookie, csrf) = browser_session(
-        &app,
-        faena_testkit::ADMIN_EMAIL,
-        faena_testkit::ADMIN_PASSWORD,
-    )
-    .await;
+    let browser = app.admin_browser().await;
 
     // A user with errors: the form comes back with the messages.
-    let res = post_form(
-        &app,
-        &cookie,
-        "/admin/users",
-        &[
-            ("_csrf", &csrf),
-            ("name", ""),
-            ("email", "malo"),
-            ("role", "viewer"),
-            ("password", "corta"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/admin/users",
+            &[
+                ("name", ""),
+                ("email", "malo"),
+                ("role", "viewer"),
+                ("password", "corta"),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text();
     assert!(
@@ -173,74 +165,53 @@ async fn admins_manage_users_roles_and_keys_from_the_pages() {
     );
     assert!(html.contains("al menos 10 caracteres"));
 
-    let res = post_form(
-        &app,
-        &cookie,
-        "/admin/users",
-        &[
-            ("_csrf", &csrf),
-            ("name", "Bodeguero Uno"),
-            ("email", "bodega@faena.test"),
-            ("role", "warehouse"),
-            ("locale", "es"),
-            ("password", "Tetera-azul-contra-7-nubes"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/admin/users",
+            &[
+                ("name", "Bodeguero Uno"),
+                ("email", "bodega@faena.test"),
+                ("role", "warehouse"),
+                ("locale", "es"),
+                ("password", "Tetera-azul-contra-7-nubes"),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::SEE_OTHER);
     let location = res.header("location").unwrap().to_owned();
     assert!(location.starts_with("/admin/users/") && location.ends_with("?ok=saved"));
-    let page = app
-        .send(
-            axum::http::Request::get(&location)
-                .header("cookie", &cookie)
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let page = browser.get(&location).await;
     assert!(page.text().contains("Cambios guardados."));
     app.login("bodega@faena.test", "Tetera-azul-contra-7-nubes")
         .await;
 
     // A custom role, then an API key.
-    let res = post_form(
-        &app,
-        &cookie,
-        "/admin/roles",
-        &[
-            ("_csrf", &csrf),
-            ("name", "auditor"),
-            ("description", "Lee la auditoría"),
-            ("permissions", "platform.audit.read"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/admin/roles",
+            &[
+                ("name", "auditor"),
+                ("description", "Lee la auditoría"),
+                ("permissions", "platform.audit.read"),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::SEE_OTHER);
-    let res = post_form(
-        &app,
-        &cookie,
-        "/admin/roles",
-        &[
-            ("_csrf", &csrf),
-            ("name", "raro"),
-            ("permissions", "no.existe.nunca"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/admin/roles",
+            &[("name", "raro"), ("permissions", "no.existe.nunca")],
+        )
+        .await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().contains("El permiso no.existe.nunca no existe"));
 
-    let res = post_form(
-        &app,
-        &cookie,
-        "/admin/api-keys",
-        &[
-            ("_csrf", &csrf),
-            ("name", "ERP"),
-            ("permissions", "platform.users.read"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/admin/api-keys",
+            &[("name", "ERP"), ("permissions", "platform.users.read")],
+        )
+        .await;
     res.assert_status(StatusCode::OK);
     let html = res.text();
     let start = html.find("faena_").expect("the new key is shown once");

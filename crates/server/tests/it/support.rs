@@ -64,7 +64,7 @@ pub async fn echo_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     TestApp::start(adjust, Some(vec![Box::new(EchoModule)])).await
 }
 
-pub use faena_testkit::browser::{browser_session, csrf_of, post_form, set_cookie};
+pub use faena_testkit::browser::{browser_session, csrf_of, set_cookie};
 
 /// Options of a test worker named `name`: quick polling, a 10 s lease.
 pub fn worker_options(name: &str) -> WorkerOptions {

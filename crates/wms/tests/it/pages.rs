@@ -1,5 +1,4 @@
 use axum::http::StatusCode;
-use faena_testkit::browser::{browser_session, post_form};
 use serde_json::json;
 
 use crate::{an_order, setup};
@@ -7,27 +6,9 @@ use crate::{an_order, setup};
 #[tokio::test]
 async fn the_whole_seed_flow_from_the_pages() {
     let (app, admin, client_id) = setup().await;
-    let (cookie, csrf) = browser_session(
-        &app,
-        faena_testkit::ADMIN_EMAIL,
-        faena_testkit::ADMIN_PASSWORD,
-    )
-    .await;
-    let get = |path: String| {
-        let cookie = cookie.clone();
-        let app = &app;
-        async move {
-            app.send(
-                axum::http::Request::get(path)
-                    .header("cookie", cookie)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-        }
-    };
+    let browser = app.admin_browser().await;
 
-    let form = get("/orders/new".into()).await;
+    let form = browser.get("/orders/new").await;
     form.assert_status(StatusCode::OK);
     assert!(
         form.text().contains("Ferretería Central"),
@@ -35,26 +16,24 @@ async fn the_whole_seed_flow_from_the_pages() {
     );
 
     // Create with two lines (blank rows are ignored).
-    let res = post_form(
-        &app,
-        &cookie,
-        "/orders",
-        &[
-            ("_csrf", &csrf),
-            ("client_id", &client_id),
-            ("notes", "Urgente"),
-            ("sku_0", "CAJ-01"),
-            ("description_0", "Caja chica"),
-            ("quantity_0", "3"),
-            ("sku_1", "CAJ-02"),
-            ("description_1", "Caja grande"),
-            ("quantity_1", "1"),
-            ("sku_2", ""),
-            ("description_2", ""),
-            ("quantity_2", ""),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/orders",
+            &[
+                ("client_id", &client_id),
+                ("notes", "Urgente"),
+                ("sku_0", "CAJ-01"),
+                ("description_0", "Caja chica"),
+                ("quantity_0", "3"),
+                ("sku_1", "CAJ-02"),
+                ("description_1", "Caja grande"),
+                ("quantity_1", "1"),
+                ("sku_2", ""),
+                ("description_2", ""),
+                ("quantity_2", ""),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(
         res.header("location"),
@@ -68,16 +47,15 @@ async fn the_whole_seed_flow_from_the_pages() {
         ("3", "shipped"),
         ("4", "delivered"),
     ] {
-        let res = post_form(
-            &app,
-            &cookie,
-            "/orders/ORD-000001/status",
-            &[("_csrf", &csrf), ("version", version), ("status", status)],
-        )
-        .await;
+        let res = browser
+            .post(
+                "/orders/ORD-000001/status",
+                &[("version", version), ("status", status)],
+            )
+            .await;
         res.assert_status(StatusCode::SEE_OTHER);
     }
-    let page = get("/orders/ORD-000001".into()).await.text();
+    let page = browser.get("/orders/ORD-000001").await.text();
     assert!(page.contains("Entregada"));
     assert!(
         page.contains("data-show-when=\"status=returned\""),
@@ -85,37 +63,33 @@ async fn the_whole_seed_flow_from_the_pages() {
     );
 
     // "Devuelta" without a reason: the server refuses, the form says why.
-    let res = post_form(
-        &app,
-        &cookie,
-        "/orders/ORD-000001/status",
-        &[
-            ("_csrf", &csrf),
-            ("version", "5"),
-            ("status", "returned"),
-            ("return_reason", ""),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/orders/ORD-000001/status",
+            &[
+                ("version", "5"),
+                ("status", "returned"),
+                ("return_reason", ""),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().contains("Indica la razón de la devolución"));
 
-    let res = post_form(
-        &app,
-        &cookie,
-        "/orders/ORD-000001/status",
-        &[
-            ("_csrf", &csrf),
-            ("version", "5"),
-            ("status", "returned"),
-            ("return_code", "damaged"),
-            ("return_reason", "Caja aplastada"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/orders/ORD-000001/status",
+            &[
+                ("version", "5"),
+                ("status", "returned"),
+                ("return_code", "damaged"),
+                ("return_reason", "Caja aplastada"),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::SEE_OTHER);
 
-    let returns = get("/orders/returns".into()).await;
+    let returns = browser.get("/orders/returns").await;
     returns.assert_status(StatusCode::OK);
     let html = returns.text();
     assert!(
@@ -126,13 +100,13 @@ async fn the_whole_seed_flow_from_the_pages() {
     );
 
     // The list shows client names and filters by status.
-    let list = get("/orders?status=returned".into()).await.text();
+    let list = browser.get("/orders?status=returned").await.text();
     assert!(list.contains("Ferretería Central") && list.contains("Devuelta"));
-    let list = get("/orders?status=picking".into()).await.text();
+    let list = browser.get("/orders?status=picking").await.text();
     assert!(list.contains("Ninguna orden coincide"));
     // The client's page links its orders (autoescaping writes `/` as
     // `&#x2f;`, which browsers read back as `/`).
-    let detail = get(format!("/clients/{client_id}")).await.text();
+    let detail = browser.get(&format!("/clients/{client_id}")).await.text();
     assert!(
         detail.contains(&format!("href=\"&#x2f;orders?client_id={client_id}\"")),
         "{detail}"
@@ -147,19 +121,10 @@ async fn a_refused_move_from_the_page_names_the_allowed_states() {
         .post_json("/api/orders", &an_order(&client_id))
         .await
         .assert_status(StatusCode::CREATED);
-    let (cookie, csrf) = browser_session(
-        &app,
-        faena_testkit::ADMIN_EMAIL,
-        faena_testkit::ADMIN_PASSWORD,
-    )
-    .await;
-    let res = post_form(
-        &app,
-        &cookie,
-        "/orders/ORD-000001/status",
-        &[("_csrf", &csrf), ("status", "delivered")],
-    )
-    .await;
+    let browser = app.admin_browser().await;
+    let res = browser
+        .post("/orders/ORD-000001/status", &[("status", "delivered")])
+        .await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         res.text()
@@ -196,28 +161,21 @@ async fn order_pages_render() {
 #[tokio::test]
 async fn an_unreadable_quantity_on_the_order_form_is_named_not_taken_as_zero() {
     let (app, admin, client_id) = setup().await;
-    let (cookie, csrf) = browser_session(
-        &app,
-        faena_testkit::ADMIN_EMAIL,
-        faena_testkit::ADMIN_PASSWORD,
-    )
-    .await;
-    let res = post_form(
-        &app,
-        &cookie,
-        "/orders",
-        &[
-            ("_csrf", &csrf),
-            ("client_id", &client_id),
-            ("sku_0", "CAJ-01"),
-            ("description_0", "Caja chica"),
-            ("quantity_0", "3"),
-            ("sku_1", "CAJ-02"),
-            ("description_1", "Caja grande"),
-            ("quantity_1", "tres"),
-        ],
-    )
-    .await;
+    let browser = app.admin_browser().await;
+    let res = browser
+        .post(
+            "/orders",
+            &[
+                ("client_id", &client_id),
+                ("sku_0", "CAJ-01"),
+                ("description_0", "Caja chica"),
+                ("quantity_0", "3"),
+                ("sku_1", "CAJ-02"),
+                ("description_1", "Caja grande"),
+                ("quantity_1", "tres"),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text();
     assert!(

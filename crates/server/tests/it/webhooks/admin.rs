@@ -171,46 +171,36 @@ async fn bad_input_on_the_admin_api_is_a_422_naming_the_field() {
 
 #[tokio::test]
 async fn an_admin_registers_and_switches_endpoints_from_the_page() {
-    use crate::support::{browser_session, post_form};
     let app = app(false).await;
-    let (cookie, csrf) = browser_session(
-        &app,
-        faena_testkit::ADMIN_EMAIL,
-        faena_testkit::ADMIN_PASSWORD,
-    )
-    .await;
+    let browser = app.admin_browser().await;
 
     // A refused URL comes back with the reason, in Spanish, and the form.
-    let res = post_form(
-        &app,
-        &cookie,
-        "/admin/webhooks",
-        &[
-            ("_csrf", &csrf),
-            ("url", "http://192.168.0.10/hook"),
-            ("event_types", "order.*"),
-            ("description", ""),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/admin/webhooks",
+            &[
+                ("url", "http://192.168.0.10/hook"),
+                ("event_types", "order.*"),
+                ("description", ""),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text();
     assert!(html.contains("apunta a una dirección interna"), "{html}");
     assert!(html.contains("value=\"order.*\""), "{html}");
 
     // A good one: the secret is shown once, in the answer.
-    let res = post_form(
-        &app,
-        &cookie,
-        "/admin/webhooks",
-        &[
-            ("_csrf", &csrf),
-            ("url", "https://erp.example.com/hooks"),
-            ("event_types", "order.*, client.created"),
-            ("description", "ERP"),
-        ],
-    )
-    .await;
+    let res = browser
+        .post(
+            "/admin/webhooks",
+            &[
+                ("url", "https://erp.example.com/hooks"),
+                ("event_types", "order.*, client.created"),
+                ("description", "ERP"),
+            ],
+        )
+        .await;
     res.assert_status(StatusCode::OK);
     let html = res.text();
     assert!(html.contains("whsec_"), "{html}");
@@ -221,38 +211,22 @@ async fn an_admin_registers_and_switches_endpoints_from_the_page() {
         .unwrap();
     assert_eq!(ep.event_types, r#"["order.*","client.created"]"#);
 
-    let get = |path: &str| {
-        app.send(
-            Request::get(path)
-                .header("cookie", &cookie)
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-    };
-    let page = get("/admin/webhooks").await.text();
+    let page = browser.get("/admin/webhooks").await.text();
     assert!(
         page.contains("Activo") && !page.contains("whsec_"),
         "{page}"
     );
 
-    let res = post_form(
-        &app,
-        &cookie,
-        &format!("/admin/webhooks/{}/disable", ep.id),
-        &[("_csrf", &csrf)],
-    )
-    .await;
+    let res = browser
+        .post(&format!("/admin/webhooks/{}/disable", ep.id), &[])
+        .await;
     res.assert_status(StatusCode::SEE_OTHER);
-    let page = get(res.header("location").unwrap()).await.text();
+    let page = browser.get(res.header("location").unwrap()).await.text();
     assert!(page.contains("Destino desactivado.") && page.contains("Desactivado"));
-    post_form(
-        &app,
-        &cookie,
-        &format!("/admin/webhooks/{}/enable", ep.id),
-        &[("_csrf", &csrf)],
-    )
-    .await
-    .assert_status(StatusCode::SEE_OTHER);
+    browser
+        .post(&format!("/admin/webhooks/{}/enable", ep.id), &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     let ep = endpoint::Entity::find_by_id(ep.id)
         .one(app.state.db())
         .await
