@@ -350,6 +350,10 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Route
         .layer(CompressionLayer::new())
         .layer(from_fn(track_metrics))
         .layer(from_fn_with_state(state, render_problems))
+        .layer(from_fn_with_state(
+            config.http.body_limit,
+            faena_platform::http::input::refuse_control_characters,
+        ))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -65,6 +65,14 @@ fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
 /// Parses JSON, telling a malformed document (400) from a well-formed one
 /// with a wrong or missing field (422 naming it).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let value = parse_json_value(bytes)?;
+    if let Some(field) = super::input::refused_in_json(bytes) {
+        return Err(FieldError::new(field, "control_character").into());
+    }
+    Ok(value)
+}
+
+fn parse_json_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         // Exactly one JSON value: anything but white space after it makes

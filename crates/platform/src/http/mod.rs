@@ -5,6 +5,7 @@
 pub mod created;
 pub mod etag;
 pub mod extract;
+pub mod input;
 pub mod pagination;
 pub mod problem;
 

@@ -167,3 +167,66 @@ async fn a_body_with_anything_after_its_json_value_is_400_and_creates_nothing() 
     let list = admin.get("/api/clients").await.json();
     assert_eq!(list["items"], json!([]), "nothing was created");
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_at_the_door_on_every_database() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+
+    // JSON: 422 naming the field, nothing written.
+    let res = admin
+        .post_json(
+            "/api/clients",
+            &json!({"name": "Bazar\u{0}Norte", "email": "bazar@norte.cl"}),
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.json();
+    assert_eq!(body["errors"][0]["field"], "name", "{body}");
+    assert_eq!(body["errors"][0]["code"], "control_character");
+    assert_eq!(admin.get("/api/clients").await.json()["items"], json!([]));
+    // Even signing in, before any account is looked up.
+    let res = app
+        .anonymous()
+        .post_json(
+            "/api/auth/login",
+            &json!({"email": "admin\u{0}@faena.test", "password": "x"}),
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["errors"][0]["field"], "email");
+
+    // Query string and path: 400 naming the parameter.
+    let res = admin.get("/api/clients?q=per%00ez").await;
+    res.assert_status(StatusCode::BAD_REQUEST);
+    assert_eq!(res.json()["code"], "control_character");
+    assert!(
+        res.json()["title"].as_str().unwrap().ends_with(" q"),
+        "{}",
+        res.text()
+    );
+    admin
+        .get("/api/orders/ORD%00")
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+
+    // A form: the sign-in page.
+    let res = app
+        .post_raw(
+            "/login",
+            "application/x-www-form-urlencoded",
+            "email=admin%00%40faena.test&password=x",
+        )
+        .await;
+    res.assert_status(StatusCode::BAD_REQUEST);
+
+    // Line breaks and tabs are text, not control: kept.
+    let res = admin
+        .post_json(
+            "/api/clients",
+            &json!({"name": "Bazar Norte", "email": "bazar@norte.cl", "notes": "Entrega:\n\tpor atrás"}),
+        )
+        .await;
+    res.assert_status(StatusCode::CREATED);
+    assert_eq!(res.json()["notes"], "Entrega:\n\tpor atrás");
+}
