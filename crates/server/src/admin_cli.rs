@@ -87,7 +87,7 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 password: Some(password.clone()),
                 ..UserUpdate::default()
             };
-            users::update(&txn, &actor, found.id, IfMatch(None), update)
+            users::update(&txn, &actor, found.id, IfMatch::ANY, update)
                 .await
                 .map_err(describe)?;
             txn.commit().await?;

@@ -230,7 +230,7 @@ async fn update(
         &state,
         &actor,
         id,
-        IfMatch(form.version),
+        IfMatch::version(form.version),
         Change::Replace(form.input()),
     )
     .await
@@ -282,7 +282,7 @@ async fn delete(
     actor: Actor,
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
-    match service::delete(&state, &actor, id, IfMatch(None)).await {
+    match service::delete(&state, &actor, id, IfMatch::ANY).await {
         Ok(()) => Ok(Redirect::to("/clients?ok=client_deleted").into_response()),
         Err(e @ AppError::Conflict { .. }) => {
             let problem = e.to_problem();

@@ -149,6 +149,25 @@ async fn a_stale_if_match_is_412() {
         admin.get(&format!("/api/clients/{id}")).await.json()["name"],
         "Primero"
     );
+
+    // RFC 9110: a tag that is not a version, or a weak one, is a false
+    // condition (412), never a 422; a list passes when one tag matches.
+    for stale in ["\"stale-0\"", "W/\"2\"", "2", "\"1\", \"9\""] {
+        let res = admin.send(patch(stale, "Tercero")).await;
+        res.assert_status(StatusCode::PRECONDITION_FAILED);
+    }
+    admin
+        .send(patch("\"1\", \"2\"", "Tercero"))
+        .await
+        .assert_status(StatusCode::OK);
+    admin
+        .send(patch("*", "Cuarto"))
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(
+        admin.get(&format!("/api/clients/{id}")).await.json()["name"],
+        "Cuarto"
+    );
 }
 
 #[tokio::test]

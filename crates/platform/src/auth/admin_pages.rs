@@ -220,7 +220,7 @@ async fn user_update(
         password: form.password.clone().filter(|p| !p.is_empty()),
     };
     let txn = state.begin_write().await?;
-    match super::users::update(&txn, &actor, id, IfMatch(form.version), update).await {
+    match super::users::update(&txn, &actor, id, IfMatch::version(form.version), update).await {
         Ok(_) => {
             txn.commit().await?;
             Ok(Redirect::to(&format!("/admin/users/{id}?ok=saved")).into_response())
@@ -357,7 +357,7 @@ async fn role_update(
         description: form.description.clone(),
         permissions: Some(split_permissions(&form.permissions)),
     };
-    match super::roles::update(&state, &actor, IfMatch(form.version), &name, input).await {
+    match super::roles::update(&state, &actor, IfMatch::version(form.version), &name, input).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/roles/{name}?ok=saved")).into_response()),
         Err(e) => {
             let errors = form_errors(&state, &page, e)?;

@@ -176,7 +176,7 @@ pub async fn change_own_password(
         password: Some(new.to_owned()),
         ..UserUpdate::default()
     };
-    users::update(&txn, actor, id, IfMatch(None), update)
+    users::update(&txn, actor, id, IfMatch::ANY, update)
         .await
         .map_err(|e| rename_field(e, "password", "new_password"))?;
     audit::record(

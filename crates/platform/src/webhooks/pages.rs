@@ -166,7 +166,7 @@ async fn set_active(state: &AppState, actor: &Actor, id: Uuid, active: bool) -> 
         active: Some(active),
         ..EndpointPatch::default()
     };
-    endpoints::update(state, actor, id, IfMatch(None), &patch).await?;
+    endpoints::update(state, actor, id, IfMatch::ANY, &patch).await?;
     Ok(())
 }
 

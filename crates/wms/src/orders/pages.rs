@@ -369,7 +369,15 @@ async fn change_status(
         return_code: form.return_code.as_deref().and_then(ReturnCode::parse),
         ..OrderUpdate::default()
     };
-    match service::update(&state, &actor, &number, IfMatch(form.version), change).await {
+    match service::update(
+        &state,
+        &actor,
+        &number,
+        IfMatch::version(form.version),
+        change,
+    )
+    .await
+    {
         Ok(v) => {
             Ok(Redirect::to(&format!("/orders/{}?ok=status_changed", v.number)).into_response())
         }
@@ -427,7 +435,14 @@ async fn update(
                 notes: Some(form.notes.clone().unwrap_or_default()),
                 ..OrderUpdate::default()
             };
-            service::update(&state, &actor, &number, IfMatch(form.version()), change).await
+            service::update(
+                &state,
+                &actor,
+                &number,
+                IfMatch::version(form.version()),
+                change,
+            )
+            .await
         }
         (client, lines) => Err(both(client, lines)),
     };
@@ -457,7 +472,7 @@ async fn delete(
     actor: Actor,
     Path(number): Path<String>,
 ) -> AppResult<Response> {
-    match service::delete(&state, &actor, &number, IfMatch(None)).await {
+    match service::delete(&state, &actor, &number, IfMatch::ANY).await {
         Ok(()) => Ok(Redirect::to("/orders?ok=order_deleted").into_response()),
         Err(e @ AppError::Conflict { .. }) => {
             let problem = e.to_problem();
