@@ -82,9 +82,15 @@ pub struct ClientInput {
     pub comuna: Option<String>,
     #[serde(default)]
     pub city: Option<String>,
-    /// ISO 3166-1 alpha-2; `CL` (the default) requires a valid RUT.
+    /// Country of `tax_id`, ISO 3166-1 alpha-2 (default `CL`). Ignored
+    /// without a `tax_id`.
     #[serde(default)]
     pub tax_country: Option<String>,
+    /// Optional: a client may be a person buying without one. When given
+    /// for `CL` it must be a valid RUT (any format: `76.086.428-5`,
+    /// `760864285`); it is stored encrypted and found through a blind
+    /// index. Documents that need it (an electronic dispatch guide, an
+    /// invoice) require it when they are issued.
     #[serde(default)]
     pub tax_id: Option<String>,
     #[serde(default)]

@@ -364,3 +364,61 @@ async fn concurrent_creations_and_reads_all_succeed() {
         .json();
     assert_eq!(reads["items"].as_array().unwrap().len(), 32);
 }
+
+/// Decision 0021: a RUT is optional (a person may buy without giving one)
+/// and checked when given; the API, the page and the schema say so.
+#[tokio::test]
+async fn a_rut_is_optional_and_checked_when_given_through_api_and_page() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let res = admin
+        .post_json(
+            "/api/clients",
+            &json!({"name": "Juana Pérez", "email": "juana@correo.cl", "tax_country": "CL"}),
+        )
+        .await;
+    res.assert_status(StatusCode::CREATED);
+    assert_eq!(res.json()["tax_id"], Value::Null);
+    let res = admin
+        .post_json(
+            "/api/clients",
+            &json!({"name": "Pedro Soto", "email": "pedro@correo.cl", "tax_country": "CL", "tax_id": "12.345.678-0"}),
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["errors"][0]["field"], "tax_id");
+
+    let doc = app.get("/api/openapi.json").await.json();
+    let schema = &doc["components"]["schemas"]["ClientInput"]["properties"]["tax_id"];
+    assert!(
+        schema["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Optional")),
+        "{schema}"
+    );
+    let required = doc["components"]["schemas"]["ClientInput"]["required"].clone();
+    assert!(
+        !required.as_array().unwrap().contains(&json!("tax_id")),
+        "{required}"
+    );
+
+    // The page: the country comes filled in as CL; an empty RUT is fine.
+    let browser = app.admin_browser().await;
+    let form = browser.get("/clients/new").await.text();
+    assert!(
+        form.contains("Opcional. Si es de Chile"),
+        "the form says so"
+    );
+    let res = browser
+        .post(
+            "/clients",
+            &[
+                ("name", "Rosa Díaz"),
+                ("email", "rosa@correo.cl"),
+                ("tax_country", "CL"),
+                ("tax_id", ""),
+            ],
+        )
+        .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+}
