@@ -5,6 +5,14 @@
 //! while the first is still running waits its turn (409, `Retry-After: 1`).
 //! Only responses of work done are kept: a refusal (4xx problem) or a
 //! failure releases the key.
+//!
+//! A key in progress is a lease on the request that claimed it: no request
+//! outlives `http.request_timeout_secs`, so a key still in progress after
+//! that (plus a margin) belongs to a request whose server stopped (a crash,
+//! `kill -9`). The first retry after that takes the key over, atomically, and
+//! runs; others keep getting 409 until it ends. The request that was cut off
+//! never answered, so its transaction did not commit unless it crashed in
+//! the instant between its commit and the storing of its answer.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -119,16 +127,16 @@ async fn run(
         if existing.fingerprint != fingerprint {
             return Err(FieldError::new("Idempotency-Key", "idempotency_key_reused").into());
         }
-        return Ok(match existing.status {
-            None => {
-                let mut res =
-                    Problem::new(StatusCode::CONFLICT, "idempotency_in_progress").into_response();
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                res
-            }
-            Some(status) => replay(existing, status),
-        });
+        if let Some(status) = existing.status {
+            return Ok(replay(existing, status));
+        }
+        if !take_over_abandoned(state, &existing).await? {
+            let mut res =
+                Problem::new(StatusCode::CONFLICT, "idempotency_in_progress").into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(res);
+        }
     }
 
     let response = next
@@ -169,6 +177,33 @@ async fn run(
         .await?;
     Ok(Response::from_parts(res_parts, Body::from(res_bytes)))
 }
+
+/// Claims a key left in progress by a request that can no longer be
+/// running; only one retry wins the claim.
+async fn take_over_abandoned(state: &AppState, existing: &entity::Model) -> Result<bool, AppError> {
+    let lease = i64::try_from(state.config().http.request_timeout_secs)
+        .unwrap_or(i64::MAX / 2)
+        .saturating_add(LEASE_MARGIN_SECS);
+    if existing.created_at >= Utc::now() - Duration::seconds(lease) {
+        return Ok(false);
+    }
+    let taken = Entity::update_many()
+        .col_expr(Column::CreatedAt, Expr::value(Utc::now()))
+        .filter(Column::KeyHash.eq(existing.key_hash.as_str()))
+        .filter(Column::Status.is_null())
+        .filter(Column::CreatedAt.eq(existing.created_at))
+        .exec(state.db())
+        .await?;
+    if taken.rows_affected == 1 {
+        tracing::warn!("taking over an idempotency key its request left in progress");
+    }
+    Ok(taken.rows_affected == 1)
+}
+
+/// How long past the request timeout a key in progress is still trusted
+/// to a live request (clock skew between replicas, the answer being
+/// stored).
+const LEASE_MARGIN_SECS: i64 = 5;
 
 fn replay(stored: entity::Model, status: i32) -> Response {
     let status = u16::try_from(status)
