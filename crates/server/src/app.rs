@@ -251,7 +251,9 @@ pub fn assemble(
 
 /// The OpenAPI document of the platform and the given modules.
 pub fn openapi(modules: &[Box<dyn Module>]) -> OpenApiDoc {
-    api_router(modules).into_openapi()
+    let mut doc = api_router(modules).into_openapi();
+    faena_platform::http::problem_doc::document_errors(&mut doc);
+    doc
 }
 
 fn api_router(modules: &[Box<dyn Module>]) -> OpenApiRouter<AppState> {
@@ -283,7 +285,8 @@ pub fn page_routes(modules: &[Box<dyn Module>]) -> Vec<(Method, String, Access)>
 }
 
 fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Router, OpenApiDoc)> {
-    let (api, openapi) = api_router(modules).split_for_parts();
+    let (api, mut openapi) = api_router(modules).split_for_parts();
+    faena_platform::http::problem_doc::document_errors(&mut openapi);
     let openapi_json = Bytes::from(openapi.to_json().unwrap_or_else(|_| "{}".into()));
 
     let mut pages = faena_platform::routes::pages();

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod input;
 pub mod pagination;
 pub mod problem;
+pub mod problem_doc;
 
 use std::time::Instant;
 

@@ -32,3 +32,47 @@ fn every_operation_has_a_summary_and_a_tag() {
         }
     }
 }
+
+/// Every operation documents the errors the platform answers for it, each
+/// as a problem document: a client generated from the document handles
+/// them, and schemathesis finds no undocumented status.
+#[test]
+fn every_operation_documents_its_errors_as_problem_documents() {
+    let doc =
+        serde_json::to_value(faena_server::app::openapi(&faena_server::modules::all())).unwrap();
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let label = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            let has = |s: &str| responses.contains_key(s);
+            let secured = op["security"][0].get("bearer").is_some();
+            let with_body = op.get("requestBody").is_some();
+            let json_body = op["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|c| c.contains_key("application/json"));
+            assert!(has("400") && has("500") && has("503"), "{label}");
+            if secured {
+                assert!(has("401") && has("403"), "{label}: 401 and 403");
+            }
+            if with_body || op.get("parameters").is_some() {
+                assert!(has("422"), "{label}: 422");
+            }
+            if json_body && op["requestBody"]["required"] != false {
+                assert!(has("415"), "{label}: 415");
+            }
+            if path.contains('{') {
+                assert!(has("404"), "{label}: 404");
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{label} {status}"
+                    );
+                }
+            }
+        }
+    }
+}
