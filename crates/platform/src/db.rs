@@ -243,6 +243,24 @@ impl ConnectionTrait for WriteTxn {
 
 /// Whether `err` is SQLite's "database is locked" (the busy timeout ran
 /// out): the request may be retried, so it is answered 503, not 500.
+/// Whether `err` says the database cannot be reached (a pool that timed
+/// out or closed, a connection lost), as opposed to a query it refused.
+pub fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    matches!(
+        sqlx,
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Tls(_)
+    ) || matches!(err, DbErr::Conn(_))
+}
+
 pub fn is_busy(err: &DbErr) -> bool {
     let text = err.to_string();
     text.contains("database is locked")

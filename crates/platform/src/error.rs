@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -288,8 +288,12 @@ impl From<DbErr> for AppError {
                 }
                 DbErr::RecordNotFound(_) => AppError::NotFound,
                 DbErr::RecordNotUpdated => AppError::PreconditionFailed,
-                DbErr::ConnectionAcquire(_) | DbErr::Conn(RuntimeErr::SqlxError(_)) => {
-                    AppError::Internal(anyhow::Error::new(err).context("database unavailable"))
+                e if crate::db::is_unreachable(&e) => {
+                    tracing::warn!(error = %e, "database unavailable; answered 503");
+                    let mut p =
+                        Problem::new(StatusCode::SERVICE_UNAVAILABLE, crate::db_health::CODE);
+                    p.retry_after = Some(2);
+                    AppError::Problem(Box::new(p))
                 }
                 other => AppError::Internal(anyhow::Error::new(other)),
             },

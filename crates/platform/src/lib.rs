@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod csv;
 pub mod db;
+pub mod db_health;
 pub mod demo;
 pub mod directory;
 pub mod error;

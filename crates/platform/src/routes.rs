@@ -2,7 +2,7 @@
 //! home page, the language switch, the API docs page and static assets.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,7 +13,7 @@ use crate::auth::perms;
 use crate::auth::secured;
 use crate::auth::{Access, Pages};
 use crate::db::{self, DbKind};
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult};
 use crate::http::{CSP_DOCS, Json, Query};
 use crate::i18n::Locale;
 use crate::state::AppState;
@@ -83,15 +83,17 @@ pub struct Readiness {
         (status = 503, description = "A dependency is down", content_type = "application/problem+json"),
     ))]
 async fn readiness(State(state): State<AppState>) -> Response {
-    if db::ping(state.db()).await {
-        Json(Readiness {
+    let health = state.db_health();
+    // During a known outage the probe has the answer: no waiting.
+    if !health.is_down() && crate::db_health::ping(state.db()).await {
+        return Json(Readiness {
             status: "ready".into(),
             database: "ok".into(),
         })
-        .into_response()
-    } else {
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").into_response()
+        .into_response();
     }
+    health.mark_down(state.db());
+    crate::db_health::unavailable()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

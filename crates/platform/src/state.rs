@@ -21,6 +21,7 @@ struct Inner {
     config: Config,
     db: DatabaseConnection,
     db_kind: DbKind,
+    db_health: crate::db_health::DbHealth,
     write_gate: crate::db::WriteGate,
     audit_writer: crate::audit::writer::AuditWriter,
     jobs: crate::jobs::Registry,
@@ -75,6 +76,7 @@ impl AppState {
             config: parts.config,
             db: parts.db,
             db_kind,
+            db_health: Default::default(),
             write_gate,
             audit_writer,
             jobs: parts.jobs,
@@ -100,6 +102,11 @@ impl AppState {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.db
+    }
+
+    /// Whether the database is known to be down (see `db_health`).
+    pub fn db_health(&self) -> &crate::db_health::DbHealth {
+        &self.0.db_health
     }
 
     /// Opens a transaction that will write (see `db::begin_write`): every

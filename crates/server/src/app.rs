@@ -352,7 +352,8 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Route
         .layer(from_fn_with_state(config.http.hsts, security_headers))
         .layer(CompressionLayer::new())
         .layer(from_fn(track_metrics))
-        .layer(from_fn_with_state(state, render_problems))
+        .layer(from_fn_with_state(state.clone(), render_problems))
+        .layer(from_fn_with_state(state, faena_platform::db_health::guard))
         .layer(from_fn_with_state(
             config.http.body_limit,
             faena_platform::http::input::refuse_control_characters,

@@ -16,6 +16,7 @@ mod keys;
 mod mail;
 mod modules;
 mod openapi;
+mod outage;
 mod pages;
 mod realtime;
 mod stores;
