@@ -122,13 +122,12 @@ impl KeyRing {
                 if let Some(id) = name
                     .strip_prefix("field-")
                     .and_then(|n| n.strip_suffix(".key"))
+                    && let Ok(id) = id.parse::<u32>()
                 {
-                    if let Ok(id) = id.parse::<u32>() {
-                        keys.insert(
-                            id,
-                            crate::secrets::load_or_create(data_dir, &format!("field-{id}"))?,
-                        );
-                    }
+                    keys.insert(
+                        id,
+                        crate::secrets::load_or_create(data_dir, &format!("field-{id}"))?,
+                    );
                 }
             }
         }

@@ -71,12 +71,12 @@ pub async fn connect(config: &DbConfig) -> anyhow::Result<DatabaseConnection> {
                 .pragma("temp_store", "memory")
                 // Keep statements prepared across requests.
                 .statement_cache_capacity(256);
-            if let Some(parent) = options.get_filename().parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).with_context(|| {
-                        format!("cannot create database folder {}", parent.display())
-                    })?;
-                }
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).with_context(|| {
+                    format!("cannot create database folder {}", parent.display())
+                })?;
             }
             let pool = SqlitePoolOptions::new()
                 // A pooled SQLite connection cannot go stale; skip the ping.

@@ -23,12 +23,11 @@ impl Job for Housekeeping {
         let steps = 4;
         ctx.progress(0, steps, "audit").await?;
         let days = state.config().audit.retention_days;
-        if days > 0 {
-            if let Some((file, n)) =
+        if days > 0
+            && let Some((file, n)) =
                 crate::audit::retention::archive(state.db(), &state.config().data_dir, days).await?
-            {
-                tracing::info!(file = %file.display(), entries = n, "audit entries archived");
-            }
+        {
+            tracing::info!(file = %file.display(), entries = n, "audit entries archived");
         }
         ctx.progress(1, steps, "login failures").await?;
         crate::auth::throttle::prune(state.db()).await?;

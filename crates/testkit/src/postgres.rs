@@ -187,10 +187,10 @@ where
     })
     .join()
     .expect("database administration thread");
-    if let Err(e) = result {
-        if !std::thread::panicking() {
-            panic!("PostgreSQL test database administration failed: {e}");
-        }
+    if let Err(e) = result
+        && !std::thread::panicking()
+    {
+        panic!("PostgreSQL test database administration failed: {e}");
     }
 }
 

@@ -289,10 +289,10 @@ pub async fn authorize(
         req.extensions_mut().insert(p);
     }
     let mut response = next.run(req).await;
-    if let Some(seed) = new_presession {
-        if let Ok(v) = HeaderValue::from_str(&session::presession_cookie(&state, &seed)) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+    if let Some(seed) = new_presession
+        && let Ok(v) = HeaderValue::from_str(&session::presession_cookie(&state, &seed))
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
 }

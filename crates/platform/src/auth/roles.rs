@@ -48,12 +48,11 @@ impl RoleCache {
         db: &DatabaseConnection,
         role: &str,
     ) -> Result<Arc<Vec<String>>, sea_orm::DbErr> {
-        if let Ok(guard) = self.inner.read() {
-            if let Some((loaded, map)) = guard.as_ref() {
-                if loaded.elapsed() < CACHE_TTL {
-                    return Ok(map.get(role).cloned().unwrap_or_default());
-                }
-            }
+        if let Ok(guard) = self.inner.read()
+            && let Some((loaded, map)) = guard.as_ref()
+            && loaded.elapsed() < CACHE_TTL
+        {
+            return Ok(map.get(role).cloned().unwrap_or_default());
         }
         let map: HashMap<String, Arc<Vec<String>>> = role::Entity::find()
             .all(db)

@@ -87,20 +87,20 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Pri
         };
         return Ok(Some(principal));
     }
-    if let Some(cookie) = session::cookie(headers, SESSION_COOKIE) {
-        if let Some(user) = session::resolve(state, cookie).await? {
-            touch(state, user.id).await;
-            let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
-            return Ok(Some(Principal {
-                subject: Subject::User {
-                    id: user.id,
-                    email: user.email,
-                    role: user.role,
-                },
-                method: AuthMethod::Session,
-                patterns,
-            }));
-        }
+    if let Some(cookie) = session::cookie(headers, SESSION_COOKIE)
+        && let Some(user) = session::resolve(state, cookie).await?
+    {
+        touch(state, user.id).await;
+        let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
+        return Ok(Some(Principal {
+            subject: Subject::User {
+                id: user.id,
+                email: user.email,
+                role: user.role,
+            },
+            method: AuthMethod::Session,
+            patterns,
+        }));
     }
     Ok(None)
 }

@@ -465,10 +465,10 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<(PathBuf, DateTime<Utc>)>> {
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(at) = parse_name(&name) {
-            if entry.path().join(MANIFEST).is_file() {
-                out.push((entry.path(), at));
-            }
+        if let Some(at) = parse_name(&name)
+            && entry.path().join(MANIFEST).is_file()
+        {
+            out.push((entry.path(), at));
         }
     }
     out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));

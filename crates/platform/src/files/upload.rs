@@ -197,10 +197,10 @@ impl Unfinished {
     }
 
     async fn abort(&mut self) {
-        if let Some(mut w) = self.writer.take() {
-            if let Err(e) = w.abort().await {
-                tracing::warn!(error = %e, key = %self.key, "aborting a refused upload failed");
-            }
+        if let Some(mut w) = self.writer.take()
+            && let Err(e) = w.abort().await
+        {
+            tracing::warn!(error = %e, key = %self.key, "aborting a refused upload failed");
         }
     }
 

@@ -65,10 +65,8 @@ impl IfMatch {
             let Some(end) = inner.find('"') else {
                 return IfMatch(Condition::Versions(Vec::new()));
             };
-            if !weak {
-                if let Ok(v) = inner[..end].parse::<i32>() {
-                    versions.push(v);
-                }
+            if !weak && let Ok(v) = inner[..end].parse::<i32>() {
+                versions.push(v);
             }
             rest = &inner[end + 1..];
         }

@@ -130,12 +130,11 @@ impl GraphClient {
 
     async fn token(&self, fresh: bool) -> Result<String, SendError> {
         let mut slot = self.token.lock().await;
-        if !fresh {
-            if let Some((t, until)) = slot.as_ref() {
-                if Instant::now() < *until {
-                    return Ok(t.clone());
-                }
-            }
+        if !fresh
+            && let Some((t, until)) = slot.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(t.clone());
         }
         let c = &self.config;
         if c.tenant_id.trim().is_empty() || c.client_id.trim().is_empty() {

@@ -156,10 +156,10 @@ async fn send(
 ) -> Result<(u16, Option<String>), String> {
     let hooks = state.webhooks();
     let url = reqwest::Url::parse(&ep.url).map_err(|e| format!("invalid URL: {e}"))?;
-    if !hooks.allow_private_targets() {
-        if let Some(refused) = target::refused_literal(&url) {
-            return Err(refused.to_string());
-        }
+    if !hooks.allow_private_targets()
+        && let Some(refused) = target::refused_literal(&url)
+    {
+        return Err(refused.to_string());
     }
     let secret = state
         .keys()

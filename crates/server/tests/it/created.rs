@@ -150,10 +150,10 @@ async fn every_create_answers_a_location_that_resolves() {
             "{op}: GET {location}: {}",
             read.text()
         );
-        if let Some(etag) = res.header("etag") {
-            if read.content_type().starts_with("application/json") {
-                assert_eq!(read.header("etag"), Some(etag), "{op}: the same version");
-            }
+        if let Some(etag) = res.header("etag")
+            && read.content_type().starts_with("application/json")
+        {
+            assert_eq!(read.header("etag"), Some(etag), "{op}: the same version");
         }
     }
 }

@@ -608,10 +608,11 @@ async fn progress_and_the_outcome_are_published_live(storage: Storage) {
         let next = tokio::time::timeout_at(deadline, events.next())
             .await
             .expect("the job's events arrive");
-        if let Some(Signal::Event(e)) = next {
-            if e.topic == "jobs" && e.data["id"] == id.to_string() {
-                seen.push((e.kind.clone(), e.data.clone()));
-            }
+        if let Some(Signal::Event(e)) = next
+            && e.topic == "jobs"
+            && e.data["id"] == id.to_string()
+        {
+            seen.push((e.kind.clone(), e.data.clone()));
         }
     }
     worker.stop().await;

@@ -320,10 +320,10 @@ pub async fn update(
     let mut errors = FieldErrors::new();
     let lines = change.lines.as_ref().map(|l| parse_lines(l, &mut errors));
     let new_notes = change.notes.as_deref().map(|n| notes(Some(n), &mut errors));
-    if let Some(client) = change.client_id {
-        if client != current.client_id {
-            check_client(state, client, &mut errors).await?;
-        }
+    if let Some(client) = change.client_id
+        && client != current.client_id
+    {
+        check_client(state, client, &mut errors).await?;
     }
     errors.finish()?;
     let edits_items = lines.is_some() || change.client_id.is_some_and(|c| c != current.client_id);

@@ -109,10 +109,10 @@ async fn a_failing_endpoint_is_retried_on_the_schedule_then_marked_failing() {
         let next = tokio::time::timeout_at(deadline, events.next())
             .await
             .expect("the failing notice arrives");
-        if let Some(faena_platform::realtime::Signal::Event(e)) = next {
-            if e.kind == "webhook.endpoint_failing" {
-                break e;
-            }
+        if let Some(faena_platform::realtime::Signal::Event(e)) = next
+            && e.kind == "webhook.endpoint_failing"
+        {
+            break e;
         }
     };
     assert_eq!(notice.topic, "webhooks");
