@@ -185,7 +185,7 @@ pub async fn authenticate(
     let ip = actor.ip.as_deref();
     let config = &state.config().auth;
     if let Some(wait) = throttle::locked_for(db, config, &email_key, ip).await? {
-        throttle::record_failure(db, &email_key, ip).await?;
+        // Not a failure: a refused try neither counts nor extends the wait.
         let entry = Entry::new("login.throttled", "user", None)
             .after(serde_json::json!({ "email": email_key, "retry_after": wait }));
         audit::record(db, actor, entry).await?;
@@ -203,7 +203,7 @@ pub async fn authenticate(
     let valid = verify_blocking(password_given, hash).await?;
     match found {
         Some(user) if valid && user.active => {
-            throttle::clear(db, &email_key).await?;
+            throttle::clear(db, &email_key, ip).await?;
             let actor = Actor {
                 id: Some(user.id.to_string()),
                 label: user.email.clone(),
