@@ -105,21 +105,40 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Pri
     Ok(None)
 }
 
+/// An access token speaks for its user only while the user exists and is
+/// active and its sign-in (the refresh family) is not ended: each request
+/// checks both, so deactivation, deletion, logout and a password change
+/// take effect on the next request, on every replica; the role is the
+/// user's current one, not the one the token was issued with.
 async fn resolve_access_token(state: &AppState, jwt: &str) -> Result<Principal, AppError> {
-    let claims = token::verify(jwt, &state.auth().jwt_key, Utc::now().timestamp())
+    let now = Utc::now();
+    let claims = token::verify(jwt, &state.auth().jwt_key, now.timestamp())
         .map_err(|_| AppError::Unauthorized)?;
     let id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized)?;
+    let family = Uuid::parse_str(&claims.fam).map_err(|_| AppError::Unauthorized)?;
+    let user = user::Entity::find_by_id(id)
+        .filter(user::Column::Active.eq(true))
+        .one(state.db())
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let signed_in = refresh_token::Entity::find()
+        .filter(refresh_token::Column::FamilyId.eq(family))
+        .filter(refresh_token::Column::UserId.eq(id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(now))
+        .one(state.db())
+        .await?
+        .is_some();
+    if !signed_in {
+        return Err(AppError::Unauthorized);
+    }
     touch(state, id).await;
-    let patterns = state
-        .auth()
-        .roles
-        .patterns(state.db(), &claims.role)
-        .await?;
+    let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
     Ok(Principal {
         subject: Subject::User {
             id,
-            email: claims.email,
-            role: claims.role,
+            email: user.email,
+            role: user.role,
         },
         method: AuthMethod::AccessToken,
         patterns,

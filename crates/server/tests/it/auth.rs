@@ -559,3 +559,100 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// An access token stops working on the very next request when its user
+/// is demoted, deactivated or deleted, or signs out; not at its expiry.
+#[tokio::test]
+async fn access_ends_at_once_when_the_user_loses_it() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let sign_in = |email: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .anonymous()
+                .post_json(
+                    "/api/auth/login",
+                    &json!({"email": email, "password": faena_testkit::USER_PASSWORD}),
+                )
+                .await;
+            res.assert_status(StatusCode::OK);
+            let t = res.json();
+            (
+                app.anonymous()
+                    .with_bearer(t["access_token"].as_str().unwrap()),
+                t["refresh_token"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let user_id = |email: &str| {
+        let email = email.to_owned();
+        let admin = &admin;
+        async move {
+            let users = admin.get(&format!("/api/users?q={email}")).await.json();
+            users["items"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    // A write the warehouse role may make (the empty order is refused
+    // for its fields, after access is granted) and a viewer may not.
+    let may_write = |client: &faena_testkit::Client| {
+        let client = client.clone();
+        async move { client.post_json("/api/orders", &json!({})).await.status }
+    };
+
+    // Demoted: the same token now carries the viewer's permissions.
+    let email = app.create_user("warehouse").await;
+    let (token, _) = sign_in(email.clone()).await;
+    assert_eq!(may_write(&token).await, StatusCode::UNPROCESSABLE_ENTITY);
+    let id = user_id(&email).await;
+    admin
+        .send_json(
+            axum::http::Method::PATCH,
+            &format!("/api/users/{id}"),
+            &json!({"role": "viewer"}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(may_write(&token).await, StatusCode::FORBIDDEN);
+
+    // Deactivated, then deleted: the token is refused.
+    let email = app.create_user("warehouse").await;
+    let (token, _) = sign_in(email.clone()).await;
+    let id = user_id(&email).await;
+    admin
+        .send_json(
+            axum::http::Method::PATCH,
+            &format!("/api/users/{id}"),
+            &json!({"active": false}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    token
+        .get("/api/auth/me")
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    admin
+        .delete(&format!("/api/users/{id}"))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    token
+        .get("/api/auth/me")
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+
+    // Signed out: the access token of that sign-in ends with it.
+    let email = app.create_user("warehouse").await;
+    let (token, refresh) = sign_in(email).await;
+    token
+        .get("/api/auth/me")
+        .await
+        .assert_status(StatusCode::OK);
+    app.anonymous()
+        .post_json("/api/auth/logout", &json!({"refresh_token": refresh}))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    token
+        .get("/api/auth/me")
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+}
