@@ -243,6 +243,7 @@ async fn open_realtime(
     State(state): State<AppState>,
     principal: Principal,
     ClientIp(ip): ClientIp,
+    crate::auth::principal::PeerAddr(peer): crate::auth::principal::PeerAddr,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
@@ -254,7 +255,7 @@ async fn open_realtime(
     })?;
     // A browser sends the session cookie with any page's WebSocket; only
     // our own pages (or configured origins) may use it.
-    if principal.method == AuthMethod::Session && !same_origin(&state, &headers) {
+    if principal.method == AuthMethod::Session && !same_origin(&state, &headers, peer) {
         return Err(AppError::Forbidden);
     }
     let locale = Locale::from_headers(&headers);
@@ -263,18 +264,39 @@ async fn open_realtime(
         .on_upgrade(move |socket| run_socket(state, principal, ip, locale, socket)))
 }
 
-/// Whether the `Origin` of a request is this server (as the `Host` header
-/// names it) or one of `http.cors_origins`. No `Origin`: not a browser.
-fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+/// Whether the `Origin` of a request is this server — its scheme and the
+/// authority the `Host` header names — or one of `http.cors_origins`. No
+/// `Origin`: not a browser. The scheme is `https` when a trusted proxy says
+/// so (`X-Forwarded-Proto`) or when the server is configured for HTTPS
+/// (`http.hsts`), `http` otherwise: a page of `https://host` is another
+/// origin than a plain-HTTP server on that host.
+fn same_origin(state: &AppState, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    if state.config().http.cors_origins.iter().any(|o| o == origin) {
+    let http = &state.config().http;
+    if http.cors_origins.iter().any(|o| o == origin) {
         return true;
     }
-    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    let from_proxy = peer.is_some_and(|p| http.trusted_proxies.contains(&p));
+    let forwarded = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| from_proxy)
+        .map(|p| {
+            p.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let scheme = forwarded.unwrap_or_else(|| if http.hsts { "https" } else { "http" }.to_owned());
+    let Some((origin_scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+    origin_scheme.eq_ignore_ascii_case(&scheme)
+        && host.is_some_and(|h| authority.eq_ignore_ascii_case(h))
 }
 
 async fn send(socket: &mut WebSocket, message: &ServerMessage<'_>) -> bool {

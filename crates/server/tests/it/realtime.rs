@@ -410,3 +410,43 @@ fn faena_redis_url_is_read_like_faena_database_url() {
     );
     assert!(!printed.contains("s3creto"), "{printed}");
 }
+
+/// A browser's WebSocket carries the session cookie whatever page opened
+/// it: only this server's own origin, scheme included, may use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cookie_websocket_is_refused_from_another_origin_or_scheme() {
+    let app = TestApp::new().await;
+    let base = app.serve().await;
+    let browser = app.admin_browser().await;
+    let authority = base.trim_start_matches("http://").to_owned();
+    let open = |origin: String| {
+        let url = format!("ws://{authority}/api/realtime");
+        let cookie = browser.cookie().to_owned();
+        async move {
+            let mut request = url.into_client_request().unwrap();
+            let headers = request.headers_mut();
+            headers.insert("cookie", cookie.parse().unwrap());
+            headers.insert("origin", origin.parse().unwrap());
+            match tokio_tungstenite::connect_async(request).await {
+                Ok((_, response)) => response.status(),
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status(),
+                Err(other) => panic!("{other}"),
+            }
+        }
+    };
+    assert_eq!(
+        open(format!("http://{authority}")).await,
+        StatusCode::SWITCHING_PROTOCOLS,
+        "this server's own pages"
+    );
+    assert_eq!(
+        open(format!("https://{authority}")).await,
+        StatusCode::FORBIDDEN,
+        "an https page is another origin than this plain-HTTP server"
+    );
+    assert_eq!(
+        open("http://tienda.example".to_owned()).await,
+        StatusCode::FORBIDDEN,
+        "another site"
+    );
+}
