@@ -656,3 +656,87 @@ async fn access_ends_at_once_when_the_user_loses_it() {
         .await
         .assert_status(StatusCode::UNAUTHORIZED);
 }
+
+/// Tokens an attacker might make or reuse: signed with another key, with
+/// the server's key but expired or from another issuer, for a sign-in that
+/// never happened, or a refresh token presented as an access token.
+#[tokio::test]
+async fn tokens_that_are_not_a_live_sign_in_are_refused() {
+    use faena_platform::auth::token::{Claims, ISSUER, sign};
+    let app = TestApp::new().await;
+    let t = tokens(&app).await;
+    let me = app
+        .anonymous()
+        .with_bearer(t["access_token"].as_str().unwrap())
+        .get("/api/auth/me")
+        .await
+        .json();
+    let key: [u8; 32] =
+        faena_platform::secrets::load_or_create(&app.state.config().data_dir, "jwt").unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claims = |fam: &str, iss: &str, exp: i64| Claims {
+        sub: me["user"]["id"].as_str().unwrap().to_owned(),
+        email: ADMIN_EMAIL.into(),
+        role: "admin".into(),
+        fam: fam.to_owned(),
+        iat: now - 10,
+        exp,
+        iss: iss.to_owned(),
+    };
+    let family = "00000000-0000-7000-8000-000000000000";
+    let refused = [
+        (
+            "another key",
+            sign(&claims(family, ISSUER, now + 600), &[7u8; 32]).unwrap(),
+        ),
+        (
+            "expired",
+            sign(&claims(family, ISSUER, now - 1), &key).unwrap(),
+        ),
+        (
+            "another issuer",
+            sign(&claims(family, "otro", now + 600), &key).unwrap(),
+        ),
+        (
+            "a sign-in that never happened",
+            sign(&claims(family, ISSUER, now + 600), &key).unwrap(),
+        ),
+        (
+            "a refresh token",
+            t["refresh_token"].as_str().unwrap().to_owned(),
+        ),
+    ];
+    for (what, token) in refused {
+        let res = app
+            .anonymous()
+            .with_bearer(&token)
+            .get("/api/auth/me")
+            .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{what}");
+    }
+    // The control: the same claims for the real sign-in's family pass, so
+    // each refusal above is for the reason it names.
+    use base64::Engine;
+    let payload = t["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let real: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let genuine = sign(
+        &claims(real["fam"].as_str().unwrap(), ISSUER, now + 600),
+        &key,
+    )
+    .unwrap();
+    app.anonymous()
+        .with_bearer(&genuine)
+        .get("/api/auth/me")
+        .await
+        .assert_status(StatusCode::OK);
+}
