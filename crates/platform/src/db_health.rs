@@ -62,10 +62,6 @@ impl DbHealth {
             }
         });
     }
-
-    pub fn mark_up(&self) {
-        self.0.down.store(false, Ordering::Release);
-    }
 }
 
 /// A `SELECT 1` bounded by `PING_TIMEOUT`.
@@ -82,8 +78,10 @@ pub fn unavailable() -> Response {
     p.into_response()
 }
 
-/// Routes that never touch the database: liveness, static assets and the
-/// metrics, which an operator needs most during an outage.
+/// Routes whose own work needs no database: liveness, readiness (which
+/// answers from the probe), static assets and the metrics (a scraper's
+/// credentials are still checked against the database, so during an
+/// outage they too answer 503, from the authorization layer).
 fn needs_database(path: &str) -> bool {
     !(path == "/api/health"
         || path == "/api/health/ready"

@@ -111,16 +111,10 @@ impl Browser {
 
     /// Submits a form with `fields`, its CSRF token added.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> crate::TestResponse {
-        let mut all: Vec<(&str, &str)> = vec![("_csrf", &self.csrf)];
-        all.extend_from_slice(fields);
-        self.post_exactly(path, &all).await
-    }
-
-    /// Submits exactly `fields` (no CSRF token unless given).
-    pub async fn post_exactly(&self, path: &str, fields: &[(&str, &str)]) -> crate::TestResponse {
         use axum::body::Body;
         use axum::http::Request;
         let body: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("_csrf", &self.csrf)
             .extend_pairs(fields)
             .finish();
         self.client

@@ -30,9 +30,3 @@ impl fmt::Display for Permission {
         f.write_str(self.0)
     }
 }
-
-impl PartialEq<Permission> for &str {
-    fn eq(&self, other: &Permission) -> bool {
-        *self == other.0
-    }
-}

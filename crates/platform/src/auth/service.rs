@@ -116,22 +116,21 @@ async fn resolve_access_token(state: &AppState, jwt: &str) -> Result<Principal, 
         .map_err(|_| AppError::Unauthorized)?;
     let id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized)?;
     let family = Uuid::parse_str(&claims.fam).map_err(|_| AppError::Unauthorized)?;
+    // One round trip: the user, if active and still signed in.
+    let live_sign_in = sea_orm::sea_query::Query::select()
+        .expr(Expr::val(1))
+        .from(refresh_token::Entity)
+        .and_where(refresh_token::Column::FamilyId.eq(family))
+        .and_where(refresh_token::Column::UserId.eq(id))
+        .and_where(refresh_token::Column::RevokedAt.is_null())
+        .and_where(refresh_token::Column::ExpiresAt.gt(now))
+        .to_owned();
     let user = user::Entity::find_by_id(id)
         .filter(user::Column::Active.eq(true))
+        .filter(Expr::exists(live_sign_in))
         .one(state.db())
         .await?
         .ok_or(AppError::Unauthorized)?;
-    let signed_in = refresh_token::Entity::find()
-        .filter(refresh_token::Column::FamilyId.eq(family))
-        .filter(refresh_token::Column::UserId.eq(id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .filter(refresh_token::Column::ExpiresAt.gt(now))
-        .one(state.db())
-        .await?
-        .is_some();
-    if !signed_in {
-        return Err(AppError::Unauthorized);
-    }
     touch(state, id).await;
     let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
     Ok(Principal {

@@ -142,14 +142,6 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next_cursor: self.next_cursor,
-            next: self.next,
-        }
-    }
-
     /// Sets `next` from the request's address: the same path and filters,
     /// the cursor replaced.
     pub fn linked(mut self, uri: &Uri) -> Self {

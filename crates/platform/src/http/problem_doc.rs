@@ -92,12 +92,6 @@ fn document(op: &mut Operation, has_path_params: bool, is_post: bool) {
         .into_iter()
         .flatten()
         .any(|req| req.get("bearer").is_some());
-    let permission = json
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|req| req.get("bearer").and_then(|s| s.as_array()))
-        .any(|scopes| !scopes.is_empty());
     let json_body = op
         .request_body
         .as_ref()
@@ -129,8 +123,6 @@ fn document(op: &mut Operation, has_path_params: bool, is_post: bool) {
             "401",
             "No valid credentials (sign in, or send a bearer token or API key)",
         );
-    }
-    if permission || signed_in {
         add(
             "403",
             "The caller lacks the permission this operation requires",

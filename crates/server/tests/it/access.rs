@@ -5,7 +5,8 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use faena_testkit::{Client, TestApp};
+use faena_testkit::browser::Browser;
+use faena_testkit::{Client, TestApp, TestResponse};
 use serde_json::{Value, json};
 
 struct Operation {
@@ -13,6 +14,22 @@ struct Operation {
     path: String,
     /// `None` public, `Some(None)` any signed-in caller, `Some(Some(p))`.
     access: Option<Option<String>>,
+}
+
+/// A route template with its path parameters given values that name
+/// nothing.
+fn concrete(template: &str) -> String {
+    template
+        .split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                "00000000-0000-0000-0000-000000000000"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn operations(doc: &Value) -> Vec<Operation> {
@@ -39,21 +56,9 @@ fn operations(doc: &Value) -> Vec<Operation> {
                 ),
                 None => panic!("{method} {path} declares no security"),
             };
-            // Path parameters get values that name nothing.
-            let concrete = path
-                .split('/')
-                .map(|seg| {
-                    if seg.starts_with('{') {
-                        "00000000-0000-0000-0000-000000000000"
-                    } else {
-                        seg
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("/");
             out.push(Operation {
                 method,
-                path: concrete,
+                path: concrete(path),
                 access,
             });
         }
@@ -194,22 +199,18 @@ async fn every_page_route_denies_by_default() {
         pages.len()
     );
     let admin = app.admin().await;
-    let browser_for = async |role: &str| {
-        let email = app.create_user(role).await;
-        crate::support::browser_session(&app, &email, faena_testkit::USER_PASSWORD).await
-    };
     admin
         .post_json("/api/roles", &json!({"name": "nothing", "permissions": []}))
         .await
         .assert_status(StatusCode::CREATED);
-    let nobody = browser_for("nothing").await;
+    let nobody = app.browser_for("nothing").await;
     let mut holders = std::collections::BTreeMap::new();
     for (method, path, access) in &pages {
         let label = format!("{method} {path}");
         if *access == Access::Public {
             continue;
         }
-        let res = page_call(&app, None, method, path).await;
+        let res = anonymous_page_call(&app, method, path).await;
         // Sent to sign in, or refused outright (a form post without a
         // session fails its CSRF check first).
         assert!(
@@ -222,7 +223,7 @@ async fn every_page_route_denies_by_default() {
             res.status
         );
         if let Access::Permission(p) = access {
-            let res = page_call(&app, Some(&nobody), method, path).await;
+            let res = page_call(&nobody, method, path).await;
             assert_eq!(res.status, StatusCode::FORBIDDEN, "{label}: without {p}");
             holders
                 .entry(p.to_string())
@@ -236,9 +237,9 @@ async fn every_page_route_denies_by_default() {
             .post_json("/api/roles", &json!({"name": role, "permissions": [perm]}))
             .await
             .assert_status(StatusCode::CREATED);
-        let holder = browser_for(&role).await;
+        let holder = app.browser_for(&role).await;
         for (method, path) in routes {
-            let status = page_call(&app, Some(&holder), method, path).await.status;
+            let status = page_call(&holder, method, path).await.status;
             assert!(
                 ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&status),
                 "{method} {path} with {perm}: got {status}"
@@ -247,39 +248,24 @@ async fn every_page_route_denies_by_default() {
     }
 }
 
-/// A page request; `browser` is a signed-in session (cookie, CSRF token).
-async fn page_call(
-    app: &TestApp,
-    browser: Option<&(String, String)>,
-    method: &Method,
-    path: &str,
-) -> faena_testkit::TestResponse {
-    let concrete = path
-        .split('/')
-        .map(|seg| {
-            if seg.starts_with('{') {
-                "00000000-0000-0000-0000-000000000000"
-            } else {
-                seg
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/");
+/// A page request from a signed-in browser (its cookie, and its CSRF
+/// token in a form).
+async fn page_call(browser: &Browser, method: &Method, path: &str) -> TestResponse {
+    if method == Method::POST {
+        browser.post(&concrete(path), &[]).await
+    } else {
+        browser.get(&concrete(path)).await
+    }
+}
+
+/// A page request from a browser that has not signed in.
+async fn anonymous_page_call(app: &TestApp, method: &Method, path: &str) -> TestResponse {
     let mut req = Request::builder()
         .method(method.clone())
-        .uri(concrete)
+        .uri(concrete(path))
         .header("accept", "text/html");
-    let mut body = String::new();
-    if let Some((cookie, csrf)) = browser {
-        req = req.header("cookie", cookie);
-        body = format!("_csrf={csrf}");
-    }
     if method == Method::POST {
         req = req.header("content-type", "application/x-www-form-urlencoded");
-    } else {
-        body.clear();
     }
-    app.anonymous()
-        .send(req.body(Body::from(body)).unwrap())
-        .await
+    app.anonymous().send(req.body(Body::empty()).unwrap()).await
 }

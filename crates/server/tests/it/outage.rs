@@ -208,6 +208,19 @@ async fn a_database_outage_is_a_quick_503_and_recovery_is_immediate() {
         .get("/api/clients")
         .await
         .assert_status(StatusCode::OK);
+    // Signing in needs the database: the count is read once it is back.
+    let metrics = admin.get("/metrics").await;
+    metrics.assert_status(StatusCode::OK);
+    assert!(
+        metrics.text().contains("faena_database_outages_total"),
+        "the outage is counted in /metrics: {}",
+        metrics
+            .text()
+            .lines()
+            .filter(|l| l.contains("faena_"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     // The write made before the outage, retried after it: answered from
     // the first, done once.
     let retried = create(&admin, "corte-1").await;
