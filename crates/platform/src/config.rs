@@ -130,8 +130,38 @@ pub struct HttpConfig {
     pub bind: SocketAddr,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// A request that takes longer is answered 408 (problem+json).
+    /// A handler that has not answered after this long is answered 503
+    /// with `Retry-After` (problem+json). Uploads have their own limit.
     pub request_timeout_secs: u64,
+    /// The handler limit for uploads (`multipart/form-data` requests):
+    /// their time is mostly the client's, bounded by `body_min_rate`.
+    pub upload_timeout_secs: u64,
+    /// A new connection must send a whole request head within this long,
+    /// and so must a kept-alive one once its next head has begun.
+    pub header_read_timeout_secs: u64,
+    /// A kept-alive connection with no request for this long is closed.
+    /// Keep it above the `keepalive_timeout` of an nginx upstream block.
+    pub keep_alive_idle_secs: u64,
+    /// A request body must bring at least `body_min_rate` bytes per second
+    /// over every window of this many seconds, or it is cut (408).
+    pub body_window_secs: u64,
+    /// Bytes per second, averaged over `body_window_secs`. The default,
+    /// 512 B/s, cuts a trickle and lets a slow phone upload through.
+    pub body_min_rate: u64,
+    /// Most connections open at once. 0: derived from the open-files limit,
+    /// leaving room for the database pool, files and the realtime bus.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (proxies in
+    /// `trusted_proxies` are not counted: their clients are, per request).
+    /// At a cap, the connection idle the longest is closed to make room;
+    /// when none is idle, the newcomer gets 503.
+    pub max_connections_per_address: usize,
+    /// Realtime streams (SSE and WebSocket) open at once, in all and per
+    /// user.
+    pub max_streams: usize,
+    pub max_streams_per_user: usize,
+    /// Load shedding: concurrent requests and queue per class of route.
+    pub shed: ShedConfig,
     /// Origins allowed to call the API from a browser (CORS). Empty: none.
     pub cors_origins: Vec<String>,
     /// Send `Strict-Transport-Security`; turn on when Faena (or the proxy in
@@ -142,6 +172,51 @@ pub struct HttpConfig {
     /// Proxies whose `X-Forwarded-For` names the real client (login
     /// throttling and the audit log record that address).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// How many requests of each class run at once, and how many may wait
+/// (for at most `queue_timeout_ms`) before the rest are answered 503 with
+/// `Retry-After`. Health and metrics have their own small budget, so a load
+/// balancer and an operator see the truth during a flood.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShedConfig {
+    pub queue_timeout_ms: u64,
+    pub api: ClassLimit,
+    pub pages: ClassLimit,
+    pub uploads: ClassLimit,
+    pub realtime: ClassLimit,
+    pub admin: ClassLimit,
+    pub health: ClassLimit,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassLimit {
+    /// Requests of the class running at once.
+    pub concurrency: usize,
+    /// Requests of the class waiting for a turn; more are refused at once.
+    pub queue: usize,
+}
+
+impl ClassLimit {
+    const fn new(concurrency: usize, queue: usize) -> Self {
+        Self { concurrency, queue }
+    }
+}
+
+impl Default for ShedConfig {
+    fn default() -> Self {
+        Self {
+            queue_timeout_ms: 2_000,
+            api: ClassLimit::new(512, 1024),
+            pages: ClassLimit::new(256, 512),
+            uploads: ClassLimit::new(16, 32),
+            realtime: ClassLimit::new(256, 256),
+            admin: ClassLimit::new(64, 128),
+            health: ClassLimit::new(16, 0),
+        }
+    }
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -301,6 +376,16 @@ impl Default for HttpConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             body_limit: 2 * 1024 * 1024,
             request_timeout_secs: 30,
+            upload_timeout_secs: 600,
+            header_read_timeout_secs: 10,
+            keep_alive_idle_secs: 75,
+            body_window_secs: 10,
+            body_min_rate: 512,
+            max_connections: 0,
+            max_connections_per_address: 256,
+            max_streams: 10_000,
+            max_streams_per_user: 16,
+            shed: ShedConfig::default(),
             cors_origins: Vec::new(),
             hsts: false,
             shutdown_grace_secs: 10,

@@ -130,6 +130,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("db_pool_max_connections").set(f64::from(stats.max));
     }
     metrics::gauge!("process_uptime_seconds").set(state.uptime().as_secs_f64());
+    if let Some(open) = crate::telemetry::open_files() {
+        metrics::gauge!("faena_process_open_files").set(open as f64);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -64,3 +64,10 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
         })
         .clone()
 }
+
+/// File descriptors this process has open (Linux: `/proc/self/fd`).
+pub fn open_files() -> Option<usize> {
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|entries| entries.count().saturating_sub(1))
+}

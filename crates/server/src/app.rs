@@ -15,8 +15,8 @@ use axum::routing::get;
 use faena_platform::auth::access::{Access, AccessMap, authorize};
 use faena_platform::auth::service::AuthState;
 use faena_platform::http::{
-    REQUEST_ID, RequestIdMaker, capture_route, problem::render_problems, sanitise_request_id,
-    scope_request_id, security_headers, track_metrics,
+    REQUEST_ID, RequestIdMaker, capture_route, overload, problem::render_problems,
+    sanitise_request_id, scope_request_id, security_headers, track_metrics,
 };
 use faena_platform::idempotency::idempotency;
 use faena_platform::state::AppStateParts;
@@ -29,7 +29,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
@@ -353,15 +352,19 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Route
         .layer(CompressionLayer::new())
         .layer(from_fn(track_metrics))
         .layer(from_fn_with_state(state.clone(), render_problems))
+        .layer(from_fn_with_state(
+            Arc::new(overload::Shedder::new(&config.http)),
+            overload::shed,
+        ))
         .layer(from_fn_with_state(state, faena_platform::db_health::guard))
         .layer(from_fn_with_state(
             config.http.body_limit,
             faena_platform::http::input::refuse_control_characters,
         ))
         .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(config.http.request_timeout_secs),
+        .layer(from_fn_with_state(
+            overload::Deadlines::new(&config.http),
+            overload::deadlines,
         ))
         .layer(DefaultBodyLimit::max(config.http.body_limit));
 

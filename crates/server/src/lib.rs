@@ -8,4 +8,5 @@ pub mod backup_cli;
 pub mod cli;
 pub mod migrator;
 pub mod modules;
+pub mod net;
 pub mod serve;

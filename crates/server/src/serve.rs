@@ -1,7 +1,6 @@
 //! `faena serve`: binds, serves, and shuts down gracefully on SIGINT or
 //! SIGTERM (in-flight requests finish, within the configured grace period).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,19 +11,25 @@ use tokio::sync::watch;
 
 pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
     let started = Instant::now();
-    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+    let open_files = open_files_limit();
+    let limits = crate::net::Limits::from_config(&config, open_files);
     let bind = config.http.bind;
     let app = crate::app::build(config).await?;
+    metrics::gauge!("faena_process_open_files_limit").set(open_files as f64);
     let listener = TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let address = listener.local_addr()?;
+    let signal = shutdown_signal();
     tracing::info!(
         %address,
         url = %format!("http://{address}"),
         database = ?app.state.db_kind(),
         realtime = ?app.state.realtime().bus(),
         server_id = %app.state.config().server_id,
+        open_files,
+        max_connections = limits.max_connections,
+        max_connections_per_address = limits.max_per_address,
         startup_ms = started.elapsed().as_millis() as u64,
         "listening"
     );
@@ -35,48 +40,23 @@ pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
         Duration::from_secs(app.state.config().audit.seal_interval_secs.max(1)),
     );
 
-    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
     let worker = with_worker.then(|| {
         let options = WorkerOptions::from_config(&app.state);
         jobs::worker::spawn(app.state.clone(), options, stop_rx.clone())
     });
-    let server = axum::serve(
-        listener,
-        app.router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stop_rx.wait_for(|stop| *stop).await;
-    });
-    let mut server = tokio::spawn(async move { server.await });
-
-    tokio::select! {
-        result = &mut server => {
-            result.context("server task failed")?.context("server failed")?;
-            return Ok(());
-        }
-        signal = shutdown_signal() => {
-            tracing::info!(signal, "shutting down: finishing in-flight requests");
-        }
-    }
-    let _ = stop_tx.send(true);
-    // Live streams never finish on their own: end them so their
-    // connections close and clients reconnect to another replica.
-    app.state.realtime().shutdown();
-    match tokio::time::timeout(grace, &mut server).await {
-        Ok(result) => {
-            result
-                .context("server task failed")?
-                .context("server failed")?;
-        }
-        Err(_) => {
-            tracing::warn!(
-                grace_secs = grace.as_secs(),
-                "connections still open after the grace period; closing them"
-            );
-            server.abort();
-        }
-    }
+    let state = app.state.clone();
+    let stopping = async move {
+        let signal = signal.await;
+        tracing::info!(signal, "shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+        // Live streams never finish on their own: end them so their
+        // connections close and clients reconnect to another replica.
+        state.realtime().shutdown();
+    };
+    crate::net::serve(listener, app.router, limits, stopping)
+        .await
+        .context("server failed")?;
     if let Some(worker) = worker {
         worker.await.ok();
     }
@@ -85,9 +65,27 @@ pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Raises the soft open-files limit to the hard one, logs the figure, and
+/// returns it (1,024 where it cannot be read).
+fn open_files_limit() -> u64 {
+    match crate::net::raise_open_files_limit() {
+        Ok((before, after)) => {
+            if after > before {
+                tracing::info!(before, after, "raised the open-files limit");
+            }
+            after
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the open-files limit; assuming 1024");
+            1024
+        }
+    }
+}
+
 /// `faena worker`: runs jobs and schedules, no HTTP; stops on SIGINT or
 /// SIGTERM after running jobs finish (within `jobs.shutdown_grace_secs`).
 pub async fn run_worker(config: Config) -> anyhow::Result<()> {
+    let signal = shutdown_signal();
     let app = crate::app::build(config).await?;
     faena_platform::audit::spawn_sealer(
         app.state.db().clone(),
@@ -97,7 +95,7 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let options = WorkerOptions::from_config(&app.state);
     let worker = jobs::worker::spawn(app.state.clone(), options, stop_rx);
-    let signal = shutdown_signal().await;
+    let signal = signal.await;
     tracing::info!(signal, "stopping the worker: letting running jobs finish");
     let _ = stop_tx.send(true);
     worker.await.ok();
@@ -106,25 +104,31 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
+/// Resolves on SIGINT or SIGTERM, naming it. The handlers are installed
+/// when this is called, not when it is first polled: a signal that arrives
+/// right after the "listening" line must stop the server, not kill it.
+fn shutdown_signal() -> impl std::future::Future<Output = &'static str> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let (Ok(mut interrupt), Ok(mut terminate)) = (interrupt, terminate) else {
+                std::future::pending::<()>().await;
+                unreachable!()
+            };
+            tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => "SIGINT",
-        _ = terminate => "SIGTERM",
+        "SIGINT"
     }
 }

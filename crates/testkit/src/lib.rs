@@ -169,12 +169,15 @@ impl TestApp {
             .await
             .expect("a free port");
         let address = listener.local_addr().expect("the bound address");
-        let service = self
-            .client
-            .router
-            .clone()
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, service).await });
+        // The binary's own listener, with this app's deadlines and caps.
+        let limits = faena_server::net::Limits::from_config(self.state.config(), 1024);
+        let router = self.client.router.clone();
+        tokio::spawn(faena_server::net::serve(
+            listener,
+            router,
+            limits,
+            std::future::pending(),
+        ));
         format!("http://{address}")
     }
 

@@ -6,6 +6,7 @@ pub mod created;
 pub mod etag;
 pub mod extract;
 pub mod input;
+pub mod overload;
 pub mod pagination;
 pub mod problem;
 pub mod problem_doc;

@@ -109,6 +109,8 @@ fn topic_forbidden(topic: &str) -> AppError {
         (status = 200, description = "An endless `text/event-stream` of events", content_type = "text/event-stream", body = Event),
         (status = 403, description = "A topic needs a permission the caller lacks; `topic` names it", content_type = "application/problem+json"),
         (status = 422, description = "No topic, or an unknown topic", content_type = "application/problem+json"),
+        (status = 429, description = "The caller has `http.max_streams_per_user` streams open already", content_type = "application/problem+json"),
+        (status = 503, description = "The server has `http.max_streams` streams open, or is overloaded", content_type = "application/problem+json"),
     ))]
 async fn stream_events(
     State(state): State<AppState>,
@@ -148,6 +150,7 @@ async fn stream_events(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|id| !id.is_empty() && id.len() <= MAX_EVENT_ID_LEN);
+    let ticket = open_stream(&state, &principal)?;
     let mut subscription = state.realtime().subscribe(last_event_id);
     let topics: BTreeSet<String> = topics.into_iter().collect();
 
@@ -156,6 +159,7 @@ async fn stream_events(
     // per stream rather than reset at each event (docs/benchmarks.md,
     // realtime fan-out).
     let stream = async_stream::stream! {
+        let _ticket = ticket;
         yield Ok::<_, Infallible>(Bytes::from_static(SSE_OPENING));
         let mut keepalive = tokio::time::interval_at(Instant::now() + SSE_KEEPALIVE, SSE_KEEPALIVE);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -238,6 +242,8 @@ pub enum ServerMessage<'a> {
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 403, description = "A cookie-authenticated upgrade from another origin", content_type = "application/problem+json"),
         (status = 426, description = "Not a WebSocket upgrade request", content_type = "application/problem+json"),
+        (status = 429, description = "The caller has `http.max_streams_per_user` streams open already", content_type = "application/problem+json"),
+        (status = 503, description = "The server has `http.max_streams` streams open, or is overloaded", content_type = "application/problem+json"),
     ))]
 async fn open_realtime(
     State(state): State<AppState>,
@@ -258,11 +264,35 @@ async fn open_realtime(
     if principal.method == AuthMethod::Session && !same_origin(&state, &headers, peer) {
         return Err(AppError::Forbidden);
     }
+    let ticket = open_stream(&state, &principal)?;
     let locale = Locale::from_headers(&headers);
     Ok(upgrade
         .max_message_size(WS_MAX_MESSAGE)
-        .on_upgrade(move |socket| run_socket(state, principal, ip, locale, socket)))
+        .on_upgrade(move |socket| async move {
+            run_socket(state, principal, ip, locale, socket).await;
+            drop(ticket);
+        }))
 }
+
+/// A place for one more stream of the caller: 429 past the caller's cap,
+/// 503 past the server's, both with `Retry-After`.
+fn open_stream(state: &AppState, principal: &Principal) -> AppResult<super::StreamTicket> {
+    state
+        .realtime()
+        .open_stream(principal.actor_id())
+        .map_err(|cap| {
+            let status = match cap {
+                super::StreamCap::Owner => StatusCode::TOO_MANY_REQUESTS,
+                super::StreamCap::Global => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let mut p = Problem::new(status, "too_many_streams");
+            p.retry_after = Some(STREAM_RETRY_AFTER_SECS);
+            AppError::Problem(Box::new(p))
+        })
+}
+
+/// What a caller refused a stream is told to wait.
+const STREAM_RETRY_AFTER_SECS: u64 = 10;
 
 /// Whether the `Origin` of a request is this server — its scheme and the
 /// authority the `Host` header names — or one of `http.cors_origins`. No

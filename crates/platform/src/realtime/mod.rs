@@ -165,6 +165,56 @@ pub enum PublishError {
     Data(#[from] serde_json::Error),
 }
 
+struct StreamCaps {
+    max: usize,
+    max_per_owner: usize,
+    open: Mutex<StreamCount>,
+}
+
+#[derive(Default)]
+struct StreamCount {
+    total: usize,
+    by_owner: HashMap<String, usize>,
+}
+
+/// Which stream cap refused a new stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamCap {
+    /// `http.max_streams`: the server's.
+    Global,
+    /// `http.max_streams_per_user`: the caller's.
+    Owner,
+}
+
+impl StreamCap {
+    pub fn label(self) -> &'static str {
+        match self {
+            StreamCap::Global => "global",
+            StreamCap::Owner => "user",
+        }
+    }
+}
+
+/// One open stream's place; dropping it frees the place.
+pub struct StreamTicket {
+    caps: Arc<StreamCaps>,
+    owner: String,
+}
+
+impl Drop for StreamTicket {
+    fn drop(&mut self) {
+        let mut open = self.caps.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.by_owner.get_mut(&self.owner) {
+            *n -= 1;
+            if *n == 0 {
+                open.by_owner.remove(&self.owner);
+            }
+        }
+        metrics::gauge!("faena_realtime_streams_open").set(open.total as f64);
+    }
+}
+
 /// The realtime hub of this process. Cheap to clone.
 #[derive(Clone)]
 pub struct Realtime(Arc<Hub>);
@@ -185,6 +235,8 @@ struct Hub {
     connected: watch::Receiver<bool>,
     /// Set once at shutdown: every stream ends so connections can close.
     shutdown: watch::Sender<bool>,
+    /// Streams open at once, in all and per owner (`http.max_streams`).
+    streams: Arc<StreamCaps>,
     /// Dropped with the hub, which stops the bus tasks.
     _alive: watch::Sender<()>,
 }
@@ -235,6 +287,11 @@ impl Realtime {
             outbox,
             connected,
             shutdown: watch::channel(false).0,
+            streams: Arc::new(StreamCaps {
+                max: config.http.max_streams.max(1),
+                max_per_owner: config.http.max_streams_per_user.max(1),
+                open: Mutex::new(StreamCount::default()),
+            }),
             _alive: alive,
         });
         if let Some(outbox_rx) = outbox_rx {
@@ -368,6 +425,33 @@ impl Realtime {
         tokio::time::timeout(timeout, connected.wait_for(|c| *c))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// A place for one more stream of `owner` (a user or an API key), held
+    /// for as long as the stream lives; refused past `http.max_streams` in
+    /// all or `http.max_streams_per_user` for the owner.
+    pub fn open_stream(&self, owner: String) -> Result<StreamTicket, StreamCap> {
+        let caps = &self.0.streams;
+        let mut open = caps.open.lock().unwrap_or_else(|p| p.into_inner());
+        let refused = if open.total >= caps.max {
+            Some(StreamCap::Global)
+        } else if open.by_owner.get(&owner).copied().unwrap_or(0) >= caps.max_per_owner {
+            Some(StreamCap::Owner)
+        } else {
+            None
+        };
+        if let Some(cap) = refused {
+            metrics::counter!("faena_realtime_streams_refused_total", "cap" => cap.label())
+                .increment(1);
+            return Err(cap);
+        }
+        open.total += 1;
+        *open.by_owner.entry(owner.clone()).or_default() += 1;
+        metrics::gauge!("faena_realtime_streams_open").set(open.total as f64);
+        Ok(StreamTicket {
+            caps: caps.clone(),
+            owner,
+        })
     }
 
     /// Ends every stream (at server shutdown), so that open connections

@@ -10,13 +10,34 @@ use tokio::process::{Child, Command};
 pub struct Running {
     child: Child,
     pub address: String,
+    /// The "listening" log event (open files, connection caps…).
+    pub listening: serde_json::Value,
     listening_at: Instant,
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 /// Starts `faena serve` on a free port and waits for its "listening" line.
 pub async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Running {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faena"));
+    start_under(data_dir, database_url, None).await
+}
+
+/// `start`, with a shell command run first in the server's shell (such as
+/// `ulimit -n 256`).
+pub async fn start_under(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    before: Option<&str>,
+) -> Running {
+    let mut cmd = match before {
+        None => Command::new(env!("CARGO_BIN_EXE_faena")),
+        Some(before) => {
+            let mut cmd = Command::new("bash");
+            cmd.arg("-c")
+                .arg(format!("{before} && exec \"$0\" \"$@\""))
+                .arg(env!("CARGO_BIN_EXE_faena"));
+            cmd
+        }
+    };
     cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(data_dir)
@@ -44,13 +65,13 @@ pub async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Ru
         }
     });
     let deadline = Duration::from_secs(30);
-    let address = tokio::time::timeout(deadline, async {
+    let listening = tokio::time::timeout(deadline, async {
         while let Some(line) = lines.recv().await {
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
             if event["message"] == "listening" {
-                return event["address"].as_str().unwrap().to_owned();
+                return event;
             }
         }
         panic!("faena exited before listening");
@@ -59,9 +80,21 @@ pub async fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Ru
     .expect("faena listens within 30 s");
     Running {
         child,
-        address,
+        address: listening["address"].as_str().unwrap().to_owned(),
+        listening,
         listening_at: Instant::now(),
         lines,
+    }
+}
+
+impl Running {
+    /// The log lines written since the last call (or since listening).
+    pub fn drain_lines(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(line) = self.lines.try_recv() {
+            out.push(line);
+        }
+        out
     }
 }
 

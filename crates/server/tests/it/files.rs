@@ -785,7 +785,7 @@ async fn s3_round_trip_through_moto() {
         c.files.s3.allow_http = true;
         c.files.s3.access_key_id = "prueba".into();
         c.files.s3.secret_access_key = secrecy::SecretString::from("prueba-secreta".to_owned());
-        c.http.request_timeout_secs = 5;
+        c.http.body_window_secs = 2;
     })
     .await;
     let admin = app.admin().await;
@@ -931,7 +931,7 @@ fn files_on_disk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_cut_off_midway_leaves_nothing_behind() {
-    let app = TestApp::with_config(|c| c.http.request_timeout_secs = 1).await;
+    let app = TestApp::with_config(|c| c.http.body_window_secs = 1).await;
     let admin = app.admin().await;
     let number = an_order(&admin).await;
 
@@ -947,7 +947,8 @@ async fn an_upload_cut_off_midway_leaves_nothing_behind() {
 }
 
 /// Sends six MiB of a CSV (past one part, so the store has started a
-/// multipart write), and then goes quiet until the server gives up (408).
+/// multipart write), and then goes quiet until the server cuts the stalled
+/// body (408).
 async fn cut_off_upload(admin: &Client, number: &str) {
     let boundary = "----faenacorte";
     let mut head = format!(
@@ -971,4 +972,5 @@ async fn cut_off_upload(admin: &Client, number: &str) {
         )
         .await;
     res.assert_status(StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(res.json()["code"], "body_timeout");
 }

@@ -17,6 +17,7 @@ mod mail;
 mod modules;
 mod openapi;
 mod outage;
+mod overload;
 mod pages;
 mod realtime;
 mod stores;
