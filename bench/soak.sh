@@ -95,7 +95,7 @@ db_connections() {
 csv="$out/$kind.csv"
 echo "minute,rss_kib,open_fds,db_connections,requests,p99_ms,errors,upload_errors" > "$csv"
 for minute in $(seq 1 "$minutes"); do
-  result=$(SOAK_DELAY_MS=20 wrk -t2 -c16 -d60s --latency -s bench/soak.lua \
+  result=$(SOAK_DELAY_MS=20 wrk -t2 -c8 -d60s --latency -s bench/soak.lua \
     -H "Authorization: Bearer $(cat "$dir/token")" "$base" 2>&1)
   requests=$(echo "$result" | awk '/requests in/ {print $1}')
   p99=$(echo "$result" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}')

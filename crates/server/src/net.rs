@@ -45,6 +45,9 @@ use tower::ServiceExt;
 const REFUSAL_BUDGET: usize = 32;
 /// How long a refused connection gets to send its head and read the 503.
 const REFUSAL_DEADLINE: Duration = Duration::from_secs(2);
+/// Connections told to close may still hold their descriptor for a moment:
+/// at most this many beyond the cap, after which accepting waits for them.
+const CLOSING_SLACK: usize = 32;
 
 /// The deadlines and caps of the listener.
 #[derive(Debug, Clone)]
@@ -78,12 +81,14 @@ impl Limits {
 }
 
 /// The connection cap an open-files limit allows: what is left after the
-/// database pool, the refusals in progress, and a margin for the rest
+/// database pool, the refusals and closings in progress, and a margin for
+/// the rest
 /// (the listener, logs, files being read or written, the realtime bus,
 /// backups, outbound mail and webhooks): 64 descriptors plus 1/16 of the
 /// limit. Between 16 and 65,536.
 pub fn derived_max_connections(open_files: u64, db_pool: u32) -> usize {
-    let headroom = 64 + u64::from(db_pool) + REFUSAL_BUDGET as u64 + open_files / 16;
+    let headroom =
+        64 + u64::from(db_pool) + REFUSAL_BUDGET as u64 + CLOSING_SLACK as u64 + open_files / 16;
     open_files.saturating_sub(headroom).clamp(16, 65_536) as usize
 }
 
@@ -109,6 +114,9 @@ pub async fn serve(
     let warn_emfile = Throttle::new(Duration::from_secs(60));
     tokio::pin!(shutdown);
     loop {
+        // Evicted connections close within moments; do not take more
+        // descriptors than the cap allows until they have.
+        registry.wait_for_room(Duration::from_millis(250)).await;
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
@@ -489,6 +497,7 @@ struct Registry {
     limits: Limits,
     conns: Mutex<Conns>,
     drained: Notify,
+    freed: Notify,
     warn_refused: Throttle,
 }
 
@@ -532,6 +541,7 @@ impl Drop for Slot {
             }
         }
         metrics::gauge!("faena_http_connections_open").set(conns.all.len() as f64);
+        self.registry.freed.notify_waiters();
         if conns.all.is_empty() {
             self.registry.drained.notify_waiters();
         }
@@ -544,6 +554,7 @@ impl Registry {
             limits,
             conns: Mutex::new(Conns::default()),
             drained: Notify::new(),
+            freed: Notify::new(),
             warn_refused: Throttle::new(Duration::from_secs(60)),
         }
     }
@@ -577,6 +588,9 @@ impl Registry {
             let victim = oldest_idle(&conns, conns.all.keys().copied()).ok_or("global")?;
             conns.evict(victim, "global");
         }
+        if conns.all.len() >= self.limits.max_connections + CLOSING_SLACK {
+            return Err("global");
+        }
         let id = conns.next_id;
         conns.next_id += 1;
         let state = Arc::new(ConnState::new());
@@ -603,6 +617,23 @@ impl Registry {
         let conns = self.lock();
         for entry in conns.all.values() {
             entry.state.evict.notify_one();
+        }
+    }
+
+    /// Returns once fewer than `max_connections + CLOSING_SLACK` places
+    /// are held, or after `at_most`.
+    async fn wait_for_room(&self, at_most: Duration) {
+        let deadline = tokio::time::Instant::now() + at_most;
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if self.open() < self.limits.max_connections + CLOSING_SLACK {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return;
+            }
         }
     }
 
@@ -644,8 +675,8 @@ mod tests {
 
     #[test]
     fn the_derived_cap_leaves_room_for_the_rest() {
-        assert_eq!(derived_max_connections(256, 8), 136);
-        assert_eq!(derived_max_connections(1024, 8), 856);
+        assert_eq!(derived_max_connections(256, 8), 104);
+        assert_eq!(derived_max_connections(1024, 8), 824);
         assert_eq!(derived_max_connections(1 << 20, 8), 65_536);
         assert_eq!(derived_max_connections(64, 8), 16);
     }

@@ -416,7 +416,7 @@ async fn with_a_hard_limit_of_256_a_flood_of_300_leaves_real_clients_served() {
     let dir = tempfile::tempdir().unwrap();
     let mut running = super::binary::start_under(dir.path(), None, Some("ulimit -n 256")).await;
     assert_eq!(running.listening["open_files"], 256);
-    assert_eq!(running.listening["max_connections"], 136);
+    assert_eq!(running.listening["max_connections"], 104);
     let base = format!("http://{}", running.address);
     let to = socket_address(&base);
 
