@@ -176,6 +176,23 @@ impl WriteGate {
     }
 }
 
+/// Begins a transaction, safely against cancellation. A request future can
+/// be dropped at any await (its client went away, or its handler deadline
+/// passed). sqlx 0.8.6 (sqlx#4385) counts a PostgreSQL `BEGIN` only once
+/// its answer is read: dropped in between, the connection went back to the
+/// pool inside a transaction nobody would end, and the next borrower's
+/// writes ran in it ("there is already a transaction in progress") and
+/// were lost when the connection closed. Here `BEGIN` runs to completion in
+/// a task of its own; if nobody waits for it any more, the transaction is
+/// dropped there, which queues its `ROLLBACK`.
+pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let db = db.clone();
+    #[allow(clippy::disallowed_methods)] // the one place that may
+    tokio::spawn(async move { db.begin().await })
+        .await
+        .map_err(|e| DbErr::Custom(format!("beginning a transaction: {e}")))?
+}
+
 /// A transaction that will write. On SQLite it holds the write lock from
 /// its first statement, so it never has to upgrade a read snapshot into a
 /// write (which SQLite refuses at once with `SQLITE_BUSY_SNAPSHOT` when
@@ -194,7 +211,7 @@ pub async fn begin_write(db: &DatabaseConnection, gate: &WriteGate) -> Result<Wr
         Some(lock) => Some(lock.clone().lock_owned().await),
         None => None,
     };
-    let txn = db.begin().await?;
+    let txn = begin(db).await?;
     if txn.get_database_backend() == DatabaseBackend::Sqlite {
         txn.execute_unprepared("UPDATE faena_write_lock SET id = id WHERE 0")
             .await?;

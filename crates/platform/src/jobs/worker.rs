@@ -287,14 +287,14 @@ async fn claim_pg(
     now: chrono::DateTime<Utc>,
     lease_until: chrono::DateTime<Utc>,
 ) -> Result<Vec<job::Model>, DbErr> {
-    use sea_orm::{DbBackend, Statement, TransactionTrait};
+    use sea_orm::{DbBackend, Statement};
     const CLAIM: &str = "UPDATE faena_jobs SET state = 'running', attempts = attempts + 1, \
          worker = $1, lease_until = $2, started_at = $3, updated_at = $3 \
          WHERE id IN (SELECT id FROM faena_jobs WHERE {which} \
          ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *";
     let limit = i64::try_from(n).unwrap_or(i64::MAX);
     let mut jobs = Vec::new();
-    let txn = state.db().begin().await?;
+    let txn = crate::db::begin(state.db()).await?;
     asynchronous_commit(&txn).await?;
     for which in [
         "state = 'running' AND lease_until < $3",

@@ -210,7 +210,6 @@ fn pack(envelopes: &[String]) -> Vec<String> {
 }
 
 async fn pg_notify_all(db: &DatabaseConnection, payloads: &[String]) -> Result<(), sea_orm::DbErr> {
-    use sea_orm::TransactionTrait;
     if payloads.is_empty() {
         return Ok(());
     }
@@ -225,7 +224,7 @@ async fn pg_notify_all(db: &DatabaseConnection, payloads: &[String]) -> Result<(
             .await
             .map(|_| ());
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     for payload in payloads {
         let notify = Statement::from_sql_and_values(
             DbBackend::Postgres,

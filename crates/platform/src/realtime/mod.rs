@@ -169,6 +169,7 @@ struct StreamCaps {
     max: usize,
     max_per_owner: usize,
     open: Mutex<StreamCount>,
+    warned: crate::http::overload::Throttle,
 }
 
 #[derive(Default)]
@@ -291,6 +292,7 @@ impl Realtime {
                 max: config.http.max_streams.max(1),
                 max_per_owner: config.http.max_streams_per_user.max(1),
                 open: Mutex::new(StreamCount::default()),
+                warned: crate::http::overload::Throttle::new(Duration::from_secs(60)),
             }),
             _alive: alive,
         });
@@ -443,6 +445,16 @@ impl Realtime {
         if let Some(cap) = refused {
             metrics::counter!("faena_realtime_streams_refused_total", "cap" => cap.label())
                 .increment(1);
+            if caps.warned.ready() {
+                tracing::warn!(
+                    cap = cap.label(),
+                    open = open.total,
+                    max_streams = caps.max,
+                    max_streams_per_user = caps.max_per_owner,
+                    "realtime stream cap reached: refusing new streams \
+                     (this warning repeats at most once a minute)"
+                );
+            }
             return Err(cap);
         }
         open.total += 1;

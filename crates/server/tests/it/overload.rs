@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::http::{StatusCode, header};
 use faena_platform::db::DbKind;
 use faena_testkit::{Client, TestApp};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -127,6 +127,16 @@ async fn half_open_connections_are_closed_after_the_head_deadline() {
         took >= Duration::from_millis(900),
         "not before the deadline: {took:?}"
     );
+    // An operator sees it.
+    let metrics = app.admin().await.get("/metrics").await.text();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("faena_http_timeouts_total{stage=\"head\"}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("faena_http_connections_open"), "{metrics}");
+    assert!(metrics.contains("faena_process_open_files "), "{metrics}");
 
     // A kept-alive connection is not cut by the head deadline between
     // requests: it waits `keep_alive_idle_secs`.
@@ -226,7 +236,7 @@ async fn a_stalled_body_is_cut_while_a_slow_steady_one_completes() {
 /// Holds the clients table's write lock in a transaction of its own until
 /// dropped or rolled back.
 async fn lock_clients(app: &TestApp) -> DatabaseTransaction {
-    let txn = app.state.db().begin().await.unwrap();
+    let txn = faena_platform::db::begin(app.state.db()).await.unwrap();
     match app.db_kind() {
         DbKind::Sqlite => {
             // Any write takes SQLite's one write lock.
@@ -343,6 +353,13 @@ async fn a_flood_at_ten_times_the_admitted_concurrency_gets_503s_not_timeouts() 
         }
     }
     assert!(shed >= 30, "most of the flood was shed: {shed}");
+    let metrics = admin.get("/metrics").await.text();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("faena_http_shed_total{") && l.contains("class=\"api\"")),
+        "{metrics}"
+    );
     assert!(!created.is_empty(), "the admitted writes went through");
     // Every acknowledged write is there, and nothing else.
     let list = admin.get("/api/clients?limit=100").await.json();
