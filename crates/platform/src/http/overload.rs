@@ -191,7 +191,7 @@ pub struct ConnectionRefused;
 
 /// Middleware: admits each request through its class's gate and answers
 /// 503 with `Retry-After` to what cannot be admitted in time.
-pub async fn shed(State(shedder): State<Arc<Shedder>>, req: Request, next: Next) -> Response {
+pub async fn shed(State(shedder): State<Arc<Shedder>>, mut req: Request, next: Next) -> Response {
     if req.extensions().get::<ConnectionRefused>().is_some() {
         let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "too_many_connections");
         p.retry_after = Some(SHED_RETRY_AFTER_SECS);
@@ -201,6 +201,8 @@ pub async fn shed(State(shedder): State<Arc<Shedder>>, req: Request, next: Next)
         return res;
     }
     let class = RouteClass::of(&req);
+    // Classified once: `deadlines`, further in, reads it back.
+    req.extensions_mut().insert(class);
     match shedder.admit(class).await {
         Ok(permit) => {
             let response = next.run(req).await;
@@ -259,7 +261,11 @@ impl Deadlines {
 /// closes); a handler past its deadline is abandoned and answered 503 with
 /// `Retry-After` (the server was too slow, not the client).
 pub async fn deadlines(State(deadlines): State<Deadlines>, req: Request, next: Next) -> Response {
-    let class = RouteClass::of(&req);
+    let class = req
+        .extensions()
+        .get::<RouteClass>()
+        .copied()
+        .unwrap_or_else(|| RouteClass::of(&req));
     let limit = if class == RouteClass::Uploads {
         deadlines.upload
     } else {
