@@ -71,7 +71,7 @@ impl AppState {
         let audit_writer =
             crate::audit::writer::AuditWriter::spawn(parts.db.clone(), write_gate.clone());
         let mailer = crate::mail::Mailer::new(&parts.config.mail, &parts.config.data_dir);
-        Self(Arc::new(Inner {
+        let state = Self(Arc::new(Inner {
             mailer,
             config: parts.config,
             db: parts.db,
@@ -93,7 +93,36 @@ impl AppState {
             directories: parts.directories,
             started_at: Instant::now(),
             metrics: parts.metrics,
-        }))
+        }));
+        state.forget_changed_roles();
+        state
+    }
+
+    /// Announces, after it committed, that someone's access changed: this
+    /// node's role cache forgets a changed role at once, and every
+    /// replica's open streams of the callers concerned check their access
+    /// again (closing or narrowing) while their role caches forget too.
+    pub fn access_changed(&self, change: crate::realtime::AccessChange) {
+        if change.touches_roles() {
+            self.auth().roles.invalidate();
+        }
+        self.realtime().access_changed(change);
+    }
+
+    /// Clears the role cache whenever another replica announces a role
+    /// change (or the bus was down and one may have been missed), so a
+    /// role edit applies on the next request everywhere.
+    fn forget_changed_roles(&self) {
+        let mut watch = self.realtime().watch_access();
+        let inner = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            while let Some(change) = watch.next().await {
+                let Some(inner) = inner.upgrade() else { break };
+                if change.touches_roles() {
+                    inner.auth.roles.invalidate();
+                }
+            }
+        });
     }
 
     pub fn config(&self) -> &Config {

@@ -223,6 +223,7 @@ async fn user_update(
     match super::users::update(&txn, &actor, id, IfMatch::version(form.version), update).await {
         Ok(_) => {
             txn.commit().await?;
+            state.access_changed(crate::realtime::AccessChange::User(id));
             Ok(Redirect::to(&format!("/admin/users/{id}?ok=saved")).into_response())
         }
         Err(e) => {

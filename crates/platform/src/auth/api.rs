@@ -186,6 +186,7 @@ pub async fn change_own_password(
     )
     .await?;
     txn.commit().await?;
+    state.access_changed(crate::realtime::AccessChange::User(id));
     Ok(())
 }
 

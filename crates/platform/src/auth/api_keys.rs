@@ -185,7 +185,8 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<()> 
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
-    if current.revoked_at.is_none() {
+    let revoking = current.revoked_at.is_none();
+    if revoking {
         api_key::Entity::update_many()
             .col_expr(api_key::Column::RevokedAt, Expr::value(Utc::now()))
             .filter(api_key::Column::Id.eq(id))
@@ -199,6 +200,9 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<()> 
         .await?;
     }
     txn.commit().await?;
+    if revoking {
+        state.access_changed(crate::realtime::AccessChange::ApiKey(id));
+    }
     Ok(())
 }
 

@@ -80,7 +80,7 @@ async fn login(
         Ok(user) => {
             // A new session at every sign-in; the old one (if any) ends.
             if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
-                session::end(state.db(), old).await?;
+                session::end(&state, old).await?;
             }
             let ua = headers
                 .get(header::USER_AGENT)
@@ -132,7 +132,7 @@ async fn logout(
     actor: Actor,
 ) -> AppResult<Response> {
     if let Some(token) = session::cookie(&headers, SESSION_COOKIE) {
-        session::end(state.db(), token).await?;
+        session::end(&state, token).await?;
         crate::audit::record(
             state.db(),
             &actor,

@@ -30,6 +30,7 @@ use crate::error::{AppError, AppResult, FieldError, FieldErrors};
 use crate::http::Created;
 use crate::http::Json;
 use crate::http::etag::{IfMatch, etag};
+use crate::realtime::AccessChange;
 use crate::state::AppState;
 
 const CACHE_TTL: Duration = Duration::from_secs(5);
@@ -343,9 +344,14 @@ pub async fn create(state: &AppState, actor: &Actor, input: RoleInput) -> AppRes
     .insert(&txn)
     .await?;
     let view = RoleView::from(model);
-    audit::record(&txn, actor, Entry::new("create", "role", name).after(&view)).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry::new("create", "role", name.clone()).after(&view),
+    )
+    .await?;
     txn.commit().await?;
-    state.auth().roles.invalidate();
+    state.access_changed(AccessChange::Role(name));
     Ok(view)
 }
 
@@ -428,13 +434,13 @@ pub async fn update(
     audit::record(
         &txn,
         actor,
-        Entry::new("update", "role", name)
+        Entry::new("update", "role", name.clone())
             .before(&before)
             .after(&view),
     )
     .await?;
     txn.commit().await?;
-    state.auth().roles.invalidate();
+    state.access_changed(AccessChange::Role(name.to_owned()));
     Ok(view)
 }
 
@@ -470,11 +476,11 @@ async fn delete_role(
     audit::record(
         &txn,
         &actor,
-        Entry::new("delete", "role", name).before(RoleView::from(current)),
+        Entry::new("delete", "role", name.clone()).before(RoleView::from(current)),
     )
     .await?;
     txn.commit().await?;
-    state.auth().roles.invalidate();
+    state.access_changed(AccessChange::Role(name));
     Ok(StatusCode::NO_CONTENT)
 }
 

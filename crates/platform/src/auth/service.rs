@@ -23,6 +23,7 @@ use super::token::{self, Claims, sha256_hex};
 use super::{password, throttle};
 use crate::audit::{self, Entry};
 use crate::error::AppError;
+use crate::realtime::AccessChange;
 use crate::state::AppState;
 
 /// Keys and caches of the auth service, built once at start.
@@ -75,6 +76,55 @@ pub const API_KEY_PREFIX: &str = "faena_";
 /// The caller of a request, if it presented credentials. Invalid
 /// credentials are an error (401), not an anonymous call.
 pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, AppError> {
+    resolve_at(state, headers, Utc::now().timestamp()).await
+}
+
+/// What a caller presented, kept by a long-lived stream to check its access
+/// again when it changes (`reauthorize`).
+#[derive(Clone)]
+pub struct Credential {
+    headers: HeaderMap,
+    /// When it was accepted (Unix seconds).
+    at: i64,
+}
+
+impl Credential {
+    /// The credential headers of a request just authorized.
+    pub fn of(headers: &HeaderMap) -> Self {
+        let mut kept = HeaderMap::new();
+        for name in [header::AUTHORIZATION, header::COOKIE] {
+            for value in headers.get_all(&name) {
+                kept.append(name.clone(), value.clone());
+            }
+        }
+        Self {
+            headers: kept,
+            at: Utc::now().timestamp(),
+        }
+    }
+}
+
+/// The caller behind a credential accepted earlier, as it stands now: its
+/// user still active and signed in, its current role and permissions, its
+/// API key unrevoked. `None` when it no longer speaks for anyone. An access
+/// token is judged as of when it was accepted (a stream outlives the
+/// token's fifteen minutes; the sign-in behind it is what must still live).
+pub async fn reauthorize(
+    state: &AppState,
+    credential: &Credential,
+) -> Result<Option<Principal>, AppError> {
+    match resolve_at(state, &credential.headers, credential.at).await {
+        Err(AppError::Unauthorized) => Ok(None),
+        other => other,
+    }
+}
+
+/// `resolve`, judging an access token's time claims as of `token_time`.
+async fn resolve_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    token_time: i64,
+) -> Result<Option<Principal>, AppError> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let value = auth.to_str().map_err(|_| AppError::Unauthorized)?;
         let Some(credential) = value.strip_prefix("Bearer ").map(str::trim) else {
@@ -83,7 +133,7 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Pri
         let principal = if credential.starts_with(API_KEY_PREFIX) {
             resolve_api_key(state, credential).await?
         } else {
-            resolve_access_token(state, credential).await?
+            resolve_access_token(state, credential, token_time).await?
         };
         return Ok(Some(principal));
     }
@@ -110,9 +160,13 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Pri
 /// checks both, so deactivation, deletion, logout and a password change
 /// take effect on the next request, on every replica; the role is the
 /// user's current one, not the one the token was issued with.
-async fn resolve_access_token(state: &AppState, jwt: &str) -> Result<Principal, AppError> {
+async fn resolve_access_token(
+    state: &AppState,
+    jwt: &str,
+    token_time: i64,
+) -> Result<Principal, AppError> {
     let now = Utc::now();
-    let claims = token::verify(jwt, &state.auth().jwt_key, now.timestamp())
+    let claims = token::verify(jwt, &state.auth().jwt_key, token_time)
         .map_err(|_| AppError::Unauthorized)?;
     let id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized)?;
     let family = Uuid::parse_str(&claims.fam).map_err(|_| AppError::Unauthorized)?;
@@ -329,6 +383,7 @@ pub async fn refresh(
             .after(serde_json::json!({ "family": found.family_id }));
         audit::record(&txn, actor, entry).await?;
         txn.commit().await?;
+        state.access_changed(AccessChange::User(found.user_id));
         return Err(AppError::Unauthorized);
     }
     if found.revoked_at.is_some() || found.expires_at <= now {
@@ -368,11 +423,11 @@ async fn revoke_family(db: &impl ConnectionTrait, family: Uuid) -> Result<(), se
 /// Ends the refresh family of a token (API sign-out).
 pub async fn logout(state: &AppState, actor: &Actor, presented: &str) -> Result<(), AppError> {
     let txn = state.begin_write().await?;
-    if let Some(found) = refresh_token::Entity::find()
+    let found = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(sha256_hex(presented.as_bytes())))
         .one(&txn)
-        .await?
-    {
+        .await?;
+    if let Some(found) = &found {
         revoke_family(&txn, found.family_id).await?;
         audit::record(
             &txn,
@@ -382,6 +437,9 @@ pub async fn logout(state: &AppState, actor: &Actor, presented: &str) -> Result<
         .await?;
     }
     txn.commit().await?;
+    if let Some(found) = found {
+        state.access_changed(AccessChange::User(found.user_id));
+    }
     Ok(())
 }
 

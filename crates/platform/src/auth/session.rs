@@ -138,10 +138,15 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<user::Model
     Ok(Some(user))
 }
 
-/// Ends the session of a cookie value.
-pub async fn end(db: &impl ConnectionTrait, token: &str) -> Result<(), sea_orm::DbErr> {
-    session::Entity::delete_by_id(sha256_hex(token.as_bytes()))
-        .exec(db)
-        .await?;
+/// Ends the session of a cookie value and announces it, so that streams
+/// opened with that cookie end too.
+pub async fn end(state: &AppState, token: &str) -> Result<(), sea_orm::DbErr> {
+    let hash = sha256_hex(token.as_bytes());
+    let db = state.db();
+    let Some(ended) = session::Entity::find_by_id(hash.clone()).one(db).await? else {
+        return Ok(());
+    };
+    session::Entity::delete_by_id(hash).exec(db).await?;
+    state.access_changed(crate::realtime::AccessChange::User(ended.user_id));
     Ok(())
 }

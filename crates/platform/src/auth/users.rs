@@ -398,6 +398,7 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await?;
+    state.access_changed(crate::realtime::AccessChange::User(id));
     Ok(())
 }
 

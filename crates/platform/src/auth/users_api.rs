@@ -17,6 +17,7 @@ use crate::http::Created;
 use crate::http::etag::{IfMatch, etag};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::{Json, Query};
+use crate::realtime::AccessChange;
 use crate::state::AppState;
 
 pub fn api() -> OpenApiRouter<AppState> {
@@ -98,6 +99,7 @@ async fn update_user(
     let txn = state.begin_write().await?;
     let model = users::update(&txn, &actor, id, if_match, input).await?;
     txn.commit().await?;
+    state.access_changed(AccessChange::User(id));
     let view = UserView::from(model);
     Ok(([etag(view.version)], Json(view)))
 }

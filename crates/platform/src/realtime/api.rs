@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 use super::{Event, Signal};
 use crate::auth::Principal;
 use crate::auth::principal::{AuthMethod, ClientIp};
+use crate::auth::service::{Credential, reauthorize};
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::Query;
 use crate::i18n::Locale;
@@ -56,6 +57,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 pub struct EventsQuery {
     /// Comma-separated topics to receive, e.g. `orders`. Each needs its
     /// read permission.
+    #[param(required = true, min_length = 1)]
     pub topics: Option<String>,
 }
 
@@ -99,6 +101,9 @@ fn topic_forbidden(topic: &str) -> AppError {
 /// node keeps the latest 1,000 events), or a `resync` event when that is no
 /// longer known and it should re-read. A comment line keeps idle streams
 /// open every 15 s; streams end after 30 minutes (the client reconnects).
+/// When the caller's access changes (signed out, deactivated, demoted, a
+/// role edited) the stream checks it again at once and ends if a topic can
+/// no longer be read: reconnecting is then refused with 401 or 403.
 #[utoipa::path(get, path = "/api/events", tag = "realtime",
     security(("bearer" = [])),
     params(
@@ -153,6 +158,8 @@ async fn stream_events(
     let ticket = open_stream(&state, &principal)?;
     let mut subscription = state.realtime().subscribe(last_event_id);
     let topics: BTreeSet<String> = topics.into_iter().collect();
+    let credential = Credential::of(&headers);
+    let mut principal = principal;
 
     // Every frame is prepared bytes: an event's frame is encoded once and
     // shared by all its subscribers, and the keepalive timer is set once
@@ -178,6 +185,13 @@ async fn stream_events(
                 }
                 Some(Signal::Event(_)) => {}
                 Some(Signal::Resync) => yield Ok(Bytes::from_static(SSE_RESYNC)),
+                Some(Signal::Access(change)) if change.concerns(&principal) => {
+                    match still_reads(&state, &credential, &topics).await {
+                        Some(now) => principal = now,
+                        None => break,
+                    }
+                }
+                Some(Signal::Access(_)) => {}
             }
         }
     };
@@ -191,6 +205,24 @@ async fn stream_events(
     // nginx: pass each event on at once instead of buffering the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// The caller behind `credential` as it stands now, if it still may read
+/// every one of `topics`; `None` ends the stream (also when the check
+/// itself fails: a stream is not kept open on an unverified access).
+async fn still_reads(
+    state: &AppState,
+    credential: &Credential,
+    topics: &BTreeSet<String>,
+) -> Option<Principal> {
+    match reauthorize(state, credential).await {
+        Ok(Some(p)) if topics.iter().all(|t| check_topic(state, &p, t).is_ok()) => Some(p),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "stream access could not be checked again; stream ended");
+            None
+        }
+    }
 }
 
 /// A message from a WebSocket client.
@@ -266,10 +298,11 @@ async fn open_realtime(
     }
     let ticket = open_stream(&state, &principal)?;
     let locale = Locale::from_headers(&headers);
+    let credential = Credential::of(&headers);
     Ok(upgrade
         .max_message_size(WS_MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
-            run_socket(state, principal, ip, locale, socket).await;
+            run_socket(state, principal, credential, ip, locale, socket).await;
             drop(ticket);
         }))
 }
@@ -355,7 +388,8 @@ const POLICY: u16 = 1008;
 
 async fn run_socket(
     state: AppState,
-    principal: Principal,
+    mut principal: Principal,
+    credential: Credential,
     ip: Option<std::net::IpAddr>,
     locale: Locale,
     mut socket: WebSocket,
@@ -379,6 +413,22 @@ async fn run_socket(
                         send(&mut socket, &ServerMessage::Resync).await
                     }
                     Some(Signal::Resync) => true,
+                    Some(Signal::Access(change)) if change.concerns(&principal) => {
+                        match reauthorize(&state, &credential).await {
+                            Ok(Some(now)) => {
+                                principal = now;
+                                narrow(&state, &principal, locale, &mut topics, &mut socket).await
+                            }
+                            outcome => {
+                                if let Err(e) = outcome {
+                                    tracing::warn!(error = %e, "stream access could not be checked again; stream ended");
+                                }
+                                close(&mut socket, POLICY, "access_revoked").await;
+                                false
+                            }
+                        }
+                    }
+                    Some(Signal::Access(_)) => true,
                     None => {
                         close(&mut socket, GOING_AWAY, "reconnect").await;
                         false
@@ -423,6 +473,36 @@ async fn run_socket(
             }
         }
     }
+}
+
+/// Drops the topics `principal` may no longer read, telling the client of
+/// each and then of what remains. `false` if the socket is gone.
+async fn narrow(
+    state: &AppState,
+    principal: &Principal,
+    locale: Locale,
+    topics: &mut BTreeSet<String>,
+    socket: &mut WebSocket,
+) -> bool {
+    let lost: Vec<String> = topics
+        .iter()
+        .filter(|t| check_topic(state, principal, t).is_err())
+        .cloned()
+        .collect();
+    if lost.is_empty() {
+        return true;
+    }
+    for topic in &lost {
+        topics.remove(topic);
+        let refusal = error_message(state, locale, "topic_forbidden", Some(topic));
+        if !send(socket, &refusal).await {
+            return false;
+        }
+    }
+    let remaining = ServerMessage::Subscribed {
+        topics: topics.iter().map(String::as_str).collect(),
+    };
+    send(socket, &remaining).await
 }
 
 /// A reply to a client message, turned into a `ServerMessage` once the

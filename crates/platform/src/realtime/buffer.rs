@@ -76,7 +76,7 @@ impl ReplayBuffer {
     pub fn events(&self) -> impl Iterator<Item = &Arc<Event>> {
         self.entries.iter().filter_map(|s| match s {
             Signal::Event(e) => Some(e),
-            Signal::Resync => None,
+            Signal::Resync | Signal::Access(_) => None,
         })
     }
 }
@@ -105,6 +105,7 @@ mod tests {
                 .map(|s| match s {
                     Signal::Event(e) => e.id.clone(),
                     Signal::Resync => "resync".into(),
+                    Signal::Access(_) => "access".into(),
                 })
                 .collect(),
             Replay::Unknown => vec!["unknown".into()],

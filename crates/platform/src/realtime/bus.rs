@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use super::{Event, HubRef};
+use super::{AccessChange, Event, HubRef};
 use crate::config::Config;
 use crate::db::DbKind;
 
@@ -43,11 +43,20 @@ pub enum BusKind {
     Redis,
 }
 
-/// What travels on the bus: an event and the node that published it.
+/// What travels on the bus: an event or an access change, and the node
+/// that published it (`{"node":…,"event":{…}}`, `{"node":…,"access":{…}}`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Envelope {
     pub node: Uuid,
-    pub event: Event,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Body {
+    Event(Event),
+    Access(AccessChange),
 }
 
 /// The bus chosen for a configuration, ready to start.

@@ -63,8 +63,8 @@ const OUTBOX_CAPACITY: usize = 1_024;
 
 /// A stream ends after this long; the client reconnects (EventSource does
 /// so by itself, resuming with `Last-Event-ID`), which checks its
-/// credentials and permissions again. A revoked permission or an ended
-/// session therefore stops delivery within this time.
+/// credentials and permissions again. (A change of the caller's access is
+/// acted on at once: see `AccessChange`.)
 pub const MAX_STREAM_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// One thing that happened, as subscribers receive it.
@@ -150,6 +150,46 @@ pub enum Signal {
     /// Events may have been missed (a slow subscriber fell behind, or the
     /// bus between replicas dropped for a while): re-read what is shown.
     Resync,
+    /// Someone's access changed: streams of the callers it concerns check
+    /// their credentials and permissions again, and close or narrow.
+    Access(AccessChange),
+}
+
+/// Whose access changed, announced on every replica when a user is
+/// demoted, deactivated, deleted or signs out, a role's permissions change
+/// or an API key is revoked. Open streams check their access again when one
+/// concerns them; every replica's role cache forgets a changed role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "of", content = "id", rename_all = "snake_case")]
+pub enum AccessChange {
+    /// A user's role, state, password or sign-ins.
+    User(Uuid),
+    /// A role's permissions (every holder of the role).
+    Role(String),
+    /// An API key (revoked).
+    ApiKey(Uuid),
+    /// Anyone's, as far as this node knows (the bus between replicas was
+    /// down, so announcements may have been missed).
+    All,
+}
+
+impl AccessChange {
+    /// Whether this change may alter what `principal` may do.
+    pub fn concerns(&self, principal: &crate::auth::Principal) -> bool {
+        use crate::auth::principal::Subject;
+        match (self, &principal.subject) {
+            (AccessChange::All, _) => true,
+            (AccessChange::User(changed), Subject::User { id, .. }) => changed == id,
+            (AccessChange::Role(changed), Subject::User { role, .. }) => changed == role,
+            (AccessChange::ApiKey(changed), Subject::ApiKey { id, .. }) => changed == id,
+            _ => false,
+        }
+    }
+
+    /// Whether role caches must forget what they hold.
+    pub fn touches_roles(&self) -> bool {
+        matches!(self, AccessChange::Role(_) | AccessChange::All)
+    }
 }
 
 /// Why an event was not published. These are programming errors (an
@@ -352,7 +392,7 @@ impl Realtime {
         if let Some(outbox) = &self.0.outbox {
             let envelope = bus::Envelope {
                 node: self.0.node,
-                event: (*event).clone(),
+                body: bus::Body::Event((*event).clone()),
             };
             match outbox.try_send(serde_json::to_string(&envelope)?) {
                 Ok(()) => {}
@@ -367,6 +407,34 @@ impl Realtime {
             }
         }
         Ok(event)
+    }
+
+    /// Announces that someone's access changed, to this node's streams and
+    /// role cache at once and to other replicas through the bus. Call it
+    /// after the change has committed (`AppState::access_changed` also
+    /// clears this node's role cache).
+    pub fn access_changed(&self, change: AccessChange) {
+        let _ = self.0.sender.send(Signal::Access(change.clone()));
+        if let Some(outbox) = &self.0.outbox {
+            let envelope = bus::Envelope {
+                node: self.0.node,
+                body: bus::Body::Access(change),
+            };
+            let sent = serde_json::to_string(&envelope)
+                .map_err(|e| e.to_string())
+                .and_then(|json| outbox.try_send(json).map_err(|e| e.to_string()));
+            if let Err(e) = sent {
+                // Other replicas' caches still expire within seconds and
+                // their streams within their lifetime; say so loudly.
+                tracing::error!(error = %e, "access change not sent to other replicas");
+            }
+        }
+    }
+
+    /// Every access change from now on, from this node and the others
+    /// (`AccessChange::All` when some may have been missed).
+    pub fn watch_access(&self) -> AccessWatch {
+        AccessWatch(self.0.sender.subscribe())
     }
 
     /// The permission needed to read `topic`, if some module declares it.
@@ -502,23 +570,30 @@ impl Hub {
         if envelope.node == self.node {
             return;
         }
+        let event = match envelope.body {
+            bus::Body::Event(event) => event,
+            bus::Body::Access(change) => {
+                let _ = self.sender.send(Signal::Access(change));
+                return;
+            }
+        };
         // The id becomes an SSE `id:` line: only a UUID may get there.
-        if Uuid::parse_str(&envelope.event.id).is_err() {
+        if Uuid::parse_str(&event.id).is_err() {
             tracing::warn!("realtime event with a malformed id ignored");
             return;
         }
-        if !self.topics.contains_key(envelope.event.topic.as_str()) {
-            tracing::debug!(topic = %envelope.event.topic, "realtime event on an unknown topic ignored");
+        if !self.topics.contains_key(event.topic.as_str()) {
+            tracing::debug!(topic = %event.topic, "realtime event on an unknown topic ignored");
             return;
         }
         let mut buffer = self
             .buffer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buffer.contains(&envelope.event.id) {
+        if buffer.contains(&event.id) {
             return;
         }
-        let signal = Signal::Event(Arc::new(envelope.event));
+        let signal = Signal::Event(Arc::new(event));
         buffer.push(signal.clone());
         let _ = self.sender.send(signal);
     }
@@ -561,9 +636,30 @@ impl HubRef {
 
     /// The bus was down for a while: events of other replicas may be
     /// missing here, so subscribers (and later replays) resync.
+    /// Access changes may have been missed too: every stream checks its
+    /// access again and every role cache forgets.
     fn gap(&self) {
         if let Some(hub) = self.0.upgrade() {
             hub.deliver(Signal::Resync);
+            let _ = hub.sender.send(Signal::Access(AccessChange::All));
+        }
+    }
+}
+
+/// The access changes announced on this node and on the others.
+pub struct AccessWatch(broadcast::Receiver<Signal>);
+
+impl AccessWatch {
+    /// The next access change; `None` once the hub is gone. A watcher that
+    /// fell behind gets `AccessChange::All`.
+    pub async fn next(&mut self) -> Option<AccessChange> {
+        loop {
+            match self.0.recv().await {
+                Ok(Signal::Access(change)) => return Some(change),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => return Some(AccessChange::All),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
         }
     }
 }
@@ -697,26 +793,63 @@ mod tests {
         let hub_ref = HubRef(Arc::downgrade(&realtime.0));
         let echo = bus::Envelope {
             node: realtime.0.node,
-            event: (*own).clone(),
+            body: bus::Body::Event((*own).clone()),
         };
         assert!(hub_ref.receive(&serde_json::to_string(&echo).expect("json")));
-        let mut foreign = bus::Envelope {
+        let foreign = |event: Event| bus::Envelope {
             node: Uuid::now_v7(),
-            event: (*own).clone(),
+            body: bus::Body::Event(event),
         };
-        assert!(hub_ref.receive(&serde_json::to_string(&foreign).expect("json")));
-        foreign.event.id = Uuid::now_v7().to_string();
-        let payload = serde_json::to_string(&foreign).expect("json");
+        assert!(hub_ref.receive(&serde_json::to_string(&foreign((*own).clone())).expect("json")));
+        let mut new = (*own).clone();
+        new.id = Uuid::now_v7().to_string();
+        let payload = serde_json::to_string(&foreign(new.clone())).expect("json");
         assert!(hub_ref.receive(&payload));
         assert!(hub_ref.receive(&payload), "the duplicate is ignored");
         assert_eq!(
             sub.next().await,
-            Some(Signal::Event(Arc::new(foreign.event))),
+            Some(Signal::Event(Arc::new(new))),
             "only the other replica's new event arrives, once"
         );
         assert_eq!(realtime.recent().len(), 2);
         realtime.shutdown();
         assert_eq!(sub.next().await, None, "shutdown ends the stream");
+    }
+
+    #[tokio::test]
+    async fn access_changes_reach_streams_and_watchers_from_this_node_and_others() {
+        let realtime = hub().await;
+        let mut sub = realtime.subscribe(None);
+        let mut watch = realtime.watch_access();
+        let user = Uuid::now_v7();
+        realtime.access_changed(AccessChange::User(user));
+        assert_eq!(
+            sub.next().await,
+            Some(Signal::Access(AccessChange::User(user)))
+        );
+        assert_eq!(watch.next().await, Some(AccessChange::User(user)));
+        // From another replica, in the envelope the bus carries.
+        let envelope = bus::Envelope {
+            node: Uuid::now_v7(),
+            body: bus::Body::Access(AccessChange::Role("warehouse".into())),
+        };
+        let payload = serde_json::to_string(&envelope).expect("json");
+        assert_eq!(
+            payload,
+            format!(
+                r#"{{"node":"{}","access":{{"of":"role","id":"warehouse"}}}}"#,
+                envelope.node
+            )
+        );
+        HubRef(Arc::downgrade(&realtime.0)).receive(&payload);
+        assert_eq!(
+            watch.next().await,
+            Some(AccessChange::Role("warehouse".into()))
+        );
+        // A bus outage may have hidden some: everyone checks again.
+        HubRef(Arc::downgrade(&realtime.0)).gap();
+        assert_eq!(watch.next().await, Some(AccessChange::All));
+        assert!(realtime.recent().iter().all(|e| e.topic == "orders"));
     }
 
     #[test]
