@@ -65,7 +65,9 @@ impl Rut {
             .filter(|c| !matches!(c, '.' | '-' | ' '))
             .collect::<String>()
             .to_ascii_uppercase();
-        if cleaned.len() < 2 || cleaned.len() > 9 {
+        // Digits and a check digit only: anything else (`IØ`) is refused
+        // before the string is split at its last byte.
+        if cleaned.len() < 2 || cleaned.len() > 9 || !cleaned.is_ascii() {
             return Err(FieldError::new(field, "invalid_rut"));
         }
         let (digits, check) = cleaned.split_at(cleaned.len() - 1);
@@ -156,6 +158,14 @@ mod tests {
             "invalid_rut_check_digit"
         );
         assert_eq!(Rut::parse("t", "abc").unwrap_err().code, "invalid_rut");
+        // A multi-byte last character (found by schemathesis: a panic).
+        for raw in ["IØ", "\u{8b}iØ", "1234567ñ", "7-€"] {
+            assert_eq!(
+                Rut::parse("t", raw).unwrap_err().code,
+                "invalid_rut",
+                "{raw}"
+            );
+        }
         assert_eq!(Rut::check_digit(11_111_111), '1');
         for n in [1_000_000, 5_126_663, 22_222_222] {
             assert_eq!(

@@ -121,7 +121,9 @@ async fn find_client(
 #[utoipa::path(put, path = "/api/clients/{id}", tag = "clients",
     params(("id" = Uuid, Path, description = "Client id")),
     request_body = ClientInput,
-    responses((status = 200, body = ClientView), (status = 412, description = "Stale version")))]
+    responses((status = 200, body = ClientView),
+              (status = 409, description = "Another client has this email", content_type = "application/problem+json"),
+              (status = 412, description = "Stale version")))]
 async fn replace_client(
     State(state): State<AppState>,
     actor: Actor,
@@ -137,7 +139,9 @@ async fn replace_client(
 #[utoipa::path(patch, path = "/api/clients/{id}", tag = "clients",
     params(("id" = Uuid, Path, description = "Client id")),
     request_body = ClientPatch,
-    responses((status = 200, body = ClientView), (status = 412, description = "Stale version")))]
+    responses((status = 200, body = ClientView),
+              (status = 409, description = "Another client has this email", content_type = "application/problem+json"),
+              (status = 412, description = "Stale version")))]
 async fn update_client(
     State(state): State<AppState>,
     actor: Actor,

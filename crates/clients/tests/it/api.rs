@@ -244,6 +244,10 @@ async fn personal_data_is_encrypted_at_rest_and_found_by_rut() {
         .get("/api/clients?tax_id=11.111.111-2")
         .await
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    // A RUT ending in a character of more than one byte was a panic (500).
+    let res = admin.get("/api/clients?tax_id=I%C3%98").await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["errors"][0]["code"], "invalid_rut");
 }
 
 #[tokio::test]

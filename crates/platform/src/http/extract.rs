@@ -73,6 +73,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 }
 
 fn parse_json_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // serde reads a struct from an array too, by position (`[null, null]`
+    // for `{"description": null, "permissions": null}`); a body documented
+    // as an object must be one.
+    if wants_object::<T>() && bytes.trim_ascii_start().first().is_some_and(|b| *b != b'{') {
+        let starts_valid = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        if starts_valid {
+            return Err(AppError::Validation(FieldErrors(vec![
+                FieldError::new("body", "invalid").with("expected", "a JSON object"),
+            ])));
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         // Exactly one JSON value: anything but white space after it makes
@@ -89,6 +100,48 @@ fn parse_json_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             }
         }
     }
+}
+
+/// Whether `T` is read from a JSON object (a struct or a map): asks `T`
+/// which shape it wants of a deserializer that only records the question.
+fn wants_object<'de, T: serde::Deserialize<'de>>() -> bool {
+    #[derive(Debug)]
+    struct Wants(bool);
+    impl std::fmt::Display for Wants {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("probe")
+        }
+    }
+    impl std::error::Error for Wants {}
+    impl serde::de::Error for Wants {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Wants(false)
+        }
+    }
+    struct Probe;
+    impl<'de> serde::Deserializer<'de> for Probe {
+        type Error = Wants;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Wants> {
+            Err(Wants(false))
+        }
+        fn deserialize_map<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Wants> {
+            Err(Wants(true))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Wants> {
+            Err(Wants(true))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct enum identifier ignored_any
+        }
+    }
+    matches!(T::deserialize(Probe), Err(Wants(true)))
 }
 
 fn malformed(e: &serde_json::Error) -> AppError {
@@ -194,6 +247,37 @@ mod tests {
             }
             other => panic!("expected a validation error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_object_is_not_read_from_an_array() {
+        assert!(wants_object::<Order>());
+        assert!(wants_object::<std::collections::HashMap<String, u32>>());
+        assert!(!wants_object::<Vec<Line>>());
+        assert!(!wants_object::<serde_json::Value>());
+        let positional = br#"["ORD-1", [["SKU-1", 2]]]"#;
+        assert!(
+            serde_json::from_slice::<Order>(positional).is_ok(),
+            "serde would take it"
+        );
+        assert_eq!(
+            field_of(parse_json(positional)),
+            ("body".into(), "invalid".into())
+        );
+        assert_eq!(
+            field_of(parse_json(b" 42 ")),
+            ("body".into(), "invalid".into())
+        );
+        // Malformed stays malformed (400), whatever its first character.
+        assert!(matches!(
+            parse_json::<Order>(b"["),
+            Err(AppError::BadRequest {
+                code: "malformed_json",
+                ..
+            })
+        ));
+        let lines: Vec<Line> = parse_json(br#"[{"sku": "SKU-1", "quantity": 2}]"#).expect("a list");
+        assert_eq!(lines.len(), 1);
     }
 
     #[test]

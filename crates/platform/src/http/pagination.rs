@@ -32,6 +32,7 @@ const CURSOR_VERSION: &str = "1";
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many items (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

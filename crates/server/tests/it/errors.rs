@@ -168,6 +168,46 @@ async fn a_body_with_anything_after_its_json_value_is_400_and_creates_nothing() 
     assert_eq!(list["items"], json!([]), "nothing was created");
 }
 
+/// serde would read a struct from an array, by position: `[null, null]`
+/// was taken as an empty role update (and bumped the role's version).
+#[tokio::test]
+async fn a_body_that_is_not_the_documented_object_is_422_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let before = admin.get("/api/roles/viewer").await.json();
+    for body in [
+        "[null, null]",
+        r#"["Bazar Norte", "bazar@norte.cl"]"#,
+        "42",
+        r#""x""#,
+    ] {
+        let res = admin
+            .send(
+                Request::put("/api/roles/viewer")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        let problem = res.json();
+        assert_eq!(problem["errors"][0]["field"], "body", "{body}: {problem}");
+        assert_eq!(problem["errors"][0]["code"], "invalid", "{body}");
+    }
+    let after = admin.get("/api/roles/viewer").await.json();
+    assert_eq!(after["version"], before["version"], "the role is unchanged");
+    let res = admin
+        .send(
+            Request::post("/api/clients")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"["Bazar Norte", "bazar@norte.cl"]"#))
+                .unwrap(),
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(admin.get("/api/clients").await.json()["items"], json!([]));
+}
+
 #[tokio::test]
 async fn control_characters_are_refused_at_the_door_on_every_database() {
     let app = TestApp::new().await;
