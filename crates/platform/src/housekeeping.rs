@@ -1,7 +1,8 @@
 //! The platform's nightly chores, as a scheduled job (so with several
 //! replicas they run once, on whichever worker gets there first): audit
 //! retention (archive, never silent deletion), pruning of old login
-//! failures, idempotency keys, finished jobs and old sent mail, and fresh planner
+//! failures, idempotency keys, finished jobs and old sent mail, what
+//! interrupted uploads left in the file store, and fresh planner
 //! statistics.
 
 use chrono::Utc;
@@ -50,11 +51,18 @@ impl Job for Housekeeping {
             None => pruned,
         };
         let mail_pruned = crate::mail::prune(state).await?;
+        let swept = crate::files::sweep::sweep(state).await?;
         // Planner statistics (SQLite's `PRAGMA optimize`; autovacuum does
         // it on PostgreSQL, and an ANALYZE there is cheap).
         crate::db::analyze(state.db()).await?;
         ctx.progress(steps, steps, "done").await?;
-        tracing::info!(jobs_pruned = pruned, mail_pruned, "housekeeping done");
+        tracing::info!(
+            jobs_pruned = pruned,
+            mail_pruned,
+            orphan_objects = swept.objects,
+            staging_files = swept.staging,
+            "housekeeping done"
+        );
         Ok(())
     }
 }

@@ -39,6 +39,10 @@ pub struct FilesConfig {
     /// most a request may ask for, in minutes.
     pub link_default_minutes: u64,
     pub link_max_minutes: u64,
+    /// How old an object without rows, or a staging file of an unfinished
+    /// write, must be before the sweep deletes it (what a process that
+    /// died mid-upload leaves). Keep it above `http.upload_timeout_secs`.
+    pub orphan_grace_secs: u64,
     pub s3: S3Config,
     pub azure: AzureConfig,
 }
@@ -58,6 +62,7 @@ impl Default for FilesConfig {
             thumbnail_px: 320,
             link_default_minutes: 15,
             link_max_minutes: 7 * 24 * 60,
+            orphan_grace_secs: 3600,
             s3: S3Config::default(),
             azure: AzureConfig::default(),
         }

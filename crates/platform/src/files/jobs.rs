@@ -18,7 +18,11 @@ use crate::jobs::{Job, JobContext, JobType, Permanent};
 
 /// The platform's file job types.
 pub fn job_types() -> Vec<JobType> {
-    vec![JobType::of::<Thumbnail>(), JobType::of::<PurgeFile>()]
+    vec![
+        JobType::of::<Thumbnail>(),
+        JobType::of::<PurgeFile>(),
+        JobType::of::<super::sweep::SweepOrphans>(),
+    ]
 }
 
 /// Makes the thumbnail of one version and stores it beside the original

@@ -19,6 +19,7 @@ pub mod pages;
 pub mod service;
 pub mod sniff;
 pub mod storage;
+pub mod sweep;
 pub mod upload;
 
 use std::path::Path;

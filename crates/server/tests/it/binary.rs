@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub struct Running {
-    child: Child,
+    pub child: Child,
     pub address: String,
     /// The "listening" log event (open files, connection caps…).
     pub listening: serde_json::Value,
@@ -28,6 +28,17 @@ pub async fn start_under(
     database_url: Option<&str>,
     before: Option<&str>,
 ) -> Running {
+    start_with(data_dir, database_url, before, &[], &[]).await
+}
+
+/// `start_under`, with more arguments to `serve` and more environment.
+pub async fn start_with(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    before: Option<&str>,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Running {
     let mut cmd = match before {
         None => Command::new(env!("CARGO_BIN_EXE_faena")),
         Some(before) => {
@@ -39,6 +50,7 @@ pub async fn start_under(
         }
     };
     cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
         .arg("--data-dir")
         .arg(data_dir)
         .env("FAENA_LOG__FORMAT", "json")
@@ -53,6 +65,7 @@ pub async fn start_under(
     if let Some(url) = database_url {
         cmd.env("FAENA_DATABASE_URL", url);
     }
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let mut child = cmd.spawn().expect("faena starts");
     let stderr = child.stderr.take().unwrap();
     let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();

@@ -974,3 +974,69 @@ async fn cut_off_upload(admin: &Client, number: &str) {
     res.assert_status(StatusCode::REQUEST_TIMEOUT);
     assert_eq!(res.json()["code"], "body_timeout");
 }
+
+/// An object whose rows were never committed (the process died between
+/// the two) is deleted by the sweep once older than the grace period; the
+/// objects of real files and their thumbnails are not.
+#[tokio::test]
+async fn the_sweep_deletes_objects_no_row_names_and_nothing_else() {
+    let app = TestApp::with_config(|c| c.files.orphan_grace_secs = 0).await;
+    let admin = app.admin().await;
+    let number = an_order(&admin).await;
+    let png = picture(400, 300, image::ImageFormat::Png);
+    upload(&admin, &number, "bodega.png", &png)
+        .await
+        .assert_status(StatusCode::CREATED);
+    let worker = start_worker(&app.state);
+    wait_until("the thumbnail", || async {
+        objects(&app.state).await.len() == 2
+    })
+    .await;
+    worker.stop().await;
+    let kept = objects(&app.state).await;
+
+    let store = app.state.files().store();
+    let orphan = format!("{}/{}", Uuid::now_v7().simple(), Uuid::now_v7().simple());
+    for key in [
+        orphan.clone(),
+        format!("{orphan}.thumb"),
+        "notas/otra-cosa.txt".into(),
+    ] {
+        store
+            .put(
+                &key.as_str().into(),
+                bytes::Bytes::from_static(b"huerfano").into(),
+            )
+            .await
+            .unwrap();
+    }
+    let swept = faena_platform::files::sweep::sweep(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(swept.objects, 2, "the orphan and its thumbnail");
+    let mut expected = kept.clone();
+    expected.push("notas/otra-cosa.txt".into());
+    expected.sort();
+    assert_eq!(
+        objects(&app.state).await,
+        expected,
+        "real files and foreign keys stay"
+    );
+
+    // With the default grace of an hour, a fresh orphan is left alone.
+    let patient = TestApp::new().await;
+    patient
+        .state
+        .files()
+        .store()
+        .put(
+            &orphan.as_str().into(),
+            bytes::Bytes::from_static(b"x").into(),
+        )
+        .await
+        .unwrap();
+    let swept = faena_platform::files::sweep::sweep(&patient.state)
+        .await
+        .unwrap();
+    assert_eq!(swept.objects, 0);
+}

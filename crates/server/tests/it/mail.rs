@@ -145,13 +145,13 @@ async fn a_mail_queued_in_a_rolled_back_transaction_is_never_sent() {
 }
 
 /// A real SMTP server: aiosmtpd's Mailbox handler, writing a Maildir.
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
     maildir: tempfile::TempDir,
 }
 
 impl SmtpServer {
-    fn python() -> Option<String> {
+    pub fn python() -> Option<String> {
         let python = std::env::var("FAENA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let ok = Command::new(&python)
             .args(["-c", "import aiosmtpd"])
@@ -170,7 +170,7 @@ impl SmtpServer {
         None
     }
 
-    fn start(python: &str, port: u16) -> Self {
+    pub fn start(python: &str, port: u16) -> Self {
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new(python)
             .args(["-m", "aiosmtpd", "-n", "-l"])
@@ -190,7 +190,7 @@ impl SmtpServer {
     }
 
     /// The messages the server has received.
-    fn messages(&self) -> Vec<String> {
+    pub fn messages(&self) -> Vec<String> {
         let new = self.maildir.path().join("box").join("new");
         let Ok(entries) = std::fs::read_dir(new) else {
             return Vec::new();
@@ -209,7 +209,7 @@ impl Drop for SmtpServer {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

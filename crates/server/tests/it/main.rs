@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod backup;
 mod binary;
+mod crashes;
 mod created;
 mod demo;
 mod errors;

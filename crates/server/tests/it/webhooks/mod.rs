@@ -148,7 +148,7 @@ async fn job_of(state: &AppState, delivery: Uuid) -> job::Model {
 /// How long `fixed_server` takes to answer.
 const ANSWER_DELAY: std::time::Duration = std::time::Duration::from_millis(40);
 
-async fn fixed_server(status: StatusCode) -> (String, Arc<Mutex<Vec<String>>>) {
+pub async fn fixed_server(status: StatusCode) -> (String, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let router = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
