@@ -338,6 +338,7 @@ pub async fn issue_tokens(
         iat: now.timestamp(),
         exp: now.timestamp() + i64::try_from(access_secs).unwrap_or(900),
         iss: token::ISSUER.into(),
+        aud: token::AUDIENCE.into(),
     };
     let access_token = token::sign(&claims, &state.auth().jwt_key)?;
     let refresh = crate::secrets::random_token(32);

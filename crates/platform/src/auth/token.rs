@@ -28,9 +28,14 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
+    /// Who the token is for: Faena's API (`AUDIENCE`). A token minted for
+    /// anything else with the same key is refused.
+    #[serde(default)]
+    pub aud: String,
 }
 
 pub const ISSUER: &str = "faena";
+pub const AUDIENCE: &str = "faena:api";
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 pub fn sign(claims: &Claims, key: &[u8]) -> anyhow::Result<String> {
@@ -48,7 +53,7 @@ pub enum TokenError {
     Expired,
 }
 
-/// Verifies signature, algorithm, issuer and expiry.
+/// Verifies signature, algorithm, issuer, audience and expiry.
 pub fn verify(token: &str, key: &[u8], now: i64) -> Result<Claims, TokenError> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
@@ -71,7 +76,7 @@ pub fn verify(token: &str, key: &[u8], now: i64) -> Result<Claims, TokenError> {
         .map_err(|_| TokenError::BadSignature)?;
     let payload = B64.decode(payload).map_err(|_| TokenError::Malformed)?;
     let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
-    if claims.iss != ISSUER {
+    if claims.iss != ISSUER || claims.aud != AUDIENCE {
         return Err(TokenError::Malformed);
     }
     if claims.exp <= now {
@@ -126,6 +131,7 @@ mod tests {
             iat: 0,
             exp,
             iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
         }
     }
 
@@ -162,6 +168,22 @@ mod tests {
             B64.encode(serde_json::to_vec(&claims(100)).unwrap())
         );
         assert_eq!(verify(&none, key, 50), Err(TokenError::Malformed));
+        // Signed with the right key, for another audience (or none).
+        for aud in ["faena:otra", ""] {
+            let other = sign(
+                &Claims {
+                    aud: aud.into(),
+                    ..claims(100)
+                },
+                key,
+            )
+            .unwrap();
+            assert_eq!(
+                verify(&other, key, 50),
+                Err(TokenError::Malformed),
+                "{aud:?}"
+            );
+        }
         assert_eq!(verify("a.b", key, 50), Err(TokenError::Malformed));
     }
 

@@ -658,11 +658,12 @@ async fn access_ends_at_once_when_the_user_loses_it() {
 }
 
 /// Tokens an attacker might make or reuse: signed with another key, with
-/// the server's key but expired or from another issuer, for a sign-in that
-/// never happened, or a refresh token presented as an access token.
+/// the server's key but expired, from another issuer or for another
+/// audience, for a sign-in that never happened, or a refresh token
+/// presented as an access token.
 #[tokio::test]
 async fn tokens_that_are_not_a_live_sign_in_are_refused() {
-    use faena_platform::auth::token::{Claims, ISSUER, sign};
+    use faena_platform::auth::token::{AUDIENCE, Claims, ISSUER, sign};
     let app = TestApp::new().await;
     let t = tokens(&app).await;
     let me = app
@@ -682,8 +683,25 @@ async fn tokens_that_are_not_a_live_sign_in_are_refused() {
         iat: now - 10,
         exp,
         iss: iss.to_owned(),
+        aud: AUDIENCE.into(),
     };
-    let family = "00000000-0000-7000-8000-000000000000";
+    // The real sign-in's family: each token below differs from a genuine
+    // one (the control at the end) in the one way it names.
+    use base64::Engine;
+    let payload = t["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let real: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let family = real["fam"].as_str().unwrap();
+    let never = "00000000-0000-7000-8000-000000000000";
     let refused = [
         (
             "another key",
@@ -698,8 +716,19 @@ async fn tokens_that_are_not_a_live_sign_in_are_refused() {
             sign(&claims(family, "otro", now + 600), &key).unwrap(),
         ),
         (
+            "another audience",
+            sign(
+                &Claims {
+                    aud: "faena:otra".into(),
+                    ..claims(family, ISSUER, now + 600)
+                },
+                &key,
+            )
+            .unwrap(),
+        ),
+        (
             "a sign-in that never happened",
-            sign(&claims(family, ISSUER, now + 600), &key).unwrap(),
+            sign(&claims(never, ISSUER, now + 600), &key).unwrap(),
         ),
         (
             "a refresh token",
@@ -716,24 +745,7 @@ async fn tokens_that_are_not_a_live_sign_in_are_refused() {
     }
     // The control: the same claims for the real sign-in's family pass, so
     // each refusal above is for the reason it names.
-    use base64::Engine;
-    let payload = t["access_token"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .nth(1)
-        .unwrap();
-    let real: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
-    let genuine = sign(
-        &claims(real["fam"].as_str().unwrap(), ISSUER, now + 600),
-        &key,
-    )
-    .unwrap();
+    let genuine = sign(&claims(family, ISSUER, now + 600), &key).unwrap();
     app.anonymous()
         .with_bearer(&genuine)
         .get("/api/auth/me")
