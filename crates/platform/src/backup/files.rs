@@ -1,6 +1,7 @@
 //! The files of a backup: walking the data dir, copying with SHA-256, the
 //! file store's objects, and the paths a manifest may name.
 
+use object_store::ObjectStoreExt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 

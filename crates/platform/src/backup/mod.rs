@@ -32,6 +32,7 @@ pub use config::BackupConfig;
 pub use files::hash_file;
 use files::*;
 pub use job::{NightlyBackup, job_types, schedules};
+use object_store::ObjectStoreExt;
 use offsite::*;
 pub use offsite::{download, list_uploaded, rotate_uploaded, upload};
 

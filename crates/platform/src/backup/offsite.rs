@@ -1,6 +1,7 @@
 //! Off the machine: backups put in the file store (S3, Azure Blob) under
 //! `faena-backups/<name>/`, listed, rotated and fetched back.
 
+use object_store::ObjectStoreExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -87,7 +88,7 @@ pub async fn rotate_uploaded(config: &Config) -> anyhow::Result<Vec<String>> {
         }
         let prefix = object_store::path::Path::from(format!("{STORE_PREFIX}/{name}"));
         // The manifest first: a half-deleted backup is an incomplete one.
-        store.delete(&prefix.child(MANIFEST)).await.ok();
+        store.delete(&prefix.clone().join(MANIFEST)).await.ok();
         let mut listing = store.list(Some(&prefix));
         let mut keys = Vec::new();
         while let Some(meta) = listing.next().await {
@@ -116,7 +117,7 @@ pub async fn download(
     }
     let store = crate::files::storage::build(&config.files, &config.data_dir)?;
     let prefix = object_store::path::Path::from(format!("{STORE_PREFIX}/{name}"));
-    let manifest_key = prefix.child(MANIFEST);
+    let manifest_key = prefix.clone().join(MANIFEST);
     let raw = match store.get(&manifest_key).await {
         Ok(found) => found.bytes().await?,
         Err(object_store::Error::NotFound { .. }) => {

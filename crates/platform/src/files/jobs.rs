@@ -1,6 +1,7 @@
 //! Background work on files: thumbnails of uploaded images, and the purge
 //! of deleted files' objects and rows. Both are idempotent.
 
+use object_store::ObjectStoreExt;
 use std::io::Cursor;
 use std::time::Duration;
 

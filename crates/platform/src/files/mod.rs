@@ -13,6 +13,7 @@
 pub mod api;
 pub mod config;
 pub mod entity;
+pub mod http;
 pub mod jobs;
 pub mod links;
 pub mod pages;

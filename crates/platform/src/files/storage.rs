@@ -2,6 +2,7 @@
 //! or an Azure Blob container, all through `object_store` so the rest of
 //! the module never knows which.
 
+use object_store::ObjectStoreExt;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ pub fn build(config: &FilesConfig, data_dir: &FsPath) -> anyhow::Result<Arc<dyn 
             let s3 = &config.s3;
             anyhow::ensure!(!s3.bucket.is_empty(), "files.s3.bucket is required");
             let mut b = AmazonS3Builder::new()
+                .with_http_connector(super::http::Connector)
                 .with_bucket_name(&s3.bucket)
                 .with_allow_http(s3.allow_http);
             if !s3.region.is_empty() {
@@ -73,6 +75,7 @@ pub fn build(config: &FilesConfig, data_dir: &FsPath) -> anyhow::Result<Arc<dyn 
                 (e, _) => e.trim_end_matches('/').to_owned(),
             };
             let mut b = MicrosoftAzureBuilder::new()
+                .with_http_connector(super::http::Connector)
                 .with_account(account)
                 .with_container_name(&az.container)
                 .with_allow_http(az.allow_http || az.use_emulator);

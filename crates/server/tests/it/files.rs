@@ -16,6 +16,7 @@ use faena_platform::files::links;
 use faena_platform::jobs::worker::WorkerOptions;
 use faena_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, Client, TestApp, TestResponse};
 use futures_util::TryStreamExt;
+use object_store::ObjectStoreExt;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
