@@ -151,6 +151,20 @@ async fn half_open_connections_are_closed_after_the_head_deadline() {
         !closed_within(&mut kept, Duration::from_millis(1500)).await,
         "an idle kept-alive connection outlives the head deadline"
     );
+    // But a head that starts on it and never ends is cut at the deadline.
+    kept.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(
+        closed_within(&mut kept, Duration::from_secs(3)).await,
+        "a slow head on a kept-alive connection is cut"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2000),
+        "at the 1 s head deadline: {took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
