@@ -472,3 +472,96 @@ async fn with_a_hard_limit_of_256_a_flood_of_300_leaves_real_clients_served() {
     );
     super::binary::stop_within_five_seconds(running).await;
 }
+
+/// CPU time (user + system, in clock ticks) the process `pid` has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Caps set above what the descriptors allow (a misconfiguration): the
+/// accept loop meets EMFILE. It must neither spin on it nor stop: each
+/// connection it cannot take is closed at once, one warning is logged, and
+/// once descriptors are free again real clients are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_descriptors_the_accept_loop_neither_spins_nor_dies() {
+    // The flood's 200 sockets are this process's descriptors too.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("FAENA_HTTP__MAX_CONNECTIONS", "1000".to_owned()),
+        ("FAENA_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "1000".to_owned()),
+        ("FAENA_HTTP__HEADER_READ_TIMEOUT_SECS", "60".to_owned()),
+    ];
+    let mut running =
+        super::binary::start_with(dir.path(), None, Some("ulimit -n 128"), &[], &env).await;
+    assert_eq!(running.listening["open_files"], 128);
+    assert_eq!(running.listening["max_connections"], 1000);
+    let base = format!("http://{}", running.address);
+    let to = socket_address(&base);
+    let pid = running.child.id().unwrap();
+
+    // More connections than descriptors: the last ones are closed at once.
+    let mut flood = half_open([127, 0, 0, 2], to, 200).await;
+    let mut closed = 0;
+    for s in flood.iter_mut().rev().take(50) {
+        if closed_within(s, Duration::from_millis(200)).await {
+            closed += 1;
+        }
+    }
+    assert!(closed > 0, "connections past the descriptors are closed");
+    // Held there, the accept loop waits; it does not spin.
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = cpu_ticks(pid) - before;
+    assert!(used < 40, "{used} ticks of CPU in 2 s out of descriptors");
+    let lines = running.drain_lines();
+    let warnings = lines
+        .iter()
+        .filter(|l| l.contains("out of file descriptors"))
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "one warning, not one per connection: {lines:?}"
+    );
+
+    // The flood gone, the server closes its side and takes the dead
+    // connections still queued in the backlog; then it serves again.
+    drop(flood);
+    let gone = Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    loop {
+        let answer = client.get(format!("{base}/api/health")).send().await;
+        if answer.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            gone.elapsed() < Duration::from_secs(5),
+            "served again within 5 s of the flood's end"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let token = super::binary::admin_token(&running.address).await;
+    let metrics = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("faena_http_connections_refused_total{cap=\"open_files\"}")),
+        "{metrics}"
+    );
+    super::binary::stop_within_five_seconds(running).await;
+}
