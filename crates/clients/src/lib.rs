@@ -70,10 +70,6 @@ impl Module for ClientsModule {
                 "clients/detail.html",
                 include_str!("../templates/clients/detail.html"),
             ),
-            (
-                "clients/delete.html",
-                include_str!("../templates/clients/delete.html"),
-            ),
         ]
     }
 

@@ -15,6 +15,21 @@
     });
   }
   document.addEventListener("change", function () { syncDependents(document); });
+
+  // Destructive actions ask first: a form with data-confirm="question"
+  // posts only once the question is answered yes, and then says so
+  // (confirm=yes). Without this script the server asks on a page of its own.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (!question || form.querySelector('input[name="confirm"]')) return;
+    if (!window.confirm(question)) { e.preventDefault(); return; }
+    var yes = document.createElement("input");
+    yes.type = "hidden";
+    yes.name = "confirm";
+    yes.value = "yes";
+    form.appendChild(yes);
+  });
   document.addEventListener("DOMContentLoaded", function () { syncDependents(document); });
   document.addEventListener("htmx:afterSwap", function (e) { syncDependents(e.target); });
 

@@ -57,6 +57,7 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../templates/layout.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("confirm.html", include_str!("../templates/confirm.html")),
     ("api_docs.html", include_str!("../templates/api_docs.html")),
     (
         "auth/login.html",
@@ -379,4 +380,70 @@ pub fn render_page(
         .map_err(|e| {
             crate::error::AppError::Internal(anyhow::anyhow!("rendering {template}: {e:#}"))
         })
+}
+
+/// The form field a confirmed destructive action carries (`confirm=yes`).
+pub const CONFIRM_FIELD: &str = "confirm";
+
+/// The form of a destructive action: `confirm=yes` once asked, and where
+/// to go back to.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub confirm: Option<String>,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+impl ConfirmForm {
+    /// Whether the action was confirmed.
+    pub fn confirmed(&self) -> bool {
+        self.confirm.as_deref() == Some("yes")
+    }
+}
+
+/// A destructive action, asked before it is done: every module's delete,
+/// revoke and cancel goes through here. The page marks the action's form
+/// with `data-confirm="question"` (the `danger_form` macro does), so that
+/// with JavaScript the browser asks in place and posts `confirm=yes`;
+/// without it, the first post answers this page, whose button posts the
+/// same form again with `confirm=yes`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Confirmation {
+    /// The question, naming the record: "¿Eliminar la orden ORD-000123?".
+    pub question: String,
+    /// What follows from it: "Esta acción no se puede deshacer.".
+    pub detail: Option<String>,
+    /// The button's words: "Eliminar orden".
+    pub button: String,
+    /// Where the form posts (the action's own address).
+    pub action: String,
+    /// Other fields to post again (a `next` address and the like).
+    pub fields: Vec<(String, String)>,
+    /// Where "Cancelar" leads.
+    pub cancel: String,
+    /// Why a confirmed action was refused (it is asked again, with this).
+    pub error: Option<String>,
+}
+
+/// The confirmation page of `what`: 200, or 409 when it carries the
+/// reason a confirmed action was refused.
+pub fn confirm_page(
+    state: &crate::state::AppState,
+    page: &PageContext,
+    what: &Confirmation,
+) -> crate::error::AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let html = render_page(
+        state,
+        "confirm.html",
+        page,
+        minijinja::context! { confirmation => what, confirm_field => CONFIRM_FIELD },
+    )?;
+    let status = if what.error.is_some() {
+        axum::http::StatusCode::CONFLICT
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((status, html).into_response())
 }

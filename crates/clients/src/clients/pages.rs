@@ -7,7 +7,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use faena_platform::auth::{Access, Actor, Pages};
 use faena_platform::http::Query;
 use faena_platform::http::etag::IfMatch;
-use faena_platform::ui::{PageContext, form_errors, render_page, unprocessable};
+use faena_platform::ui::{
+    ConfirmForm, Confirmation, PageContext, confirm_page, form_errors, render_page, unprocessable,
+};
 use faena_platform::{AppError, AppResult, AppState};
 use minijinja::context;
 use serde::Deserialize;
@@ -261,18 +263,37 @@ async fn update(
     }
 }
 
+/// The question before a client is deleted (also what the delete button
+/// leads to without JavaScript).
+fn delete_question(
+    state: &AppState,
+    page: &PageContext,
+    client: &super::service::ClientView,
+    error: Option<String>,
+) -> Confirmation {
+    let t = |key: &str, params: &[(&str, String)]| state.i18n().t(page.locale, key, params);
+    Confirmation {
+        question: t("clients.delete_confirm", &[("name", client.name.clone())]),
+        detail: None,
+        button: t("clients.delete", &[]),
+        action: format!("/clients/{}/delete", client.id),
+        fields: Vec::new(),
+        cancel: format!("/clients/{}", client.id),
+        error,
+    }
+}
+
 async fn delete_form(
     State(state): State<AppState>,
     page: PageContext,
     actor: Actor,
     Path(id): Path<Uuid>,
-) -> AppResult<Html<String>> {
+) -> AppResult<Response> {
     let client = service::find(&state, &actor, id).await?;
-    render_page(
+    confirm_page(
         &state,
-        "clients/delete.html",
         &page,
-        context! { client => client, error => () },
+        &delete_question(&state, &page, &client, None),
     )
 }
 
@@ -281,7 +302,16 @@ async fn delete(
     page: PageContext,
     actor: Actor,
     Path(id): Path<Uuid>,
+    Form(form): Form<ConfirmForm>,
 ) -> AppResult<Response> {
+    if !form.confirmed() {
+        let client = service::find(&state, &actor, id).await?;
+        return confirm_page(
+            &state,
+            &page,
+            &delete_question(&state, &page, &client, None),
+        );
+    }
     match service::delete(&state, &actor, id, IfMatch::ANY).await {
         Ok(()) => Ok(Redirect::to("/clients?ok=client_deleted").into_response()),
         Err(e @ AppError::Conflict { .. }) => {
@@ -292,13 +322,11 @@ async fn delete(
                 &problem.params,
             );
             let client = service::find(&state, &actor, id).await?;
-            let html = render_page(
+            confirm_page(
                 &state,
-                "clients/delete.html",
                 &page,
-                context! { client => client, error => message },
-            )?;
-            Ok((axum::http::StatusCode::CONFLICT, html).into_response())
+                &delete_question(&state, &page, &client, Some(message)),
+            )
         }
         Err(e) => Err(e),
     }

@@ -121,7 +121,20 @@ async fn a_client_is_created_edited_and_deleted_from_the_pages() {
             .contains("El registro cambió desde que lo leíste")
     );
 
+    // Deleting asks first: without `confirm=yes` the answer is the
+    // question, and the client is still there.
     let res = browser.post(&format!("/clients/{id}/delete"), &[]).await;
+    res.assert_status(StatusCode::OK);
+    let html = res.text();
+    assert!(html.contains("¿Eliminar a Bazar Central SpA?"), "{html}");
+    assert!(html.contains(r#"name="confirm" value="yes""#), "{html}");
+    browser
+        .get(&format!("/clients/{id}"))
+        .await
+        .assert_status(StatusCode::OK);
+    let res = browser
+        .post(&format!("/clients/{id}/delete"), &[("confirm", "yes")])
+        .await;
     res.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(res.header("location"), Some("/clients?ok=client_deleted"));
 }

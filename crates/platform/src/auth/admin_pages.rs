@@ -451,9 +451,31 @@ async fn api_key_create(
 
 async fn api_key_revoke(
     State(state): State<AppState>,
+    page: PageContext,
     actor: Actor,
     Path(id): Path<Uuid>,
-) -> AppResult<Redirect> {
+    Form(form): Form<crate::ui::ConfirmForm>,
+) -> AppResult<Response> {
+    if !form.confirmed() {
+        let key = super::entities::api_key::Entity::find_by_id(id)
+            .one(state.db())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let t = |k: &str, params: &[(&str, String)]| state.i18n().t(page.locale, k, params);
+        return crate::ui::confirm_page(
+            &state,
+            &page,
+            &crate::ui::Confirmation {
+                question: t("api_keys.revoke_confirm", &[("name", key.name)]),
+                detail: Some(t("confirm.irreversible", &[])),
+                button: t("api_keys.revoke", &[]),
+                action: format!("/admin/api-keys/{id}/revoke"),
+                fields: Vec::new(),
+                cancel: "/admin/api-keys".into(),
+                error: None,
+            },
+        );
+    }
     super::api_keys::revoke(&state, &actor, id).await?;
-    Ok(Redirect::to("/admin/api-keys?ok=revoked"))
+    Ok(Redirect::to("/admin/api-keys?ok=revoked").into_response())
 }

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::service::{self, Need};
@@ -131,19 +130,32 @@ fn referer(headers: &HeaderMap) -> String {
     local(Some(path))
 }
 
-#[derive(Debug, Deserialize)]
-struct DeleteForm {
-    next: Option<String>,
-}
-
 async fn delete_page(
     State(state): State<AppState>,
+    page: crate::ui::PageContext,
     principal: Principal,
     actor: Actor,
     Path(id): Path<Uuid>,
-    Form(form): Form<DeleteForm>,
+    Form(form): Form<crate::ui::ConfirmForm>,
 ) -> AppResult<Response> {
-    service::authorize_file(&state, &principal, id, Need::Attach).await?;
+    let file = service::authorize_file(&state, &principal, id, Need::Attach).await?;
+    let next = local(form.next.as_deref());
+    if !form.confirmed() {
+        let t = |key: &str, params: &[(&str, String)]| state.i18n().t(page.locale, key, params);
+        return crate::ui::confirm_page(
+            &state,
+            &page,
+            &crate::ui::Confirmation {
+                question: t("files.delete_confirm", &[("name", file.name.clone())]),
+                detail: Some(t("confirm.irreversible", &[])),
+                button: t("files.delete", &[]),
+                action: format!("/files/{id}/delete"),
+                fields: vec![("next".into(), next.clone())],
+                cancel: next,
+                error: None,
+            },
+        );
+    }
     service::delete(&state, &actor, id).await?;
-    Ok(back(&local(form.next.as_deref()), "ok", "file_deleted"))
+    Ok(back(&next, "ok", "file_deleted"))
 }

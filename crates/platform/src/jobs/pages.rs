@@ -96,9 +96,31 @@ async fn job_retry(
 
 async fn job_cancel(
     State(state): State<AppState>,
+    page: PageContext,
     actor: Actor,
     Path(id): Path<Uuid>,
-) -> AppResult<Redirect> {
+    axum::Form(form): axum::Form<crate::ui::ConfirmForm>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if !form.confirmed() {
+        let job = super::load(&state, id)
+            .await?
+            .ok_or(crate::error::AppError::NotFound)?;
+        let t = |k: &str, params: &[(&str, String)]| state.i18n().t(page.locale, k, params);
+        return crate::ui::confirm_page(
+            &state,
+            &page,
+            &crate::ui::Confirmation {
+                question: t("jobs.cancel_confirm", &[("kind", job.kind)]),
+                detail: None,
+                button: t("jobs.cancel", &[]),
+                action: format!("/admin/jobs/{id}/cancel"),
+                fields: Vec::new(),
+                cancel: format!("/admin/jobs/{id}"),
+                error: None,
+            },
+        );
+    }
     cancel(&state, &actor, id).await?;
-    Ok(Redirect::to(&format!("/admin/jobs/{id}?ok=job_cancelled")))
+    Ok(Redirect::to(&format!("/admin/jobs/{id}?ok=job_cancelled")).into_response())
 }

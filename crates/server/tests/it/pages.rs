@@ -225,3 +225,89 @@ async fn admins_manage_users_roles_and_keys_from_the_pages() {
         .await
         .assert_status(StatusCode::OK);
 }
+
+/// Every destructive page action asks first, the same way: without
+/// JavaScript the first post answers a confirmation page (the question
+/// names the record; its button posts `confirm=yes`) and changes nothing;
+/// the confirmed post does it. Deleting an order, a file, revoking an API
+/// key.
+#[tokio::test]
+async fn destructive_actions_ask_first_and_change_nothing_until_confirmed() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let browser = app.admin_browser().await;
+    let number = crate::support::an_order(&admin).await;
+    let file = crate::uploads::upload(&admin, &number, "guía.pdf", b"%PDF-1.4\n%%EOF\n")
+        .await
+        .json();
+    let file_id = file["id"].as_str().unwrap().to_owned();
+    let key = admin
+        .post_json(
+            "/api/api-keys",
+            &serde_json::json!({"name": "Integración ERP", "permissions": ["wms.orders.read"]}),
+        )
+        .await
+        .json();
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let order_page = format!("/orders/{number}");
+
+    let asks = [
+        (
+            format!("/orders/{number}/delete"),
+            vec![],
+            format!("¿Eliminar la orden {number}?"),
+        ),
+        (
+            format!("/files/{file_id}/delete"),
+            vec![("next", order_page.as_str())],
+            "¿Eliminar el archivo «guía.pdf»?".to_owned(),
+        ),
+        (
+            format!("/admin/api-keys/{key_id}/revoke"),
+            vec![],
+            "¿Revocar la clave «Integración ERP»?".to_owned(),
+        ),
+    ];
+    for (action, fields, question) in &asks {
+        let res = browser.post(action, fields).await;
+        res.assert_status(StatusCode::OK);
+        let html = res.text().replace("&#x2f;", "/");
+        assert!(html.contains(question.as_str()), "{action}: {html}");
+        assert!(html.contains(&format!(r#"action="{action}""#)), "{action}");
+        assert!(html.contains(r#"name="confirm" value="yes""#), "{action}");
+    }
+    // Nothing happened yet.
+    admin
+        .get(&format!("/api/orders/{number}"))
+        .await
+        .assert_status(StatusCode::OK);
+    admin
+        .get(&format!("/api/files/{file_id}"))
+        .await
+        .assert_status(StatusCode::OK);
+    let keys = admin.get("/api/api-keys").await.json();
+    assert!(
+        keys.as_array()
+            .or(keys["items"].as_array())
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == key_id.as_str() && k["revoked_at"].is_null()),
+        "{keys}"
+    );
+
+    // Confirmed, each is done (the file before its order).
+    for (action, fields, _) in [&asks[1], &asks[2], &asks[0]] {
+        let mut fields = fields.clone();
+        fields.push(("confirm", "yes"));
+        let res = browser.post(action, &fields).await;
+        res.assert_status(StatusCode::SEE_OTHER);
+    }
+    admin
+        .get(&format!("/api/orders/{number}"))
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    admin
+        .get(&format!("/api/files/{file_id}"))
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}

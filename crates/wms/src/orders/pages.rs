@@ -10,7 +10,9 @@ use faena_platform::auth::{Access, Actor, Pages};
 use faena_platform::http::Query;
 use faena_platform::http::etag::IfMatch;
 use faena_platform::http::pagination::PageQuery;
-use faena_platform::ui::{PageContext, form_errors, render_page, unprocessable};
+use faena_platform::ui::{
+    ConfirmForm, Confirmation, PageContext, confirm_page, form_errors, render_page, unprocessable,
+};
 use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors};
 use minijinja::context;
 use serde::Deserialize;
@@ -471,7 +473,25 @@ async fn delete(
     page: PageContext,
     actor: Actor,
     Path(number): Path<String>,
+    Form(form): Form<ConfirmForm>,
 ) -> AppResult<Response> {
+    if !form.confirmed() {
+        let order = service::find(&state, &number).await?;
+        let t = |key: &str, params: &[(&str, String)]| state.i18n().t(page.locale, key, params);
+        return confirm_page(
+            &state,
+            &page,
+            &Confirmation {
+                question: t("orders.delete_confirm", &[("number", order.number.clone())]),
+                detail: Some(t("confirm.irreversible", &[])),
+                button: t("orders.delete", &[]),
+                action: format!("/orders/{}/delete", order.number),
+                fields: Vec::new(),
+                cancel: format!("/orders/{}", order.number),
+                error: None,
+            },
+        );
+    }
     match service::delete(&state, &actor, &number, IfMatch::ANY).await {
         Ok(()) => Ok(Redirect::to("/orders?ok=order_deleted").into_response()),
         Err(e @ AppError::Conflict { .. }) => {
