@@ -99,20 +99,39 @@ pub async fn generate(
                 })
                 .map(|(s, _)| *s)
                 .unwrap_or(Status::Delivered);
-            let created = Utc::now()
-                - Duration::minutes(i64::try_from(rng.range(60, 90 * 24 * 60)).unwrap_or(60));
+            let now = Utc::now();
+            let created =
+                now - Duration::minutes(i64::try_from(rng.range(60, 90 * 24 * 60)).unwrap_or(60));
+            // Each step 8 hours after the last, or closer for a recent
+            // order: its whole history lies in the past.
+            let moves = path(status);
+            let gap = ((now - created) / i32::try_from(moves.len() + 1).unwrap_or(8))
+                .min(Duration::hours(8));
+            let step_at = |i: usize| created + gap * i32::try_from(i).unwrap_or(0);
+            let last_step = step_at(moves.len().saturating_sub(1));
             let (reason, code, returned_at) = if status == Status::Returned {
                 let (text, code) = rng.pick(RETURN_REASONS);
                 (
                     Some((*text).to_owned()),
                     Some(code.as_str().to_owned()),
-                    Some(created + Duration::days(5)),
+                    Some(last_step),
                 )
             } else {
                 (None, None, None)
             };
-            for position in 0..rng.range(1, 5) {
-                let (sku, description) = rng.pick(PRODUCTS);
+            // Distinct products: an order lists a SKU once.
+            let mut picked: Vec<usize> = Vec::new();
+            let wanted = usize::try_from(rng.range(1, 5))
+                .unwrap_or(1)
+                .min(PRODUCTS.len());
+            while picked.len() < wanted {
+                let i = usize::try_from(rng.range(0, PRODUCTS.len() as u64 - 1)).unwrap_or(0);
+                if !picked.contains(&i) {
+                    picked.push(i);
+                }
+            }
+            for (position, &i) in picked.iter().enumerate() {
+                let (sku, description) = &PRODUCTS[i];
                 lines.push(line::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     order_id: Set(id),
@@ -123,7 +142,7 @@ pub async fn generate(
                 });
             }
             let mut from = None;
-            for (i, s) in path(status).iter().enumerate() {
+            for (i, s) in moves.iter().enumerate() {
                 steps.push(history::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     order_id: Set(id),
@@ -131,7 +150,7 @@ pub async fn generate(
                     to_status: Set(s.as_str().to_owned()),
                     actor_id: Set(None),
                     actor: Set("demo".to_owned()),
-                    at: Set(created + Duration::hours(i64::try_from(i).unwrap_or(0) * 8)),
+                    at: Set(step_at(i)),
                     reason: Set(if *s == Status::Returned {
                         reason.clone()
                     } else {
@@ -155,7 +174,7 @@ pub async fn generate(
                 returned_at: Set(returned_at),
                 created_by: Set("demo".to_owned()),
                 created_at: Set(created),
-                updated_at: Set(created),
+                updated_at: Set(last_step),
                 version: Set(i32::try_from(path(status).len()).unwrap_or(1)),
             });
         }

@@ -55,9 +55,28 @@ async fn demo_data_is_valid_and_served() {
 
     let orders = get("/api/orders?limit=500".into()).await;
     assert_eq!(orders["items"].as_array().unwrap().len(), 300);
+    let now = chrono::Utc::now();
+    let at = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    for o in orders["items"].as_array().unwrap() {
+        let lines = o["lines"].as_array().unwrap();
+        let mut skus: Vec<&str> = lines.iter().map(|l| l["sku"].as_str().unwrap()).collect();
+        skus.sort_unstable();
+        let before = skus.len();
+        skus.dedup();
+        assert_eq!(skus.len(), before, "a SKU once per order: {o}");
+        assert!(at(&o["updated_at"]) <= now, "no change in the future: {o}");
+        assert!(at(&o["created_at"]) <= at(&o["updated_at"]));
+    }
     let returns = get("/api/orders/returns?limit=500".into()).await;
-    for r in returns["items"].as_array().unwrap() {
+    let returns = returns["items"].as_array().unwrap();
+    assert!(!returns.is_empty());
+    for r in returns {
         assert!(r["return_reason"].is_string());
+        assert!(at(&r["returned_at"]) <= now, "no return in the future: {r}");
     }
     // New orders continue the numbering.
     let created: serde_json::Value = http
