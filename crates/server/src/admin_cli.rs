@@ -190,15 +190,9 @@ pub async fn demo(config: Config, clients: u64, orders: u64, seed: u64) -> anyho
     let ids = faena_clients::demo::generate(&db, &ring, clients, seed)
         .await
         .context("demo clients")?;
-    println!(
-        "{} clients ({:.1} s)",
-        ids.len(),
-        started.elapsed().as_secs_f64()
-    );
     let n = faena_wms::demo::generate(&db, &ids, orders, seed)
         .await
         .context("demo orders")?;
-    println!("{n} orders ({:.1} s)", started.elapsed().as_secs_f64());
     let entry = audit::Entry::new("demo.generated", "database", None)
         .after(serde_json::json!({"clients": ids.len(), "orders": n, "seed": seed}));
     audit::record(&db, &Actor::system("command line"), entry).await?;
@@ -207,5 +201,24 @@ pub async fn demo(config: Config, clients: u64, orders: u64, seed: u64) -> anyho
     // were 20 times slower until then).
     faena_platform::db::analyze(&db).await?;
     db.close().await.ok();
+    let mut i18n = faena_platform::i18n::I18n::default();
+    for (locale, source) in faena_platform::TRANSLATIONS {
+        i18n.add(*locale, source).map_err(anyhow::Error::msg)?;
+    }
+    let locale = faena_platform::i18n::terminal_locale();
+    let seconds = format!("{:.1}", started.elapsed().as_secs_f64());
+    println!(
+        "{}\n{}",
+        i18n.t(
+            locale,
+            "terminal.demo_done",
+            &[
+                ("clients", ids.len().to_string()),
+                ("orders", n.to_string()),
+                ("seconds", seconds)
+            ]
+        ),
+        i18n.t(locale, "terminal.demo_next", &[]),
+    );
     Ok(())
 }

@@ -338,9 +338,12 @@ fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Route
                     )
                 })
                 .on_request(())
+                // One line per request only when asked for
+                // (`FAENA_LOG__FILTER=info,tower_http=debug`): at info, a
+                // terminal would scroll the first-start password away.
                 .on_response(
                     DefaultOnResponse::new()
-                        .level(Level::INFO)
+                        .level(Level::DEBUG)
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 )
                 .on_failure(DefaultOnFailure::new().level(Level::ERROR)),

@@ -33,6 +33,16 @@ pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "listening"
     );
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!(
+            "{}",
+            banner(
+                app.state.i18n(),
+                faena_platform::i18n::terminal_locale(),
+                address
+            )
+        );
+    }
 
     faena_platform::audit::spawn_sealer(
         app.state.db().clone(),
@@ -146,5 +156,53 @@ fn shutdown_signal() -> impl std::future::Future<Output = &'static str> + Send +
             std::future::pending::<()>().await;
         }
         "SIGINT"
+    }
+}
+
+/// What a person who started `faena serve` on a terminal reads: where to
+/// open it, and how to stop it.
+pub fn banner(
+    i18n: &faena_platform::i18n::I18n,
+    locale: faena_platform::i18n::Locale,
+    address: std::net::SocketAddr,
+) -> String {
+    let base = format!("http://{address}");
+    let t = |key: &str| i18n.t(locale, key, &[("url", base.clone())]);
+    format!(
+        "\n  {}\n    {}\n    {}\n  {}\n",
+        i18n.t(
+            locale,
+            "terminal.listening",
+            &[
+                ("version", faena_platform::VERSION.to_owned()),
+                ("url", base.clone())
+            ]
+        ),
+        t("terminal.sign_in"),
+        t("terminal.api_docs"),
+        t("terminal.stop"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faena_platform::i18n::{I18n, Locale};
+
+    #[test]
+    fn the_banner_says_where_to_open_faena_in_the_terminal_language() {
+        let mut i18n = I18n::default();
+        for (locale, source) in faena_platform::TRANSLATIONS {
+            i18n.add(*locale, source).unwrap();
+        }
+        let address = "127.0.0.1:8000".parse().unwrap();
+        let es = banner(&i18n, Locale::Es, address);
+        assert!(es.contains("está lista en http://127.0.0.1:8000"), "{es}");
+        assert!(es.contains("http://127.0.0.1:8000/login"), "{es}");
+        assert!(es.contains("Ctrl-C"), "{es}");
+        assert!(!es.contains("terminal."), "every line translated: {es}");
+        let en = banner(&i18n, Locale::En, address);
+        assert!(en.contains("is ready at http://127.0.0.1:8000"), "{en}");
+        assert!(es.lines().count() <= 6, "short: {es}");
     }
 }

@@ -188,6 +188,17 @@ async fn serves_on_sqlite_and_stops_on_sigint() {
         dir.path().join("faena.db").exists(),
         "database in the data dir"
     );
+    // At the default level a request writes no line of its own (one per
+    // request would bury what matters on a terminal).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut running = running;
+    let lines = running.drain_lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("finished processing request")),
+        "{lines:?}"
+    );
     stop_within_five_seconds(running).await;
 }
 
