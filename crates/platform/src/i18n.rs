@@ -192,6 +192,17 @@ fn interpolate(text: &str, params: Params<'_>) -> String {
     out
 }
 
+/// The language of the terminal a command runs in (`LC_ALL`,
+/// `LC_MESSAGES`, `LANG`), Spanish when it names none we speak.
+pub fn terminal_locale() -> Locale {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|v| !v.is_empty() && v != "C" && v != "POSIX")
+        .and_then(|v| Locale::parse(&v))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,15 +252,4 @@ mod tests {
         assert_eq!(Locale::from_accept_language("de"), Locale::Es);
         assert_eq!(Locale::from_accept_language(""), Locale::Es);
     }
-}
-
-/// The language of the terminal a command runs in (`LC_ALL`,
-/// `LC_MESSAGES`, `LANG`), Spanish when it names none we speak.
-pub fn terminal_locale() -> Locale {
-    ["LC_ALL", "LC_MESSAGES", "LANG"]
-        .iter()
-        .filter_map(|var| std::env::var(var).ok())
-        .find(|v| !v.is_empty() && v != "C" && v != "POSIX")
-        .and_then(|v| Locale::parse(&v))
-        .unwrap_or_default()
 }
