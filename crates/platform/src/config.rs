@@ -24,6 +24,9 @@ pub struct Config {
     /// Names this replica in `/api/system/info` and in logs; defaults to the
     /// host name.
     pub server_id: String,
+    /// The IANA time zone pages and CSV exports show times in
+    /// (`America/Santiago`); the API answers in UTC.
+    pub time_zone: String,
     pub http: HttpConfig,
     pub database: DbConfig,
     pub log: LogConfig,
@@ -353,6 +356,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("data"),
             server_id: default_server_id(),
+            time_zone: "America/Santiago".into(),
             http: HttpConfig::default(),
             database: DbConfig::default(),
             log: LogConfig::default(),

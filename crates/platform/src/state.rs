@@ -125,6 +125,15 @@ impl AppState {
         });
     }
 
+    /// The time zone of pages and CSV exports (`time_zone`, checked at
+    /// start).
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.config()
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Tz::America__Santiago)
+    }
+
     pub fn config(&self) -> &Config {
         &self.0.config
     }

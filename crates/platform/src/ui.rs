@@ -140,6 +140,29 @@ pub struct NavEntry {
     pub href: &'static str,
 }
 
+/// A time as pages show it: in `zone`, formatted with `format`; text
+/// that is not an RFC 3339 time is shown as it is.
+fn local_time(value: &Value, zone: chrono_tz::Tz, format: &str) -> String {
+    let Some(text) = value.as_str() else {
+        return if value.is_none() || value.is_undefined() {
+            String::new()
+        } else {
+            value.to_string()
+        };
+    };
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.with_timezone(&zone).format(format).to_string(),
+        Err(_) => text.to_owned(),
+    }
+}
+
+/// An instant in `zone` as CSV exports write it: RFC 3339 with the zone's
+/// offset, to the second (`2026-12-01T22:56:36-03:00`).
+pub fn csv_time(t: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    t.with_timezone(&zone)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 pub struct Ui {
     env: Environment<'static>,
     assets: HashMap<&'static str, Asset>,
@@ -152,6 +175,7 @@ impl Ui {
         assets: &[(&'static str, &'static [u8], &'static str)],
         nav: &[NavEntry],
         version: &'static str,
+        time_zone: chrono_tz::Tz,
     ) -> anyhow::Result<Self> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| {
@@ -217,8 +241,18 @@ impl Ui {
                 Ok(i18n.t(locale, key, &params))
             },
         );
+        // `{{ order.created_at | datetime }}`: an RFC 3339 time in the
+        // configured zone, `dd-mm-aaaa HH:MM`; `| date` without the time.
+        // Nothing (none, undefined, "") shows as nothing.
+        env.add_filter("datetime", move |value: Value| {
+            local_time(&value, time_zone, "%d-%m-%Y %H:%M")
+        });
+        env.add_filter("date", move |value: Value| {
+            local_time(&value, time_zone, "%d-%m-%Y")
+        });
         env.add_global("nav", Value::from_serialize(nav));
         env.add_global("version", version);
+        env.add_global("time_zone", time_zone.name());
         Ok(Self { env, assets })
     }
 
@@ -446,4 +480,33 @@ pub fn confirm_page(
         axum::http::StatusCode::OK
     };
     Ok((status, html).into_response())
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn times_show_in_the_configured_zone() {
+        let zone: chrono_tz::Tz = "America/Santiago".parse().unwrap();
+        // Entered at 22:56 in Santiago (summer, UTC−3): stored as 01:56 UTC
+        // the next day.
+        let stored = Value::from("2026-12-02T01:56:36.580299110Z");
+        assert_eq!(
+            local_time(&stored, zone, "%d-%m-%Y %H:%M"),
+            "01-12-2026 22:56"
+        );
+        // Winter: UTC−4.
+        let winter = Value::from("2026-07-01T12:00:00Z");
+        assert_eq!(
+            local_time(&winter, zone, "%d-%m-%Y %H:%M"),
+            "01-07-2026 08:00"
+        );
+        assert_eq!(local_time(&Value::from(()), zone, "%d-%m-%Y"), "");
+        assert_eq!(local_time(&Value::from("—"), zone, "%d-%m-%Y"), "—");
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-02T01:56:36.58Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(csv_time(t, zone), "2026-12-01T22:56:36-03:00");
+    }
 }

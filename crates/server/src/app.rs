@@ -152,12 +152,19 @@ pub fn assemble(
         .copied()
         .collect();
     let nav: Vec<_> = modules.iter().filter_map(|m| m.nav()).collect();
+    let time_zone: chrono_tz::Tz = config.time_zone.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "time_zone: `{}` is not an IANA time zone (e.g. America/Santiago)",
+            config.time_zone
+        )
+    })?;
     let ui = Ui::new(
         i18n.clone(),
         &templates,
         &assets,
         &nav,
         faena_platform::VERSION,
+        time_zone,
     )?;
 
     let permissions: Vec<&'static str> = faena_platform::auth::perms::ALL

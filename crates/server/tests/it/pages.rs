@@ -311,3 +311,35 @@ async fn destructive_actions_ask_first_and_change_nothing_until_confirmed() {
         .await
         .assert_status(StatusCode::NOT_FOUND);
 }
+
+/// Pages show local time (`time_zone`, America/Santiago by default) as
+/// `dd-mm-aaaa HH:MM`; the API keeps UTC; the CSV export writes local
+/// time with its offset.
+#[tokio::test]
+async fn pages_and_csv_show_local_time_while_the_api_keeps_utc() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let browser = app.admin_browser().await;
+    let number = crate::support::an_order(&admin).await;
+    let order = admin.get(&format!("/api/orders/{number}")).await.json();
+    let created = order["created_at"].as_str().unwrap();
+    assert!(created.ends_with('Z'), "the API answers in UTC: {created}");
+    let utc = chrono::DateTime::parse_from_rfc3339(created).unwrap();
+    let santiago = utc.with_timezone(&chrono_tz::America::Santiago);
+
+    let html = browser.get(&format!("/orders/{number}")).await.text();
+    let shown = santiago.format("%d-%m-%Y %H:%M").to_string();
+    assert!(html.contains(&shown), "{shown} on the page: {html}");
+    assert!(
+        !html.contains(&created[..16]),
+        "no raw UTC time on the page"
+    );
+    let list = browser.get("/orders").await.text();
+    assert!(list.contains(&shown), "{shown} in the list");
+
+    let csv = admin.get("/api/orders/export.csv").await.text();
+    let expected = santiago
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        .to_string();
+    assert!(csv.contains(&expected), "{expected} in the CSV: {csv}");
+}

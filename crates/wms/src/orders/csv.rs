@@ -30,6 +30,8 @@ pub async fn export(
     q: ExportQuery,
 ) -> AppResult<axum::response::Response> {
     let t = |k: &str| state.i18n().t(locale, k, &[]);
+    let zone = state.time_zone();
+    let at = |d: chrono::DateTime<chrono::Utc>| faena_platform::ui::csv_time(d, zone);
     let headers = [
         "csv.number",
         "csv.client",
@@ -60,9 +62,9 @@ pub async fn export(
                 t(&format!("status.{}", o.status.as_str())),
                 o.lines.len().to_string(),
                 units.to_string(),
-                o.created_at.to_rfc3339(),
+                at(o.created_at),
                 o.return_reason.clone().unwrap_or_default(),
-                o.returned_at.map(|d| d.to_rfc3339()).unwrap_or_default(),
+                o.returned_at.map(at).unwrap_or_default(),
             ];
             out.row(row);
         }
