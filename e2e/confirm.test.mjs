@@ -1,7 +1,7 @@
 // Destructive actions ask first, in a real browser: with JavaScript the
 // browser's own dialog asks in place (No keeps everything, Yes deletes);
 // without JavaScript the server's confirmation page asks, and its button
-// does it.
+// does it. And the order's time shows in Santiago time.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { start, ADMIN_EMAIL, ADMIN_PASSWORD } from "./support.mjs";
@@ -31,9 +31,31 @@ async function anOrder(page, client) {
   return new URL(page.url()).pathname.split("/").pop();
 }
 
+/** `iso` as the pages show it: Santiago time, dd-mm-aaaa HH:MM. */
+function santiago(iso) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: "America/Santiago",
+      day: "2-digit",
+      month: "2-digit",
+      year: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(new Date(iso))
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.day}-${parts.month}-${parts.year} ${parts.hour}:${parts.minute}`;
+}
+
 test("deleting an order asks in place: No keeps it, Yes deletes it", async () => {
   const { page } = faena;
   const number = await anOrder(page, "Ferretería Los Aromos");
+  // Its time is shown in Santiago time, not as the API's UTC.
+  const order = await (await page.request.get(`/api/orders/${number}`)).json();
+  assert.match(order.created_at, /Z$/);
+  await page.getByText(santiago(order.created_at), { exact: false }).first().waitFor();
 
   const asked = [];
   page.once("dialog", (d) => {
