@@ -186,9 +186,11 @@ async fn stream_events(
                 Some(Signal::Event(_)) => {}
                 Some(Signal::Resync) => yield Ok(Bytes::from_static(SSE_RESYNC)),
                 Some(Signal::Access(change)) if change.concerns(&principal) => {
-                    match still_reads(&state, &credential, &topics).await {
-                        Some(now) => principal = now,
-                        None => break,
+                    match recheck(&state, &credential).await {
+                        Some(now) if topics.iter().all(|t| check_topic(&state, &now, t).is_ok()) => {
+                            principal = now;
+                        }
+                        _ => break,
                     }
                 }
                 Some(Signal::Access(_)) => {}
@@ -207,22 +209,14 @@ async fn stream_events(
     Ok(response)
 }
 
-/// The caller behind `credential` as it stands now, if it still may read
-/// every one of `topics`; `None` ends the stream (also when the check
-/// itself fails: a stream is not kept open on an unverified access).
-async fn still_reads(
-    state: &AppState,
-    credential: &Credential,
-    topics: &BTreeSet<String>,
-) -> Option<Principal> {
-    match reauthorize(state, credential).await {
-        Ok(Some(p)) if topics.iter().all(|t| check_topic(state, &p, t).is_ok()) => Some(p),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "stream access could not be checked again; stream ended");
-            None
-        }
-    }
+/// The caller behind a stream's `credential` as it stands now; `None`
+/// ends the stream, also when the check itself fails: a stream is not kept
+/// open on an unverified access.
+async fn recheck(state: &AppState, credential: &Credential) -> Option<Principal> {
+    reauthorize(state, credential).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "stream access could not be checked again; stream ended");
+        None
+    })
 }
 
 /// A message from a WebSocket client.
@@ -414,15 +408,12 @@ async fn run_socket(
                     }
                     Some(Signal::Resync) => true,
                     Some(Signal::Access(change)) if change.concerns(&principal) => {
-                        match reauthorize(&state, &credential).await {
-                            Ok(Some(now)) => {
+                        match recheck(&state, &credential).await {
+                            Some(now) => {
                                 principal = now;
                                 narrow(&state, &principal, locale, &mut topics, &mut socket).await
                             }
-                            outcome => {
-                                if let Err(e) = outcome {
-                                    tracing::warn!(error = %e, "stream access could not be checked again; stream ended");
-                                }
+                            None => {
                                 close(&mut socket, POLICY, "access_revoked").await;
                                 false
                             }

@@ -64,6 +64,22 @@ impl Api {
         res.json().await.unwrap()
     }
 
+    /// Queues a test mail to `prueba-<n>@faena.test` for each `n`; their ids.
+    async fn test_mails(&self, numbers: std::ops::Range<u32>) -> Vec<String> {
+        let mut ids = Vec::new();
+        for n in numbers {
+            let mail = self
+                .post(
+                    "/api/mail/test",
+                    json!({"to": format!("prueba-{n}@faena.test")}),
+                    StatusCode::ACCEPTED,
+                )
+                .await;
+            ids.push(mail["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    }
+
     /// A client and an order for it; the order number (its creation queues
     /// an `order.created` webhook).
     async fn an_order(&self) -> String {
@@ -158,17 +174,7 @@ async fn mail_and_webhooks_acknowledged_before_kill_9_go_out_once() {
         StatusCode::CREATED,
     )
     .await;
-    let mut mails = Vec::new();
-    for n in 0..3 {
-        let mail = api
-            .post(
-                "/api/mail/test",
-                json!({"to": format!("prueba-{n}@faena.test")}),
-                StatusCode::ACCEPTED,
-            )
-            .await;
-        mails.push(mail["id"].as_str().unwrap().to_owned());
-    }
+    let mails = api.test_mails(0..3).await;
     api.an_order().await;
     api.an_order().await;
     kill_9(running).await;
@@ -189,17 +195,7 @@ async fn mail_and_webhooks_acknowledged_before_kill_9_go_out_once() {
 
     // 2. Sent and recorded: two more of each; once the server says they
     //    are sent, it is killed, and the restart sends nothing again.
-    let mut more = Vec::new();
-    for n in 3..5 {
-        let mail = api
-            .post(
-                "/api/mail/test",
-                json!({"to": format!("prueba-{n}@faena.test")}),
-                StatusCode::ACCEPTED,
-            )
-            .await;
-        more.push(mail["id"].as_str().unwrap().to_owned());
-    }
+    let more = api.test_mails(3..5).await;
     api.an_order().await;
     api.an_order().await;
     for id in &more {

@@ -278,17 +278,18 @@ async fn an_order_change_reaches_subscribers_on_another_replica() {
     }
 }
 
-#[tokio::test]
-async fn an_order_change_reaches_subscribers_on_another_replica_through_redis() {
+/// Two nodes whose realtime bus is Redis, on a channel of their own (so
+/// tests running at once do not hear each other); `None`, outside CI,
+/// without FAENA_TEST_REDIS_URL.
+async fn redis_replicas(what: &str) -> Option<(TestApp, TestApp)> {
     let Some(redis) = faena_testkit::redis_url() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "FAENA_TEST_REDIS_URL must be set in CI: the Redis fan-out is not tested otherwise"
         );
-        println!("note: FAENA_TEST_REDIS_URL is not set; the Redis fan-out test did not run");
-        return;
+        println!("note: FAENA_TEST_REDIS_URL is not set; {what} did not run");
+        return None;
     };
-    // A channel of its own, so tests running at once do not hear each other.
     let channel = format!("faena_test_{}", uuid::Uuid::now_v7().simple());
     let app = TestApp::with_config(|c| {
         c.redis.url = redis.into();
@@ -296,6 +297,14 @@ async fn an_order_change_reaches_subscribers_on_another_replica_through_redis() 
     })
     .await;
     let replica = app.replica().await;
+    Some((app, replica))
+}
+
+#[tokio::test]
+async fn an_order_change_reaches_subscribers_on_another_replica_through_redis() {
+    let Some((app, replica)) = redis_replicas("the Redis fan-out test").await else {
+        return;
+    };
     assert_eq!(app.state.realtime().bus(), BusKind::Redis);
     assert_eq!(replica.state.realtime().bus(), BusKind::Redis);
     assert!(app.state.realtime().wait_connected(WAIT).await);
@@ -636,21 +645,9 @@ async fn open_streams_end_or_narrow_when_access_changes() {
 
 #[tokio::test]
 async fn open_streams_follow_access_changes_through_redis() {
-    let Some(redis) = faena_testkit::redis_url() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "FAENA_TEST_REDIS_URL must be set in CI: the Redis fan-out is not tested otherwise"
-        );
-        println!("note: FAENA_TEST_REDIS_URL is not set; the Redis access test did not run");
+    let Some((app, replica)) = redis_replicas("the Redis access test").await else {
         return;
     };
-    let channel = format!("faena_test_{}", uuid::Uuid::now_v7().simple());
-    let app = TestApp::with_config(|c| {
-        c.redis.url = redis.into();
-        c.redis.channel = channel;
-    })
-    .await;
-    let replica = app.replica().await;
     assert!(app.state.realtime().wait_connected(WAIT).await);
     assert_streams_follow_access(&app, &replica).await;
 }
