@@ -6,13 +6,13 @@ use faena_platform::crypto::KeyRing;
 use faena_platform::demo::{
     BUSINESSES, COMUNAS, DemoRng, FIRST_NAMES, LAST_NAMES, LEGAL_FORMS, STREETS, slug,
 };
-use faena_platform::types::Rut;
+use faena_platform::types::{Email, Rut};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set};
 use uuid::Uuid;
 
-use crate::clients::TaxId;
-use crate::clients::service::tax_index;
+use crate::clients::service::encrypt_fields;
 use crate::clients::store::client;
+use crate::clients::{ClientData, TaxId};
 
 /// Adds `n` clients; returns their ids.
 pub async fn generate(
@@ -54,29 +54,27 @@ pub async fn generate(
             let phone = format!("+56 9 {} {}", rng.range(1000, 9999), rng.range(1000, 9999));
             let address = format!("{} {}", rng.pick(STREETS), rng.range(10, 9999));
             let email = format!("{email_local}.{tag}{i}@ejemplo.cl");
-            let tax = TaxId::Rut(rut);
+            let data = ClientData {
+                name,
+                email: Email::parse("email", &email)
+                    .map_err(|e| DbErr::Custom(format!("demo email {email}: {}", e.code)))?,
+                phone: Some(phone),
+                address: Some(address),
+                comuna: Some(comuna.to_owned()),
+                city: Some(city.to_owned()),
+                tax_id: Some(TaxId::Rut(rut)),
+                notes: None,
+            };
             let now = Utc::now();
-            rows.push(client::ActiveModel {
+            let mut row = client::ActiveModel {
                 id: Set(id),
-                name: Set(name),
-                email_key: Set(email.clone()),
-                email: Set(email),
-                phone: Set(Some(keys.encrypt(&phone, &format!("clients.phone:{id}")))),
-                address: Set(Some(
-                    keys.encrypt(&address, &format!("clients.address:{id}")),
-                )),
-                comuna: Set(Some(comuna.to_owned())),
-                city: Set(Some(city.to_owned())),
-                tax_country: Set(Some("CL".to_owned())),
-                tax_id: Set(Some(
-                    keys.encrypt(&tax.display(), &format!("clients.tax_id:{id}")),
-                )),
-                tax_id_index: Set(Some(tax_index(keys, &tax))),
-                notes: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
                 version: Set(1),
-            });
+                ..Default::default()
+            };
+            encrypt_fields(keys, id, &data, &mut row);
+            rows.push(row);
             ids.push(id);
         }
         client::Entity::insert_many(rows).exec(&txn).await?;

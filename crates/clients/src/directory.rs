@@ -43,7 +43,11 @@ impl Directory for ClientDirectory {
         q: &str,
         limit: u64,
     ) -> Result<Vec<Uuid>, DbErr> {
-        Ok(store::list(db, Some(q), None, None, limit)
+        let search = store::Search {
+            terms: faena_platform::text::terms(q),
+            ..Default::default()
+        };
+        Ok(store::list(db, &search, None, None, limit)
             .await?
             .into_iter()
             .map(|m| m.id)
@@ -60,9 +64,15 @@ impl Directory for ClientDirectory {
             .select_only()
             .column(Column::Id)
             .column(Column::Name)
-            .order_by_asc(Column::Name);
-        if let Some(q) = q.map(str::trim).filter(|s| !s.is_empty()) {
-            query = query.filter(Column::Name.like(format!("%{q}%")));
+            .order_by_asc(Column::SortKey)
+            .order_by_asc(Column::Id);
+        for term in faena_platform::text::terms(q.unwrap_or_default()) {
+            query = query.filter(
+                Column::SearchText.like(
+                    sea_orm::sea_query::LikeExpr::new(faena_platform::text::like_pattern(&term))
+                        .escape('\\'),
+                ),
+            );
         }
         query.limit(limit).into_tuple().all(db).await
     }

@@ -88,6 +88,18 @@ impl Module for ClientsModule {
         })
     }
 
+    fn jobs(&self) -> Vec<faena_platform::jobs::JobType> {
+        vec![faena_platform::jobs::JobType::of::<
+            clients::service::IndexPhones,
+        >()]
+    }
+
+    fn start_jobs(&self) -> Vec<faena_platform::jobs::StartJob> {
+        vec![faena_platform::jobs::StartJob::of(
+            &clients::service::IndexPhones::default(),
+        )]
+    }
+
     fn directories(&self) -> Vec<Box<dyn faena_platform::directory::Directory>> {
         vec![Box::new(directory::ClientDirectory)]
     }

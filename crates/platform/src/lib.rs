@@ -31,6 +31,7 @@ pub mod routes;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 pub mod types;
 pub mod ui;
 pub mod webhooks;

@@ -87,6 +87,12 @@ pub trait Module: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Jobs enqueued each time a server starts (say, indexing rows an
+    /// upgrade added a column for); idempotent, one live copy per kind.
+    fn start_jobs(&self) -> Vec<crate::jobs::StartJob> {
+        Vec::new()
+    }
+
     /// Cron-like schedules of this module's jobs.
     fn schedules(&self) -> Vec<crate::jobs::Schedule> {
         Vec::new()

@@ -189,7 +189,14 @@ pub fn assemble(
     let mut schedules = faena_platform::housekeeping::schedules();
     schedules.extend(faena_platform::backup::schedules(&config.backup)?);
     schedules.extend(modules.iter().flat_map(|m| m.schedules()));
-    let mut jobs = faena_platform::jobs::Registry::new(job_types, schedules)?;
+    // What a previous process that died mid-upload left in the file store
+    // goes at start (once its grace period has passed), not at night.
+    let mut start_jobs = vec![faena_platform::jobs::StartJob::of(
+        &faena_platform::files::sweep::SweepOrphans::default(),
+    )];
+    start_jobs.extend(modules.iter().flat_map(|m| m.start_jobs()));
+    let mut jobs =
+        faena_platform::jobs::Registry::new(job_types, schedules)?.with_start_jobs(start_jobs)?;
     if config.jobs.storage == faena_platform::config::JobStorage::Redis {
         let url = config.redis.url().ok_or_else(|| {
             anyhow::anyhow!("jobs.storage is redis but redis.url (FAENA_REDIS_URL) is not set")

@@ -50,20 +50,8 @@ pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
         Duration::from_secs(app.state.config().audit.seal_interval_secs.max(1)),
     );
 
-    // What a previous process that died mid-upload left in the file store
-    // goes now (once its grace period has passed), not at night.
-    let sweep = faena_platform::jobs::Enqueue {
-        dedup_key: Some("files.sweep".into()),
-        ..Default::default()
-    };
-    if let Err(e) = faena_platform::jobs::enqueue(
-        app.state.db(),
-        &faena_platform::files::sweep::SweepOrphans::default(),
-        sweep,
-    )
-    .await
-    {
-        tracing::warn!(error = %e, "could not enqueue the file store sweep");
+    if let Err(e) = app.state.jobs().enqueue_start_jobs(app.state.db()).await {
+        tracing::warn!(error = %e, "could not enqueue the start jobs");
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);

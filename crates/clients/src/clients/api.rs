@@ -32,7 +32,9 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ClientFilter {
-    /// Searches name and email.
+    /// Searches name, email, comuna and city ignoring case and accents
+    /// (every word must appear), and finds a client by RUT in any format
+    /// or by phone (eight digits or more).
     pub q: Option<String>,
     /// Exact tax id (a RUT in any format), found through its blind index.
     pub tax_id: Option<String>,
@@ -40,8 +42,9 @@ pub struct ClientFilter {
     pub tax_country: Option<String>,
 }
 
-/// Clients by name: the position is the last one's (name, id).
-const CLIENTS: List<(String, Uuid)> = List::new("clients.clients");
+/// Clients in Spanish name order: the position is the last one's (sort
+/// key, id).
+const CLIENTS: List<(String, Uuid)> = List::new("clients.by_name");
 
 pub async fn search(
     state: &AppState,
@@ -59,13 +62,13 @@ pub async fn search(
     errors.finish()?;
     let rows = store::list(
         state.db(),
-        f.q.as_deref(),
+        &service::search(state.keys(), f.q.as_deref()),
         index.as_deref(),
         cursor,
         limit + 1,
     )
     .await?;
-    let page = CLIENTS.page(rows, limit, |m| (m.name.clone(), m.id));
+    let page = CLIENTS.page(rows, limit, |m| (m.sort_key.clone(), m.id));
     Ok(Page {
         items: service::summaries(state, page.items).await?,
         next_cursor: page.next_cursor,

@@ -68,6 +68,25 @@ impl TaxId {
     }
 }
 
+/// The folded text a search looks in: name, email, comuna and city (the
+/// encrypted fields are found through their blind indexes instead).
+pub fn search_text(name: &str, email: &str, comuna: Option<&str>, city: Option<&str>) -> String {
+    faena_platform::text::search_text([
+        name,
+        email,
+        comuna.unwrap_or_default(),
+        city.unwrap_or_default(),
+    ])
+}
+
+/// What the phone's blind index is computed over: its last eight digits,
+/// so `+56 9 8765 4321`, `987654321` and `8765 4321` find the same client
+/// (all of them when it has fewer).
+pub fn phone_index_input(phone: &str) -> String {
+    let digits = faena_platform::text::digits(phone);
+    digits[digits.len().saturating_sub(8)..].to_owned()
+}
+
 /// What a client sends to create or replace a client.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -53,6 +53,31 @@ fn aad(column: &str, id: Uuid) -> String {
 }
 
 pub const TAX_INDEX: &str = "clients.tax_id";
+pub const PHONE_INDEX: &str = "clients.phone";
+
+pub fn phone_index(keys: &KeyRing, phone: &str) -> String {
+    keys.blind_index(PHONE_INDEX, &super::phone_index_input(phone))
+}
+
+/// What a search box's text can mean: words of a name, email, comuna or
+/// city; a RUT in any format; a phone (eight digits or more, no letters).
+pub fn search(keys: &KeyRing, q: Option<&str>) -> store::Search {
+    let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
+        return store::Search::default();
+    };
+    let tax_id_index = faena_platform::types::Rut::parse("q", q)
+        .ok()
+        .map(|rut| tax_index(keys, &TaxId::Rut(rut)));
+    let digits = faena_platform::text::digits(q);
+    let phone_like = digits.len() >= 8
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')' | '.'));
+    store::Search {
+        terms: faena_platform::text::terms(q),
+        tax_id_index,
+        phone_index: phone_like.then(|| phone_index(keys, q)),
+    }
+}
 
 pub fn tax_index(keys: &KeyRing, tax_id: &TaxId) -> String {
     keys.blind_index(TAX_INDEX, &tax_id.index_input())
@@ -145,7 +170,14 @@ pub async fn summaries(state: &AppState, rows: Vec<Model>) -> AppResult<Vec<Clie
         .collect())
 }
 
-fn encrypt_fields(keys: &KeyRing, id: Uuid, data: &ClientData, active: &mut client::ActiveModel) {
+/// Sets every stored column of `data`: ciphertexts, blind indexes and
+/// search columns.
+pub(crate) fn encrypt_fields(
+    keys: &KeyRing,
+    id: Uuid,
+    data: &ClientData,
+    active: &mut client::ActiveModel,
+) {
     let enc =
         |v: &Option<String>, column: &str| v.as_ref().map(|p| keys.encrypt(p, &aad(column, id)));
     active.phone = Set(enc(&data.phone, "phone"));
@@ -156,6 +188,14 @@ fn encrypt_fields(keys: &KeyRing, id: Uuid, data: &ClientData, active: &mut clie
         .map(|t| keys.encrypt(&t.display(), &aad("tax_id", id))));
     active.tax_id_index = Set(data.tax_id.as_ref().map(|t| tax_index(keys, t)));
     active.tax_country = Set(data.tax_id.as_ref().map(|t| t.country().to_owned()));
+    active.phone_index = Set(data.phone.as_deref().map(|p| phone_index(keys, p)));
+    active.search_text = Set(super::search_text(
+        &data.name,
+        data.email.as_str(),
+        data.comuna.as_deref(),
+        data.city.as_deref(),
+    ));
+    active.sort_key = Set(faena_platform::text::sort_key(&data.name));
     active.name = Set(data.name.clone());
     active.email = Set(data.email.as_str().to_owned());
     active.email_key = Set(data.email.key());
@@ -310,4 +350,38 @@ pub async fn delete(state: &AppState, actor: &Actor, id: Uuid, if_match: IfMatch
         state.jobs().wake();
     }
     Ok(())
+}
+
+/// Fills the phone index of clients written before it existed (the
+/// migration that added it could not, not holding the key ring). Runs at
+/// every start; a no-op once done.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct IndexPhones {}
+
+#[async_trait::async_trait]
+impl faena_platform::jobs::Job for IndexPhones {
+    const NAME: &'static str = "clients.index_phones";
+
+    async fn run(self, ctx: &faena_platform::jobs::JobContext) -> anyhow::Result<()> {
+        let state = &ctx.state;
+        loop {
+            let rows = store::missing_phone_index(state.db(), 200).await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for m in rows {
+                let Some(phone) = decrypt(state.keys(), &m.phone, "phone", m.id)? else {
+                    continue;
+                };
+                Entity::update_many()
+                    .col_expr(
+                        Column::PhoneIndex,
+                        sea_orm::sea_query::Expr::value(phone_index(state.keys(), &phone)),
+                    )
+                    .filter(Column::Id.eq(m.id))
+                    .exec(state.db())
+                    .await?;
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Persistence of clients: the entity and its queries, nothing else.
 
-use sea_orm::sea_query::{Expr, Func};
+use faena_platform::text;
+use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -31,6 +32,12 @@ pub mod client {
         /// Blind index of the tax id.
         pub tax_id_index: Option<String>,
         pub notes: Option<String>,
+        /// Folded name, email, comuna and city (`platform::text`).
+        pub search_text: String,
+        /// The name's Spanish sort key.
+        pub sort_key: String,
+        /// Blind index of the phone's last eight digits.
+        pub phone_index: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub version: i32,
@@ -60,37 +67,76 @@ pub async fn email_taken(
     Ok(q.one(db).await?.is_some())
 }
 
-/// A page of clients ordered by name then id, after `cursor` (name, id),
-/// optionally matching `q` in name or email.
+/// What a search matches: every term in the folded text, or one of the
+/// blind indexes the search text could be (a RUT, a phone).
+#[derive(Debug, Default, Clone)]
+pub struct Search {
+    pub terms: Vec<String>,
+    pub tax_id_index: Option<String>,
+    pub phone_index: Option<String>,
+}
+
+impl Search {
+    fn condition(&self) -> Option<Condition> {
+        if self.terms.is_empty() {
+            return None;
+        }
+        let mut words = Condition::all();
+        for term in &self.terms {
+            words = words
+                .add(Column::SearchText.like(LikeExpr::new(text::like_pattern(term)).escape('\\')));
+        }
+        let mut any = Condition::any().add(words);
+        if let Some(index) = &self.tax_id_index {
+            any = any.add(Column::TaxIdIndex.eq(index.clone()));
+        }
+        if let Some(index) = &self.phone_index {
+            any = any.add(Column::PhoneIndex.eq(index.clone()));
+        }
+        Some(any)
+    }
+}
+
+/// A page of clients in Spanish name order (sort key, then id), after
+/// `cursor`, matching `search` and, when given, exactly `tax_id_index`.
 pub async fn list(
     db: &impl ConnectionTrait,
-    q: Option<&str>,
+    search: &Search,
     tax_id_index: Option<&str>,
     cursor: Option<(String, Uuid)>,
     limit: u64,
 ) -> Result<Vec<Model>, DbErr> {
     let mut query = Entity::find()
-        .order_by_asc(Column::Name)
+        .order_by_asc(Column::SortKey)
         .order_by_asc(Column::Id);
-    if let Some(text) = q.map(str::trim).filter(|s| !s.is_empty()) {
-        let like = format!("%{}%", text.to_lowercase());
-        query = query.filter(
-            Condition::any()
-                .add(Expr::expr(Func::lower(Expr::col(Column::Name))).like(like.clone()))
-                .add(Column::EmailKey.like(like)),
-        );
+    if let Some(condition) = search.condition() {
+        query = query.filter(condition);
     }
     if let Some(index) = tax_id_index {
         query = query.filter(Column::TaxIdIndex.eq(index));
     }
-    if let Some((name, id)) = cursor {
+    if let Some((key, id)) = cursor {
         query = query.filter(
-            Condition::any().add(Column::Name.gt(name.clone())).add(
+            Condition::any().add(Column::SortKey.gt(key.clone())).add(
                 Condition::all()
-                    .add(Column::Name.eq(name))
+                    .add(Column::SortKey.eq(key))
                     .add(Column::Id.gt(id)),
             ),
         );
     }
     query.limit(limit).all(db).await
+}
+
+/// Clients with a phone but no phone index (written before it existed).
+pub async fn missing_phone_index(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::Phone.is_not_null())
+        .filter(Column::PhoneIndex.is_null())
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }

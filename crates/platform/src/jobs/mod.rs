@@ -233,6 +233,26 @@ pub struct Registry {
     /// Set by `wake`: the outbox has rows for the Redis storage.
     relay_hint: Arc<std::sync::atomic::AtomicBool>,
     redis: Option<Arc<redis_store::RedisStore>>,
+    at_start: Arc<Vec<StartJob>>,
+}
+
+/// Work a server enqueues each time it starts (catching up on what an
+/// upgrade or a crash left undone); one live copy across replicas.
+#[derive(Clone, Debug)]
+pub struct StartJob {
+    kind: &'static str,
+    payload: Value,
+    max_attempts: u32,
+}
+
+impl StartJob {
+    pub fn of<J: Job>(job: &J) -> Self {
+        StartJob {
+            kind: J::NAME,
+            payload: serde_json::to_value(job).unwrap_or(Value::Null),
+            max_attempts: policy_of::<J>().max_attempts,
+        }
+    }
 }
 
 impl Registry {
@@ -254,7 +274,33 @@ impl Registry {
             wake: Arc::new(Notify::new()),
             relay_hint: Arc::default(),
             redis: None,
+            at_start: Arc::default(),
         })
+    }
+
+    /// The jobs `enqueue_start_jobs` enqueues; each must be a known kind.
+    pub fn with_start_jobs(mut self, jobs: Vec<StartJob>) -> anyhow::Result<Self> {
+        if let Some(j) = jobs.iter().find(|j| !self.types.contains_key(j.kind)) {
+            anyhow::bail!("start job of unknown job type `{}`", j.kind);
+        }
+        self.at_start = Arc::new(jobs);
+        Ok(self)
+    }
+
+    /// Enqueues the start jobs, each deduplicated by its kind, so several
+    /// replicas starting together queue one of each.
+    pub async fn enqueue_start_jobs(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        for j in self.at_start.iter() {
+            let options = Enqueue {
+                dedup_key: Some(format!("start:{}", j.kind)),
+                ..Default::default()
+            };
+            enqueue_raw(db, j.kind, j.payload.clone(), j.max_attempts, options).await?;
+        }
+        if !self.at_start.is_empty() {
+            self.wake();
+        }
+        Ok(())
     }
 
     /// Keeps jobs in Redis (`jobs.storage = "redis"`); the database table

@@ -505,7 +505,7 @@ pub async fn search(
     let mut filter = store::Filter::parse(f, forced_status, before, limit + 1, &mut errors);
     errors.finish()?;
     if let (Some(q), Some(dir)) = (f.search(), state.directory("client")) {
-        filter.client_ids = Some(dir.search(state.db(), q, 200).await?);
+        filter.client_ids = Some(dir.search(state.db(), q, 1000).await?);
     }
     let rows = store::list(state.db(), &filter).await?;
     let Page {

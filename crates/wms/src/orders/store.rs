@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use faena_platform::auth::Actor;
+use faena_platform::text;
 use faena_platform::{FieldError, FieldErrors};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -175,7 +176,8 @@ pub struct OrderFilter {
     pub from: Option<String>,
     /// Created before this day (inclusive) or instant (exclusive).
     pub to: Option<String>,
-    /// Searches the order number and the client's name.
+    /// Searches the order number, any line's SKU and the client's name
+    /// (ignoring case and accents).
     pub q: Option<String>,
 }
 
@@ -257,17 +259,23 @@ pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<order::Mo
     if let Some(id) = f.client_id {
         q = q.filter(C::ClientId.eq(id));
     }
-    match (&f.number_like, &f.client_ids) {
-        (Some(n), Some(ids)) => {
-            q = q.filter(
-                Condition::any()
-                    .add(C::Number.like(format!("%{n}%")))
-                    .add(C::ClientId.is_in(ids.clone())),
-            );
+    if let Some(n) = &f.number_like {
+        // The number, any line's SKU, or a client the directory found.
+        let pattern = LikeExpr::new(text::like_pattern(n)).escape('\\');
+        let skus = Query::select()
+            .column(line::Column::OrderId)
+            .from(line::Entity)
+            .and_where(Expr::expr(Func::upper(Expr::col(line::Column::Sku))).like(pattern.clone()))
+            .to_owned();
+        let mut any = Condition::any()
+            .add(C::Number.like(pattern))
+            .add(C::Id.in_subquery(skus));
+        if let Some(ids) = f.client_ids.as_ref().filter(|ids| !ids.is_empty()) {
+            any = any.add(C::ClientId.is_in(ids.clone()));
         }
-        (Some(n), None) => q = q.filter(C::Number.like(format!("%{n}%"))),
-        (None, Some(ids)) => q = q.filter(C::ClientId.is_in(ids.clone())),
-        (None, None) => {}
+        q = q.filter(any);
+    } else if let Some(ids) = &f.client_ids {
+        q = q.filter(C::ClientId.is_in(ids.clone()));
     }
     if let Some(from) = f.from {
         q = q.filter(C::CreatedAt.gte(from));

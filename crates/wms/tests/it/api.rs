@@ -447,6 +447,22 @@ async fn filters_search_pages_and_csv() {
             .unwrap()
             .starts_with(&format!("{b},Bazar Norte,"))
     );
+    // The client's name without its accent, and a line's SKU in any case.
+    let count = |v: Value| v["items"].as_array().unwrap().len();
+    assert_eq!(count(admin.get("/api/orders?q=ferreteria").await.json()), 3);
+    let with_sku = admin
+        .post_json(
+            "/api/orders",
+            &json!({"client_id": other, "lines": [{"sku": "CAB-10_X", "description": "Cable", "quantity": 1}]}),
+        )
+        .await
+        .json();
+    let by_sku = admin.get("/api/orders?q=cab-10").await.json();
+    assert_eq!(by_sku["items"][0]["number"], with_sku["number"]);
+    assert_eq!(count(by_sku), 1);
+    // `_` is the character, not "any one".
+    assert_eq!(count(admin.get("/api/orders?q=10_x").await.json()), 1);
+    assert_eq!(count(admin.get("/api/orders?q=tor_m8").await.json()), 0);
 }
 
 #[tokio::test]
