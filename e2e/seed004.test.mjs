@@ -40,29 +40,35 @@ test("a client, an order, its delivery and its return", async () => {
   await page.getByText("Orden creada.").waitFor();
   assert.match(await page.locator("h1 .badge").innerText(), /Recibida/);
 
-  // Through the warehouse, one step at a time.
-  for (const status of ["En preparación", "En embalaje", "Despachada", "Entregada"]) {
-    await page.getByLabel("Nuevo estado").selectOption({ label: status });
-    await page.getByRole("button", { name: "Aplicar" }).click();
+  // Through the warehouse, one step at a time: each next step is a button.
+  for (const [button, status] of [
+    ["Comenzar preparación", "En preparación"],
+    ["Pasar a embalaje", "En embalaje"],
+    ["Despachar", "Despachada"],
+    ["Marcar como entregada", "Entregada"],
+  ]) {
+    await page.getByRole("button", { name: button }).click();
     await page.getByText("Estado actualizado.").waitFor();
     assert.equal(await page.locator("h1 .badge").innerText(), status);
   }
+  // Only what may follow is offered.
+  assert.equal(await page.getByRole("button", { name: "Despachar" }).count(), 0);
 
-  // Returned: the reason field is there and required once "Devuelta" is chosen.
+  // Returned: the return form opens with its reason required.
+  await page.locator("summary", { hasText: "Registrar devolución" }).click();
   const reason = page.getByLabel("Razón de la devolución");
-  await page.getByLabel("Nuevo estado").selectOption({ label: "Devuelta" });
   assert.ok(await reason.isVisible(), "the reason field shows for a return");
   assert.equal(await reason.evaluate((el) => el.required), true);
   // Without the browser's check, the server still refuses an empty reason.
   await reason.evaluate((el) => (el.required = false));
-  await page.getByRole("button", { name: "Aplicar" }).click();
+  await page.getByRole("button", { name: "Confirmar devolución" }).click();
   await page.locator(".field-error").first().waitFor();
   assert.equal(await page.locator("h1 .badge").innerText(), "Entregada");
+  assert.ok(await reason.isVisible(), "the return form stays open with its error");
 
-  await page.getByLabel("Nuevo estado").selectOption({ label: "Devuelta" });
   await page.getByLabel("Motivo").selectOption({ index: 1 });
   await page.getByLabel("Razón de la devolución").fill("Llegaron 50 tornillos oxidados");
-  await page.getByRole("button", { name: "Aplicar" }).click();
+  await page.getByRole("button", { name: "Confirmar devolución" }).click();
   await page.getByText("Estado actualizado.").waitFor();
   assert.equal(await page.locator("h1 .badge").innerText(), "Devuelta");
 

@@ -4,6 +4,8 @@
 //! Modules add their own templates and extend `layout.html`; every text goes
 //! through `t("key", name=value)`, so there is one translation mechanism.
 
+pub mod list;
+
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;

@@ -68,6 +68,10 @@ impl Module for WmsModule {
                 include_str!("../templates/orders/list.html"),
             ),
             (
+                "orders/macros.html",
+                include_str!("../templates/orders/macros.html"),
+            ),
+            (
                 "orders/returns.html",
                 include_str!("../templates/orders/returns.html"),
             ),

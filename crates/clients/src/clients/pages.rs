@@ -2,7 +2,7 @@
 //! and delete with confirmation. They call the same service as the API.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use faena_platform::auth::{Access, Actor, Pages};
 use faena_platform::http::Query;
@@ -16,10 +16,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::ClientInput;
-use super::api::{ClientFilter, search};
+use super::api::{ClientFilter, LIST, list_page};
 use super::service::{self, Change};
 use crate::perms;
-use faena_platform::http::pagination::PageQuery;
+use faena_platform::ui::list::ListRequest;
 
 pub fn pages() -> Pages {
     let read = || Access::perm(perms::CLIENTS_READ);
@@ -46,30 +46,27 @@ pub fn pages() -> Pages {
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     q: Option<String>,
-    cursor: Option<String>,
     ok: Option<String>,
 }
 
 async fn list(
     State(state): State<AppState>,
     page: PageContext,
+    RawQuery(raw): RawQuery,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Html<String>> {
+    let mut request = ListRequest::parse(&LIST, raw.as_deref())?;
     let filter = ClientFilter {
         q: q.q.clone(),
         ..ClientFilter::default()
     };
-    let paging = PageQuery {
-        limit: None,
-        cursor: q.cursor.clone(),
-    };
-    let result = search(&state, &filter, &paging).await?;
+    let (clients, total) = list_page(&state, &filter, &mut request).await?;
     render_page(
         &state,
         "clients/list.html",
         &page,
         context! {
-            clients => result.items, next_cursor => result.next_cursor, q => q.q.unwrap_or_default(), ok => q.ok,
+            clients => clients, list => request.view(total), q => q.q.unwrap_or_default(), ok => q.ok,
             can_write => page.can(perms::CLIENTS_WRITE),
         },
     )

@@ -4,7 +4,7 @@ use faena_platform::text;
 use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -97,6 +97,19 @@ impl Search {
     }
 }
 
+/// The clients matching `search` and, when given, exactly
+/// `tax_id_index`, unordered.
+pub fn select(search: &Search, tax_id_index: Option<&str>) -> Select<Entity> {
+    let mut query = Entity::find();
+    if let Some(condition) = search.condition() {
+        query = query.filter(condition);
+    }
+    if let Some(index) = tax_id_index {
+        query = query.filter(Column::TaxIdIndex.eq(index));
+    }
+    query
+}
+
 /// A page of clients in Spanish name order (sort key, then id), after
 /// `cursor`, matching `search` and, when given, exactly `tax_id_index`.
 pub async fn list(
@@ -106,15 +119,9 @@ pub async fn list(
     cursor: Option<(String, Uuid)>,
     limit: u64,
 ) -> Result<Vec<Model>, DbErr> {
-    let mut query = Entity::find()
+    let mut query = select(search, tax_id_index)
         .order_by_asc(Column::SortKey)
         .order_by_asc(Column::Id);
-    if let Some(condition) = search.condition() {
-        query = query.filter(condition);
-    }
-    if let Some(index) = tax_id_index {
-        query = query.filter(Column::TaxIdIndex.eq(index));
-    }
     if let Some((key, id)) = cursor {
         query = query.filter(
             Condition::any().add(Column::SortKey.gt(key.clone())).add(

@@ -410,6 +410,52 @@ async fn search_forgives_accents_and_finds_ruts_phones_and_comunas() {
         names(admin.get(&next).await.json()),
         ["Núñez SpA", "Tomás Torres González", "Zapata Hermanos"]
     );
+
+    // The CSV export honours the search and the list's order.
+    let csv = admin.get("/api/clients/export.csv?q=nunoa").await;
+    csv.assert_status(StatusCode::OK);
+    let text = csv.text();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows[0].contains("Nombre;Correo electrónico;Comuna"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].starts_with("Tomás Torres González;tomas@x.cl;Ñuñoa;"),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        !text.contains("76.086.428-5") && !text.contains("8765"),
+        "no personal data"
+    );
+    let all = admin
+        .get("/api/clients/export.csv?sort=name&dir=desc")
+        .await
+        .text();
+    let first_names: Vec<&str> = all
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').next().unwrap_or(""))
+        .collect();
+    assert_eq!(first_names.first(), Some(&"Zapata Hermanos"));
+    assert_eq!(first_names.last(), Some(&"Álvarez y Cía. 50%"));
+    assert_eq!(first_names.len(), 7);
+    admin
+        .get("/api/clients/export.csv?sort=phone")
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The page: the total, and the names in reverse Spanish order.
+    let page = admin.get("/clients?sort=name&dir=desc").await.text();
+    assert!(page.contains("Mostrando 1–7 de 7"), "{page}");
+    let at = |name: &str| page.find(name).unwrap_or_else(|| panic!("{name}: {page}"));
+    assert!(at("Zapata Hermanos") < at("Núñez SpA"));
+    assert!(at("Núñez SpA") < at("Nuevo Horizonte"));
+    assert!(at("Alvear Ltda") < at("Álvarez y Cía. 50%"));
+    assert!(page.contains("aria-sort=\"descending\""), "{page}");
 }
 
 /// A client saved before phones were indexed is found by phone once the

@@ -134,14 +134,15 @@ async fn list_order_history(
 }
 
 /// Orders as CSV (UTF-8 with BOM, `;`-separated for spreadsheets set to
-/// Spanish; `delimiter=comma` for `,`), with the list's filters.
+/// Spanish; `delimiter=comma` for `,`), with the list's filters and order.
 #[utoipa::path(get, path = "/api/orders/export.csv", tag = "orders",
     params(super::csv::ExportQuery),
     responses((status = 200, content_type = "text/csv", body = String)))]
 async fn export_orders(
     State(state): State<AppState>,
     page: faena_platform::ui::PageContext,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(q): Query<super::csv::ExportQuery>,
 ) -> AppResult<impl IntoResponse> {
-    super::csv::export(&state, page.locale, q).await
+    super::csv::export(&state, page.locale, uri.query(), q).await
 }

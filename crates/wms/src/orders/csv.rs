@@ -1,12 +1,12 @@
-//! CSV export of orders: the list's filters, read from the database in
-//! pages of 500.
+//! CSV export of orders: the list's filters and order, read from the
+//! database in pages of 500.
 
 use faena_platform::csv::{CsvWriter, Delimiter};
-use faena_platform::http::pagination::PageQuery;
+use faena_platform::ui::list::{ListRequest, ListSpec};
 use faena_platform::{AppResult, AppState, Locale};
 use serde::Deserialize;
 
-use super::service::search;
+use super::service::list_page;
 use super::store::OrderFilter;
 
 /// The list's filters (without paging) and the delimiter. Spelled out:
@@ -18,17 +18,33 @@ pub struct ExportQuery {
     pub client_id: Option<uuid::Uuid>,
     pub from: Option<String>,
     pub to: Option<String>,
-    /// Searches the order number and the client's name.
+    /// Searches the order number, any line's SKU and the client's name.
     pub q: Option<String>,
     /// `semicolon` (default) or `comma`.
     pub delimiter: Option<String>,
+    /// A column of the list (`number`, `status`, `created_at`); default
+    /// `created_at`, newest first.
+    pub sort: Option<String>,
+    /// `asc` or `desc`.
+    pub dir: Option<String>,
 }
+
+/// The list's columns, for the order the export is asked in.
+const EXPORT: ListSpec = ListSpec {
+    path: "/api/orders/export.csv",
+    columns: super::service::LIST_COLUMNS,
+    default_sort: "created_at",
+    default_desc: true,
+    csv: None,
+};
 
 pub async fn export(
     state: &AppState,
     locale: Locale,
+    query: Option<&str>,
     q: ExportQuery,
 ) -> AppResult<axum::response::Response> {
+    let mut request = ListRequest::parse(&EXPORT, query)?;
     let t = |k: &str| state.i18n().t(locale, k, &[]);
     let zone = state.time_zone();
     let at = |d: chrono::DateTime<chrono::Utc>| faena_platform::ui::csv_time(d, zone);
@@ -51,10 +67,11 @@ pub async fn export(
         to: q.to,
         q: q.q,
     };
-    let mut paging = PageQuery::first(500);
+    request.per_page = 500;
+    request.page = 1;
     loop {
-        let page = search(state, &filter, &paging, None).await?;
-        for o in &page.items {
+        let (orders, total) = list_page(state, &filter, &mut request, None).await?;
+        for o in &orders {
             let units: i64 = o.lines.iter().map(|l| i64::from(l.quantity)).sum();
             let row = [
                 o.number.clone(),
@@ -68,10 +85,10 @@ pub async fn export(
             ];
             out.row(row);
         }
-        match page.next_cursor {
-            Some(c) => paging.cursor = Some(c),
-            None => break,
+        if request.page * request.per_page >= total {
+            break;
         }
+        request.page += 1;
     }
     Ok(out.into_download("ordenes.csv"))
 }

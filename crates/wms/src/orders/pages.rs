@@ -4,12 +4,12 @@
 //! edit, delete, and the returns page.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use faena_platform::auth::{Access, Actor, Pages};
 use faena_platform::http::Query;
 use faena_platform::http::etag::IfMatch;
-use faena_platform::http::pagination::PageQuery;
+use faena_platform::ui::list::{ListRequest, ListSpec};
 use faena_platform::ui::{
     ConfirmForm, Confirmation, PageContext, confirm_page, form_errors, render_page, unprocessable,
 };
@@ -18,7 +18,6 @@ use minijinja::context;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::service::search;
 use super::service::{self, NewOrder, OrderUpdate};
 use super::store::OrderFilter;
 use super::{LineInput, ReturnCode, Status};
@@ -56,31 +55,48 @@ struct ListQuery {
     status: Option<String>,
     client_id: Option<Uuid>,
     q: Option<String>,
-    cursor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
     ok: Option<String>,
 }
 
 impl ListQuery {
-    fn paging(&self) -> PageQuery {
-        PageQuery {
-            limit: None,
-            cursor: self.cursor.clone(),
+    fn filter(&self) -> OrderFilter {
+        let given = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        OrderFilter {
+            status: given(&self.status),
+            client_id: self.client_id,
+            q: given(&self.q),
+            from: given(&self.from),
+            to: given(&self.to),
         }
     }
 }
 
+const ORDERS_LIST: ListSpec = ListSpec {
+    path: "/orders",
+    columns: service::LIST_COLUMNS,
+    default_sort: "created_at",
+    default_desc: true,
+    csv: Some("/api/orders/export.csv"),
+};
+
+const RETURNS_LIST: ListSpec = ListSpec {
+    path: "/orders/returns",
+    columns: service::LIST_COLUMNS,
+    default_sort: "created_at",
+    default_desc: true,
+    csv: Some("/api/orders/export.csv?status=returned"),
+};
+
 async fn list(
     State(state): State<AppState>,
     page: PageContext,
+    RawQuery(raw): RawQuery,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Html<String>> {
-    let filter = OrderFilter {
-        status: q.status.clone().filter(|s| !s.is_empty()),
-        client_id: q.client_id,
-        q: q.q.clone(),
-        ..OrderFilter::default()
-    };
-    let result = search(&state, &filter, &q.paging(), None).await?;
+    let mut request = ListRequest::parse(&ORDERS_LIST, raw.as_deref())?;
+    let (orders, total) = service::list_page(&state, &q.filter(), &mut request, None).await?;
     let client_name = match (q.client_id, state.directory("client")) {
         (Some(id), Some(dir)) => dir.names(state.db(), &[id]).await?.remove(&id),
         _ => None,
@@ -90,8 +106,9 @@ async fn list(
         "orders/list.html",
         &page,
         context! {
-            orders => result.items, next_cursor => result.next_cursor, statuses => statuses(),
+            orders => orders, list => request.view(total), statuses => statuses(),
             status => q.status.unwrap_or_default(), q => q.q.unwrap_or_default(), client_id => q.client_id,
+            from => q.from.unwrap_or_default(), to => q.to.unwrap_or_default(),
             client_name => client_name, ok => q.ok, can_write => page.can(perms::ORDERS_WRITE),
         },
     )
@@ -100,12 +117,13 @@ async fn list(
 async fn returns(
     State(state): State<AppState>,
     page: PageContext,
-    Query(q): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> AppResult<Html<String>> {
-    let result = search(
+    let mut request = ListRequest::parse(&RETURNS_LIST, raw.as_deref())?;
+    let (orders, total) = service::list_page(
         &state,
         &OrderFilter::default(),
-        &q.paging(),
+        &mut request,
         Some(Status::Returned),
     )
     .await?;
@@ -113,7 +131,7 @@ async fn returns(
         &state,
         "orders/returns.html",
         &page,
-        context! { orders => result.items, next_cursor => result.next_cursor },
+        context! { orders => orders, list => request.view(total) },
     )
 }
 
@@ -351,6 +369,44 @@ struct StatusForm {
     return_reason: Option<String>,
     return_code: Option<String>,
     version: Option<i32>,
+    /// `yes` once a cancellation was confirmed.
+    confirm: Option<String>,
+}
+
+/// A refused move's words, with the states named as the page names them
+/// (the API's parameters are their codes).
+fn status_message(
+    state: &AppState,
+    page: &PageContext,
+    problem: &faena_platform::Problem,
+) -> String {
+    let t = |key: &str| state.i18n().t(page.locale, key, &[]);
+    let name = |code: &str| t(&format!("status.{code}"));
+    let params: Vec<(&str, String)> = problem
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let v = match *k {
+                "from" | "to" => name(v),
+                "allowed" if Status::parse(v.split(", ").next().unwrap_or("")).is_some() => {
+                    v.split(", ").map(name).collect::<Vec<_>>().join(", ")
+                }
+                _ => v.clone(),
+            };
+            (*k, v)
+        })
+        .collect();
+    let mut message = state
+        .i18n()
+        .t(page.locale, &format!("error.{}", problem.code), &params);
+    let detail = format!("error.{}.detail", problem.code);
+    if state.i18n().has(page.locale, &detail) {
+        message = format!(
+            "{message}. {}",
+            state.i18n().t(page.locale, &detail, &params)
+        );
+    }
+    message
 }
 
 async fn change_status(
@@ -365,6 +421,26 @@ async fn change_status(
             .with("value", &form.status)
             .into());
     };
+    if to == Status::Cancelled && form.confirm.as_deref() != Some("yes") {
+        let order = service::find(&state, &number).await?;
+        let t = |key: &str, params: &[(&str, String)]| state.i18n().t(page.locale, key, params);
+        return confirm_page(
+            &state,
+            &page,
+            &Confirmation {
+                question: t("orders.cancel_confirm", &[("number", order.number.clone())]),
+                detail: Some(t("orders.cancel_detail", &[])),
+                button: t("orders.to.cancelled", &[]),
+                action: format!("/orders/{}/status", order.number),
+                fields: vec![
+                    ("status".into(), "cancelled".into()),
+                    ("version".into(), order.version.to_string()),
+                ],
+                cancel: format!("/orders/{}", order.number),
+                error: None,
+            },
+        );
+    }
     let change = OrderUpdate {
         status: Some(to),
         return_reason: form.return_reason.clone(),
@@ -390,7 +466,7 @@ async fn change_status(
                     AppError::NotFound | AppError::Internal(_) => return Err(e),
                     _ => vec![serde_json::json!({
                         "field": "status",
-                        "message": state.i18n().t(page.locale, &format!("error.{}", problem.code), &problem.params),
+                        "message": status_message(&state, &page, &problem),
                     })],
                 }
             } else {

@@ -7,8 +7,11 @@ use faena_platform::audit::{self, Entry};
 use faena_platform::auth::Actor;
 use faena_platform::http::etag::IfMatch;
 use faena_platform::http::pagination::{List, Page, PageQuery};
+use faena_platform::ui::list::{self, Column, ListRequest};
 use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors, Problem};
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ColumnTrait, IntoSimpleExpr, Order};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -502,17 +505,81 @@ pub async fn search(
 ) -> AppResult<Page<OrderView>> {
     let mut errors = FieldErrors::new();
     let (limit, before) = ORDERS.read(page, &mut errors);
-    let mut filter = store::Filter::parse(f, forced_status, before, limit + 1, &mut errors);
-    errors.finish()?;
-    if let (Some(q), Some(dir)) = (f.search(), state.directory("client")) {
-        filter.client_ids = Some(dir.search(state.db(), q, 1000).await?);
-    }
+    let filter = parse_filter(state, f, forced_status, before, limit + 1, errors).await?;
     let rows = store::list(state.db(), &filter).await?;
     let Page {
         items: rows,
         next_cursor,
         ..
     } = ORDERS.page(rows, limit, |m| (m.created_at, m.id));
+    Ok(Page {
+        items: views(state, rows).await?,
+        next_cursor,
+        next: None,
+    })
+}
+
+/// The columns of the orders list page; `list_page` sorts by these.
+pub const LIST_COLUMNS: &[Column] = &[
+    Column::new("number", "orders.number").sortable(),
+    Column::new("client", "orders.client"),
+    Column::new("status", "orders.status").sortable(),
+    Column::new("units", "orders.units").num(),
+    Column::new("created_at", "orders.created_at").sortable(),
+];
+
+/// A numbered page of orders for the list pages, in the request's order,
+/// with the total.
+pub async fn list_page(
+    state: &AppState,
+    f: &OrderFilter,
+    request: &mut ListRequest,
+    forced_status: Option<Status>,
+) -> AppResult<(Vec<OrderView>, u64)> {
+    use store::order::Column as C;
+    let filter = parse_filter(state, f, forced_status, None, 0, FieldErrors::new()).await?;
+    let dir = || request.order();
+    let mut order: Vec<(SimpleExpr, Order)> = match request.sort {
+        "number" => vec![(C::Number.into_simple_expr(), dir())],
+        // Status in the order of its flow, not of its name.
+        "status" => {
+            let mut flow = Expr::case(C::Status.eq(Status::ALL[0].as_str()), 0);
+            for (i, s) in Status::ALL.iter().enumerate().skip(1) {
+                flow = flow.case(
+                    C::Status.eq(s.as_str()),
+                    i32::try_from(i).unwrap_or(i32::MAX),
+                );
+            }
+            vec![
+                (flow.finally(i32::MAX).into(), dir()),
+                (C::CreatedAt.into_simple_expr(), Order::Desc),
+            ]
+        }
+        _ => vec![(C::CreatedAt.into_simple_expr(), dir())],
+    };
+    order.push((C::Id.into_simple_expr(), dir()));
+    let (rows, total) = list::fetch(state.db(), store::select(&filter), order, request).await?;
+    Ok((views(state, rows).await?, total))
+}
+
+async fn parse_filter(
+    state: &AppState,
+    f: &OrderFilter,
+    forced_status: Option<Status>,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+    mut errors: FieldErrors,
+) -> AppResult<store::Filter> {
+    let mut filter = store::Filter::parse(f, forced_status, before, limit, &mut errors);
+    errors.finish()?;
+    if let (Some(q), Some(dir)) = (f.search(), state.directory("client")) {
+        filter.client_ids = Some(dir.search(state.db(), q, 1000).await?);
+    }
+    Ok(filter)
+}
+
+/// Orders as lists show them: with their lines and their clients' names.
+async fn views(state: &AppState, rows: Vec<order::Model>) -> AppResult<Vec<OrderView>> {
     let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
     let client_ids: Vec<Uuid> = rows.iter().map(|m| m.client_id).collect();
     let mut lines = store::lines_of(state.db(), &ids).await?;
@@ -520,17 +587,12 @@ pub async fn search(
         Some(dir) => dir.names(state.db(), &client_ids).await?,
         None => Default::default(),
     };
-    let items = rows
+    Ok(rows
         .into_iter()
         .map(|m| {
             let l = lines.remove(&m.id).unwrap_or_default();
             let name = names.get(&m.client_id).cloned();
             view(m, l, name)
         })
-        .collect();
-    Ok(Page {
-        items,
-        next_cursor,
-        next: None,
-    })
+        .collect())
 }

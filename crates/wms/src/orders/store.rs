@@ -9,7 +9,7 @@ use faena_platform::{FieldError, FieldErrors};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -248,11 +248,10 @@ fn parse_instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Ut
     Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
 }
 
-pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<order::Model>, DbErr> {
+/// The orders matching `f`'s filters (not its cursor or limit), unordered.
+pub fn select(f: &Filter) -> Select<order::Entity> {
     use order::Column as C;
-    let mut q = order::Entity::find()
-        .order_by_desc(C::CreatedAt)
-        .order_by_desc(C::Id);
+    let mut q = order::Entity::find();
     if !f.statuses.is_empty() {
         q = q.filter(C::Status.is_in(f.statuses.clone()));
     }
@@ -283,6 +282,13 @@ pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<order::Mo
     if let Some(to) = f.to {
         q = q.filter(C::CreatedAt.lt(to));
     }
+    q
+}
+
+/// Newest first, after `f.before`, at most `f.limit`.
+pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<order::Model>, DbErr> {
+    use order::Column as C;
+    let mut q = select(f).order_by_desc(C::CreatedAt).order_by_desc(C::Id);
     if let Some((at, id)) = f.before {
         q = q.filter(
             Condition::any()

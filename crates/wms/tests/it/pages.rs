@@ -40,6 +40,15 @@ async fn the_whole_seed_flow_from_the_pages() {
         Some("/orders/ORD-000001?ok=order_created")
     );
 
+    // The next steps are buttons: the flow's own, and cancelling.
+    let page = browser.get("/orders/ORD-000001").await.text();
+    assert!(
+        page.contains(">Comenzar preparación</button>")
+            && page.contains(">Cancelar orden</button>")
+            && !page.contains(">Despachar</button>"),
+        "only the allowed steps are offered: {page}"
+    );
+
     // Move it through to delivered.
     for (version, status) in [
         ("1", "picking"),
@@ -58,8 +67,9 @@ async fn the_whole_seed_flow_from_the_pages() {
     let page = browser.get("/orders/ORD-000001").await.text();
     assert!(page.contains("Entregada"));
     assert!(
-        page.contains("data-show-when=\"status=returned\""),
-        "the reason field is there to reveal"
+        page.contains(">Registrar devolución</summary>")
+            && page.contains("name=\"return_reason\" rows=\"2\" required"),
+        "the return form, with its required reason, is there to open: {page}"
     );
 
     // "Devuelta" without a reason: the server refuses, the form says why.
@@ -128,7 +138,7 @@ async fn a_refused_move_from_the_page_names_the_allowed_states() {
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         res.text()
-            .contains("No se puede pasar de «received» a «delivered»"),
+            .contains("No se puede pasar de «Recibida» a «Entregada». Estados permitidos desde «Recibida»: En preparación, Cancelada"),
         "{}",
         res.text()
     );
@@ -185,4 +195,131 @@ async fn an_unreadable_quantity_on_the_order_form_is_named_not_taken_as_zero() {
     assert!(html.contains("value=\"tres\""), "what was typed is kept");
     let orders = admin.get("/api/orders").await.json();
     assert_eq!(orders["items"], json!([]), "nothing was created");
+}
+
+#[tokio::test]
+async fn cancelling_from_the_page_asks_first() {
+    let (app, admin, client_id) = setup().await;
+    admin
+        .post_json("/api/orders", &an_order(&client_id))
+        .await
+        .assert_status(StatusCode::CREATED);
+    let browser = app.admin_browser().await;
+    let status = || async {
+        admin.get("/api/orders/ORD-000001").await.json()["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // Without JavaScript the first post answers the question, and nothing
+    // is cancelled yet.
+    let res = browser
+        .post(
+            "/orders/ORD-000001/status",
+            &[("version", "1"), ("status", "cancelled")],
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    let html = res.text();
+    assert!(html.contains("¿Cancelar la orden ORD-000001?"), "{html}");
+    assert!(html.contains("name=\"confirm\" value=\"yes\""), "{html}");
+    assert_eq!(status().await, "received");
+
+    let res = browser
+        .post(
+            "/orders/ORD-000001/status",
+            &[
+                ("version", "1"),
+                ("status", "cancelled"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(status().await, "cancelled");
+}
+
+#[tokio::test]
+async fn the_list_counts_sorts_pages_and_keeps_its_filters() {
+    let (app, admin, client_id) = setup().await;
+    for _ in 0..30 {
+        admin
+            .post_json("/api/orders", &an_order(&client_id))
+            .await
+            .assert_status(StatusCode::CREATED);
+    }
+    admin
+        .send_json(
+            axum::http::Method::PUT,
+            "/api/orders/ORD-000007",
+            &json!({"status": "picking"}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    let browser = app.admin_browser().await;
+    let numbers = |html: &str| -> Vec<String> {
+        html.match_indices("href=\"/orders/ORD-")
+            .map(|(i, _)| html[i + 14..i + 24].to_owned())
+            .collect()
+    };
+
+    // Newest first, 25 to a page, the total told.
+    let first = browser.get("/orders").await.text();
+    assert!(first.contains("Mostrando 1–25 de 30"), "{first}");
+    let shown = numbers(&first);
+    assert_eq!(shown.len(), 25);
+    assert_eq!(shown[0], "ORD-000030");
+    assert!(first.contains("aria-label=\"Página 2\""), "{first}");
+    assert!(first.contains("aria-sort=\"descending\""), "{first}");
+
+    let second = browser.get("/orders?page=2").await.text();
+    assert!(second.contains("Mostrando 26–30 de 30"), "{second}");
+    assert_eq!(
+        numbers(&second).last().map(String::as_str),
+        Some("ORD-000001")
+    );
+
+    // Sorted by number, ascending, then the other way.
+    let by_number = browser.get("/orders?sort=number&dir=asc").await.text();
+    assert_eq!(numbers(&by_number)[0], "ORD-000001");
+    assert!(
+        by_number.contains("sort=number&amp;dir=desc"),
+        "the header turns the order"
+    );
+
+    // By status, in the order of the flow: the one in picking after all
+    // the received ones.
+    let by_status = browser
+        .get("/orders?sort=status&dir=desc&per_page=50")
+        .await
+        .text();
+    assert_eq!(numbers(&by_status)[0], "ORD-000007");
+
+    // A filter stays in every link: the pages, the headers and the CSV.
+    let filtered = browser.get("/orders?status=received&q=tor").await.text();
+    assert!(filtered.contains("Mostrando 1–25 de 29"), "{filtered}");
+    assert!(
+        filtered.contains("&#x2f;api&#x2f;orders&#x2f;export.csv?status=received&amp;q=tor"),
+        "{filtered}"
+    );
+    assert!(
+        filtered.contains("status=received&amp;q=tor&amp;page=2"),
+        "{filtered}"
+    );
+    let csv = browser
+        .get("/api/orders/export.csv?status=received&q=tor&sort=number&dir=asc")
+        .await
+        .text();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 29);
+    assert!(rows[0].starts_with("ORD-000001;"), "{}", rows[0]);
+
+    // What cannot be meant is named.
+    let res = browser.get("/orders?sort=password").await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("sort"), "{}", res.text());
+    // A page past the end shows the last one.
+    let past = browser.get("/orders?page=9").await.text();
+    assert!(past.contains("Mostrando 26–30 de 30"), "{past}");
 }
