@@ -65,9 +65,9 @@ test("a status change by one user shows on another user's open pages", async () 
   await row.locator(".badge", { hasText: "En preparación" }).waitFor({ timeout: 5000 });
   await detail.locator("h1 .badge", { hasText: "En preparación" }).waitFor({ timeout: 5000 });
   await detail.locator(".history li", { hasText: "En preparación" }).waitFor({ timeout: 5000 });
-  // The status form now offers the moves from the new status.
-  const options = await detail.getByLabel("Nuevo estado").locator("option").allInnerTexts();
-  assert.deepEqual(options, ["En embalaje", "Cancelada"]);
+  // The next-step buttons are now the moves from the new status.
+  const steps = await detail.locator(".next-steps button").allInnerTexts();
+  assert.deepEqual(steps, ["Pasar a embalaje", "Cancelar orden"]);
 
   // A new order by someone else appears in the open list.
   const second = await api(admin, "POST", "/api/orders", {
