@@ -11,6 +11,7 @@ pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod csv;
+pub mod dashboard;
 pub mod db;
 pub mod db_health;
 pub mod demo;

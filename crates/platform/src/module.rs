@@ -116,6 +116,12 @@ pub trait Module: Send + Sync + 'static {
         &[]
     }
 
+    /// Panels this module adds to the home page, each with the permission
+    /// that shows it (see `dashboard`).
+    fn dashboard(&self) -> Vec<Box<dyn crate::dashboard::Tile>> {
+        Vec::new()
+    }
+
     /// The module's entry in the navigation and on the home page.
     fn nav(&self) -> Option<NavEntry> {
         None

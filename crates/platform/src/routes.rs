@@ -144,7 +144,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn home(State(state): State<AppState>, page: PageContext) -> AppResult<Html<String>> {
-    render(&state, "home.html", &page, minijinja::context! {})
+    let panels = crate::dashboard::panels(&state, &page).await?;
+    render(
+        &state,
+        "home.html",
+        &page,
+        minijinja::context! { panels => panels },
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -37,6 +37,7 @@ struct Inner {
     keys: crate::crypto::KeyRing,
     references: crate::references::References,
     directories: crate::directory::Directories,
+    dashboard: Vec<Box<dyn crate::dashboard::Tile>>,
     started_at: Instant,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -53,6 +54,8 @@ pub struct AppStateParts {
     pub keys: crate::crypto::KeyRing,
     pub references: crate::references::References,
     pub directories: crate::directory::Directories,
+    /// The home page's panels, in the modules' order.
+    pub dashboard: Vec<Box<dyn crate::dashboard::Tile>>,
     /// Job types and schedules of the platform and the enabled modules.
     pub jobs: crate::jobs::Registry,
     /// The realtime hub (see `realtime::Realtime::start`).
@@ -91,6 +94,7 @@ impl AppState {
             keys: parts.keys,
             references: parts.references,
             directories: parts.directories,
+            dashboard: parts.dashboard,
             started_at: Instant::now(),
             metrics: parts.metrics,
         }));
@@ -223,6 +227,11 @@ impl AppState {
     /// Who refers to whose rows, across modules.
     pub fn references(&self) -> &crate::references::References {
         &self.0.references
+    }
+
+    /// The home page's panels (see `dashboard`).
+    pub fn dashboard(&self) -> &[Box<dyn crate::dashboard::Tile>] {
+        &self.0.dashboard
     }
 
     /// Names of other modules' records (see `directory`).

@@ -165,6 +165,25 @@ pub fn csv_time(t: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
+/// When `day` begins in `zone`, as an instant. Where midnight does not
+/// exist (Chile moves its clocks forward at 24:00), the day begins at the
+/// first minute that does.
+pub fn day_start(day: chrono::NaiveDate, zone: chrono_tz::Tz) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    (0..=180)
+        .find_map(|minutes| {
+            let t = day.and_hms_opt(0, 0, 0)? + chrono::Duration::minutes(minutes);
+            zone.from_local_datetime(&t).earliest()
+        })
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+}
+
+/// Today's date in `zone`.
+pub fn today(zone: chrono_tz::Tz) -> chrono::NaiveDate {
+    chrono::Utc::now().with_timezone(&zone).date_naive()
+}
+
 pub struct Ui {
     env: Environment<'static>,
     assets: HashMap<&'static str, Asset>,
@@ -510,5 +529,20 @@ mod time_tests {
             .unwrap()
             .with_timezone(&chrono::Utc);
         assert_eq!(csv_time(t, zone), "2026-12-01T22:56:36-03:00");
+    }
+
+    #[test]
+    fn a_day_begins_at_local_midnight_or_the_first_minute_after() {
+        let zone: chrono_tz::Tz = "America/Santiago".parse().unwrap();
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            day_start(day("2026-12-07"), zone).to_rfc3339(),
+            "2026-12-07T03:00:00+00:00"
+        );
+        // 2026-09-06: clocks jump from 00:00 to 01:00 (UTC−4 to UTC−3).
+        assert_eq!(
+            day_start(day("2026-09-06"), zone).to_rfc3339(),
+            "2026-09-06T04:00:00+00:00"
+        );
     }
 }

@@ -231,6 +231,7 @@ pub fn assemble(
         keys,
         references,
         directories,
+        dashboard: modules.iter().flat_map(|m| m.dashboard()).collect(),
         jobs,
         realtime,
         webhooks,

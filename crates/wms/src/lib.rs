@@ -93,6 +93,10 @@ impl Module for WmsModule {
         ]
     }
 
+    fn dashboard(&self) -> Vec<Box<dyn faena_platform::dashboard::Tile>> {
+        vec![Box::new(orders::dashboard::OrdersTile)]
+    }
+
     fn nav(&self) -> Option<NavEntry> {
         Some(NavEntry {
             module: "wms",

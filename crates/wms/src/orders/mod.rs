@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod csv;
+pub mod dashboard;
 pub mod pages;
 pub mod service;
 pub mod store;

@@ -570,7 +570,14 @@ async fn parse_filter(
     limit: u64,
     mut errors: FieldErrors,
 ) -> AppResult<store::Filter> {
-    let mut filter = store::Filter::parse(f, forced_status, before, limit, &mut errors);
+    let mut filter = store::Filter::parse(
+        f,
+        forced_status,
+        before,
+        limit,
+        state.time_zone(),
+        &mut errors,
+    );
     errors.finish()?;
     if let (Some(q), Some(dir)) = (f.search(), state.directory("client")) {
         filter.client_ids = Some(dir.search(state.db(), q, 1000).await?);

@@ -190,6 +190,7 @@ impl Filter {
         forced_status: Option<Status>,
         before: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
+        zone: chrono_tz::Tz,
         errors: &mut FieldErrors,
     ) -> Filter {
         let mut statuses = Vec::new();
@@ -209,11 +210,11 @@ impl Filter {
             .from
             .as_deref()
             .filter(|s| !s.is_empty())
-            .and_then(|s| errors.take(parse_instant("from", s, false)));
+            .and_then(|s| errors.take(parse_instant("from", s, false, zone)));
         let to =
             f.to.as_deref()
                 .filter(|s| !s.is_empty())
-                .and_then(|s| errors.take(parse_instant("to", s, true)));
+                .and_then(|s| errors.take(parse_instant("to", s, true, zone)));
         Filter {
             statuses,
             client_id: f.client_id,
@@ -234,7 +235,14 @@ impl OrderFilter {
     }
 }
 
-fn parse_instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, FieldError> {
+/// An instant as given, or a day (`2026-12-07`) in the configured zone:
+/// its start, or for an end the next day's start (exclusive).
+fn parse_instant(
+    field: &str,
+    raw: &str,
+    end_of_day: bool,
+    zone: chrono_tz::Tz,
+) -> Result<DateTime<Utc>, FieldError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -245,7 +253,7 @@ fn parse_instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Ut
     } else {
         day
     };
-    Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+    Ok(faena_platform::ui::day_start(day, zone))
 }
 
 /// The orders matching `f`'s filters (not its cursor or limit), unordered.
@@ -422,4 +430,102 @@ pub async fn update_at_version(
 pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
     order::Entity::delete_by_id(id).exec(db).await?;
     Ok(())
+}
+
+/// How many orders there are in each status.
+pub async fn count_by_status(db: &impl ConnectionTrait) -> Result<HashMap<String, u64>, DbErr> {
+    let rows: Vec<(String, i64)> = order::Entity::find()
+        .select_only()
+        .column(order::Column::Status)
+        .column_as(order::Column::Id.count(), "n")
+        .group_by(order::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+/// When each order created since `since` was created.
+pub async fn created_since(
+    db: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, DbErr> {
+    order::Entity::find()
+        .select_only()
+        .column(order::Column::CreatedAt)
+        .filter(order::Column::CreatedAt.gte(since))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Returns since `since`, counted by reason code.
+pub async fn returns_by_code(
+    db: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Vec<(Option<String>, u64)>, DbErr> {
+    let rows: Vec<(Option<String>, i64)> = order::Entity::find()
+        .select_only()
+        .column(order::Column::ReturnCode)
+        .column_as(order::Column::Id.count(), "n")
+        .filter(order::Column::Status.eq(Status::Returned.as_str()))
+        .filter(order::Column::ReturnedAt.gte(since))
+        .group_by(order::Column::ReturnCode)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(c, n)| (c, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+/// Open orders (not yet shipped) created before `before`.
+pub async fn count_open_before(
+    db: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    order::Entity::find()
+        .filter(order::Column::Status.is_in(OPEN.iter().map(|s| s.as_str())))
+        .filter(order::Column::CreatedAt.lt(before))
+        .count(db)
+        .await
+}
+
+/// The statuses of orders still in the warehouse.
+pub const OPEN: [Status; 3] = [Status::Received, Status::Picking, Status::Packing];
+
+/// The latest status changes, newest first, with their orders' numbers.
+pub async fn recent_history(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<(history::Model, String)>, DbErr> {
+    let changes = history::Entity::find()
+        .order_by_desc(history::Column::At)
+        .order_by_desc(history::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let ids: Vec<Uuid> = changes.iter().map(|h| h.order_id).collect();
+    let numbers: HashMap<Uuid, String> = order::Entity::find()
+        .select_only()
+        .column(order::Column::Id)
+        .column(order::Column::Number)
+        .filter(order::Column::Id.is_in(ids))
+        .into_tuple::<(Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(changes
+        .into_iter()
+        .filter_map(|h| {
+            let n = numbers.get(&h.order_id)?.clone();
+            Some((h, n))
+        })
+        .collect())
 }
