@@ -22,7 +22,7 @@ async function anOrder(page, client) {
   await page.getByRole("button", { name: "Guardar" }).click();
   await page.waitForURL(/\/clients\/[0-9a-f-]{36}/);
   await page.goto("/orders/new");
-  await page.getByLabel("Cliente").selectOption({ label: client });
+  await page.getByLabel("Cliente").fill(client);
   await page.getByLabel("SKU 1").fill("CAJ-20");
   await page.getByLabel("Descripción 1").fill("Caja de cartón");
   await page.getByLabel("Cantidad 1").fill("40");

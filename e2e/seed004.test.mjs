@@ -30,7 +30,11 @@ test("a client, an order, its delivery and its return", async () => {
 
   // The order, for that client, chosen from the selector.
   await page.goto("/orders/new");
-  await page.getByLabel("Cliente").selectOption({ label: "Ferretería Los Aromos" });
+  // The picker searches as one types; the suggestion is chosen.
+  await page.getByLabel("Cliente").fill("Aromos");
+  await page.locator('#client-options option[value="Ferretería Los Aromos"]').waitFor({ state: "attached" });
+  await page.getByLabel("Cliente").fill("Ferretería Los Aromos");
+  assert.match(await page.locator("#client_id_value").inputValue(), /^[0-9a-f-]{36}$/);
   await page.getByLabel("SKU 1").fill("TOR-8X40");
   await page.getByLabel("Descripción 1").fill("Tornillo autoperforante 8x40");
   await page.getByLabel("Cantidad 1").fill("250");

@@ -38,8 +38,9 @@ async function waitReady(base, server, log) {
   throw new Error(`faena did not become ready in 30 s:\n${log()}`);
 }
 
-/** Faena and a browser page signed in as the first admin. */
-export async function start() {
+/** Faena and a browser page signed in as the first admin; `database` is
+ * a database URL to use instead of the embedded SQLite. */
+export async function start({ database } = {}) {
   const bin = process.env.FAENA_TEST_BIN ?? join(root, "target", "debug", "faena");
   if (!existsSync(bin)) throw new Error(`no Faena binary at ${bin}: run cargo build --bin faena`);
   const dataDir = mkdtempSync(join(tmpdir(), "faena-e2e-"));
@@ -52,6 +53,7 @@ export async function start() {
       FAENA_ADMIN_EMAIL: ADMIN_EMAIL,
       FAENA_ADMIN_PASSWORD: ADMIN_PASSWORD,
       FAENA_LOG__FILTER: "warn",
+      ...(database ? { FAENA_DATABASE_URL: database } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -31,6 +31,108 @@
     form.appendChild(yes);
   });
   document.addEventListener("DOMContentLoaded", function () { syncDependents(document); });
+
+  // A refused form's summary takes the focus, so it is read first.
+  document.addEventListener("DOMContentLoaded", function () {
+    var summary = document.querySelector("[data-focus-on-load]");
+    if (summary) summary.focus();
+  });
+
+  // A picker that searches as you type (data-choices="/url"): the
+  // suggestions fill the input's datalist; choosing one sets the hidden
+  // input named by data-choice-value to its id. Without this script the
+  // server finds the one client by the name typed, or offers the matches.
+  function startPicker(input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var hidden = document.getElementById(input.getAttribute("data-choice-value"));
+    if (!list || !hidden || !window.fetch) return;
+    var timer = null;
+    var chosen = {};
+    function sync() {
+      var id = chosen[input.value];
+      if (id) hidden.value = id;
+      else if (input.value !== input.defaultValue) hidden.value = "";
+    }
+    input.addEventListener("input", function () {
+      sync();
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (q.length < 2) return;
+      timer = setTimeout(function () {
+        fetch(input.getAttribute("data-choices") + "?q=" + encodeURIComponent(q), {
+          credentials: "same-origin", headers: { Accept: "application/json" },
+        }).then(function (res) { return res.ok ? res.json() : []; }).then(function (items) {
+          list.textContent = "";
+          items.forEach(function (item) {
+            chosen[item.name] = item.id;
+            var option = document.createElement("option");
+            option.value = item.name;
+            list.appendChild(option);
+          });
+          sync();
+        }).catch(function () { /* typed names still work */ });
+      }, 150);
+    });
+    input.addEventListener("change", sync);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-choices]").forEach(startPicker);
+  });
+
+  // The line editor (data-line-editor): "Agregar línea" and "Quitar" work
+  // in place; without this script they post the form, which comes back
+  // with the row added or removed and nothing saved.
+  function renumber(table) {
+    Array.prototype.forEach.call(table.querySelectorAll("tr[data-line]"), function (row, i) {
+      row.querySelectorAll("input").forEach(function (input) {
+        var base = input.name.replace(/_\d+$/, "");
+        input.name = base + "_" + i;
+        input.id = base + "_" + i;
+        var label = input.getAttribute("aria-label") || "";
+        input.setAttribute("aria-label", label.replace(/\d+$/, String(i + 1)));
+      });
+      var remove = row.querySelector("[data-remove-line]");
+      if (remove) {
+        remove.value = String(i);
+        var words = remove.getAttribute("aria-label") || "";
+        remove.setAttribute("aria-label", words.replace(/\d+$/, String(i + 1)));
+      }
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-remove-line], [data-add-line]");
+    if (!button) return;
+    var form = button.form;
+    var table = form && form.querySelector("[data-line-editor]");
+    if (!table) return;
+    e.preventDefault();
+    var rows = table.querySelectorAll("tr[data-line]");
+    if (button.hasAttribute("data-remove-line")) {
+      var row = button.closest("tr");
+      var next = row.nextElementSibling;
+      while (next && next.classList.contains("line-error")) {
+        var gone = next;
+        next = next.nextElementSibling;
+        gone.remove();
+      }
+      if (rows.length > 1) row.remove();
+      else row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      renumber(table);
+      var first = table.querySelector("tr[data-line] input");
+      if (first) first.focus();
+    } else {
+      if (rows.length >= Number(table.getAttribute("data-max") || 100)) return;
+      var copy = rows[rows.length - 1].cloneNode(true);
+      copy.querySelectorAll("input").forEach(function (input) {
+        input.value = "";
+        input.removeAttribute("aria-invalid");
+        input.removeAttribute("aria-describedby");
+      });
+      table.querySelector("tbody").appendChild(copy);
+      renumber(table);
+      copy.querySelector("input").focus();
+    }
+  });
   document.addEventListener("htmx:afterSwap", function (e) { syncDependents(e.target); });
 
   // Live pages. An element with data-live-topics="orders" (shown while

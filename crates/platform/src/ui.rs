@@ -245,6 +245,51 @@ impl Ui {
                 Ok(Value::from_safe_string(format!("/assets/{name}?v={v}")))
             },
         );
+        fn locale_of(state: &State) -> Locale {
+            state
+                .lookup("locale")
+                .and_then(|v| v.as_str().and_then(Locale::parse))
+                .unwrap_or_default()
+        }
+        // `{{ role_label(u.role) }}`: a role's name in the page's language
+        // (`role.<name>`), or the name itself for a role an admin made.
+        let roles = i18n.clone();
+        env.add_function("role_label", move |state: &State, name: &str| -> String {
+            let key = format!("role.{name}");
+            let locale = locale_of(state);
+            if roles.has(Locale::Es, &key) {
+                roles.t(locale, &key, &[])
+            } else {
+                name.to_owned()
+            }
+        });
+        // `{{ text(role.description) }}`: a stored text that may be a
+        // catalogue key (what built-in records keep), translated if it is.
+        let texts = i18n.clone();
+        env.add_function("text", move |state: &State, value: Value| -> String {
+            let raw = value.as_str().map(str::to_owned).unwrap_or_default();
+            if texts.has(Locale::Es, &raw) {
+                texts.t(locale_of(state), &raw, &[])
+            } else {
+                raw
+            }
+        });
+        // `{{ field_id("lines[1].quantity") }}` is `quantity_1`: the id of
+        // the input an error names, for the summary's links.
+        env.add_filter("field_id", |field: &str| -> String {
+            match field.split_once('[') {
+                Some((_, rest)) => {
+                    let (index, tail) = rest.split_once(']').unwrap_or((rest, ""));
+                    let name = tail.trim_start_matches('.');
+                    if name.is_empty() {
+                        field.to_owned()
+                    } else {
+                        format!("{name}_{index}")
+                    }
+                }
+                None => field.to_owned(),
+            }
+        });
         env.add_function(
             "t",
             move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
@@ -272,7 +317,7 @@ impl Ui {
             local_time(&value, time_zone, "%d-%m-%Y")
         });
         env.add_global("nav", Value::from_serialize(nav));
-        env.add_global("version", version);
+        env.add_global("app_version", version);
         env.add_global("time_zone", time_zone.name());
         Ok(Self { env, assets })
     }
@@ -358,6 +403,24 @@ impl PageContext {
             path,
             request_id,
             ..Self::default()
+        }
+    }
+
+    /// Fills in the caller from the request's headers (for pages drawn
+    /// outside the access layer, such as error pages); a caller that
+    /// cannot be resolved stays anonymous.
+    pub async fn identify(
+        &mut self,
+        state: &crate::state::AppState,
+        headers: &axum::http::HeaderMap,
+    ) {
+        if let Ok(Some(p)) = crate::auth::service::resolve(state, headers).await {
+            self.user = Some(p.label());
+            self.show_admin = p.can(perms::USERS_READ);
+            self.principal = Some(p);
+        }
+        if let Some(seed) = crate::auth::session::csrf_seed(headers) {
+            self.csrf = state.auth().csrf_token(&seed);
         }
     }
 

@@ -26,6 +26,9 @@ pub async fn render_problems(State(state): State<AppState>, req: Request, next: 
     let locale = Locale::from_headers(req.headers());
     let path = req.uri().path().to_owned();
     let is_head = req.method() == Method::HEAD;
+    // An error page keeps the signed-in header: who the caller is, read
+    // again from these headers (only if the answer is an error).
+    let headers = (!is_api).then(|| req.headers().clone());
     let request_id = req
         .headers()
         .get(super::REQUEST_ID)
@@ -62,7 +65,10 @@ pub async fn render_problems(State(state): State<AppState>, req: Request, next: 
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        let page = PageContext::new(locale, path, request_id);
+        let mut page = PageContext::new(locale, path, request_id);
+        if let Some(headers) = &headers {
+            page.identify(&state, headers).await;
+        }
         error_page(&state, &problem, &page)
     };
     let body = if is_head {
@@ -114,12 +120,20 @@ pub fn problem_json(
             .errors
             .iter()
             .map(|e| {
+                // The field as the form labels it, where the catalogue
+                // has a label (`field.<name>`); else its name.
+                let label_key = format!("field.{}", e.field);
+                let label = if i18n.has(Locale::Es, &label_key) {
+                    i18n.t(locale, &label_key, &[])
+                } else {
+                    e.field.clone()
+                };
                 let mut params = e.params.clone();
-                params.push(("field", e.field.clone()));
+                params.push(("field", label));
                 json!({
                     "field": e.field,
                     "code": e.code,
-                    "message": i18n.t(locale, &format!("validation.{}", e.code), &params),
+                    "message": i18n.t(locale, &field_message_key(i18n, problem, e), &params),
                 })
             })
             .collect();
@@ -131,6 +145,18 @@ pub fn problem_json(
         }
     }
     doc
+}
+
+/// A field error's message: `validation.<code>`, except that a conflict
+/// over a taken value says what the conflict's own message says ("Ya
+/// existe un cliente con ese correo") when the catalogue has one.
+fn field_message_key(i18n: &crate::i18n::I18n, problem: &Problem, e: &crate::FieldError) -> String {
+    let conflict = format!("error.{}", problem.code);
+    if e.code == "taken" && problem.code != "duplicate" && i18n.has(Locale::Es, &conflict) {
+        conflict
+    } else {
+        format!("validation.{}", e.code)
+    }
 }
 
 fn error_page(state: &AppState, problem: &Problem, page: &PageContext) -> String {

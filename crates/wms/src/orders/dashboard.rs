@@ -154,9 +154,14 @@ impl Tile for OrdersTile {
         // The latest moves.
         for (h, number) in store::recent_history(db, 6).await? {
             let to = Status::parse(&h.to_status).unwrap_or(Status::Received);
+            let key = if h.from_status.is_none() {
+                "dashboard.created"
+            } else {
+                "dashboard.moved"
+            };
             items.push(Item {
                 text: t(
-                    "dashboard.moved",
+                    key,
                     &[
                         ("number", number.clone()),
                         ("status", t(&format!("status.{}", to.as_str()), &[])),

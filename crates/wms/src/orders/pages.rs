@@ -30,6 +30,7 @@ pub fn pages() -> Pages {
         .get("/orders", read(), list)
         .get("/orders/returns", read(), returns)
         .get("/orders/new", write(), new_form)
+        .get("/orders/client-choices", write(), client_choices)
         .post("/orders", write(), create)
         .get("/orders/{number}", read(), detail)
         .post("/orders/{number}/status", write(), change_status)
@@ -135,25 +136,54 @@ async fn returns(
     )
 }
 
-async fn clients(state: &AppState) -> AppResult<Vec<serde_json::Value>> {
-    let Some(dir) = state.directory("client") else {
-        return Ok(Vec::new());
-    };
-    Ok(dir
-        .choices(state.db(), None, 1000)
-        .await?
-        .into_iter()
-        .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
-        .collect())
+/// Whether there is any client to choose (else the form says how to add
+/// one).
+async fn any_client(state: &AppState) -> AppResult<bool> {
+    Ok(match state.directory("client") {
+        Some(dir) => !dir.choices(state.db(), None, 1).await?.is_empty(),
+        None => false,
+    })
 }
 
-/// Empty line rows offered by the form (more can be added after saving).
-const FORM_LINES: usize = 5;
+#[derive(Debug, Deserialize)]
+struct ChoicesQuery {
+    q: Option<String>,
+}
 
-fn blank_lines(mut lines: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
-    while lines.len() < FORM_LINES {
-        lines.push(serde_json::json!({"sku": "", "description": "", "quantity": ""}));
+/// Clients whose name, RUT, comuna or email match what is typed, for the
+/// form's picker: at most 20, in name order (it scales with the directory,
+/// not with a select of every client).
+async fn client_choices(
+    State(state): State<AppState>,
+    Query(q): Query<ChoicesQuery>,
+) -> AppResult<axum::Json<Vec<serde_json::Value>>> {
+    let typed = q.q.unwrap_or_default();
+    let Some(dir) = state
+        .directory("client")
+        .filter(|_| !typed.trim().is_empty())
+    else {
+        return Ok(axum::Json(Vec::new()));
+    };
+    Ok(axum::Json(
+        dir.choices(state.db(), Some(&typed), 20)
+            .await?
+            .into_iter()
+            .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
+            .collect(),
+    ))
+}
+
+/// Rows the new-order form starts with.
+const NEW_FORM_LINES: usize = 3;
+
+/// The rows to show: those given, and blank ones up to `min`, at least one.
+fn with_blank(mut lines: Vec<serde_json::Value>, min: usize) -> Vec<serde_json::Value> {
+    let blank = || serde_json::json!({"sku": "", "description": "", "quantity": ""});
+    lines.push(blank());
+    while lines.len() < min {
+        lines.push(blank());
     }
+    lines.truncate(crate::orders::MAX_LINES);
     lines
 }
 
@@ -169,7 +199,8 @@ async fn form_page(
         "orders/form.html",
         page,
         context! {
-            form => form, errors => errors, number => number, clients => clients(state).await?,
+            form => form, errors => errors, number => number, any_client => any_client(state).await?,
+            max_lines => crate::orders::MAX_LINES,
         },
     )
 }
@@ -179,16 +210,23 @@ async fn new_form(
     page: PageContext,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Html<String>> {
-    let form = serde_json::json!({"number": "", "client_id": q.client_id, "notes": "", "lines": blank_lines(Vec::new()), "version": 0});
+    let client_name = match (q.client_id, state.directory("client")) {
+        (Some(id), Some(dir)) => dir.names(state.db(), &[id]).await?.remove(&id),
+        _ => None,
+    };
+    let form = serde_json::json!({"number": "", "client_id": q.client_id, "client_name": client_name, "notes": "", "lines": with_blank(Vec::new(), NEW_FORM_LINES), "version": 0});
     form_page(&state, &page, form, Vec::new(), None).await
 }
 
 /// The order form as posted: lines arrive as `sku_0`, `description_0`,
-/// `quantity_0`, … and blank rows are ignored.
+/// `quantity_0`, … and blank rows are ignored. `add_line` or
+/// `remove_line=<row>` only edit the rows (the form without JavaScript).
 #[derive(Debug, Deserialize)]
 struct OrderForm {
     number: Option<String>,
     client_id: Option<String>,
+    /// What was typed in the client picker.
+    client_name: Option<String>,
     notes: Option<String>,
     // Text: with `flatten`, serde reads every value as a string.
     version: Option<String>,
@@ -196,13 +234,44 @@ struct OrderForm {
     rest: std::collections::HashMap<String, String>,
 }
 
+/// What a post of the order form asks for.
+enum Intent {
+    Save,
+    AddLine,
+    RemoveLine(usize),
+}
+
+type Row = (String, String, String);
+
+fn is_blank((sku, d, q): &Row) -> bool {
+    sku.trim().is_empty() && d.trim().is_empty() && q.trim().is_empty()
+}
+
+fn row_json((sku, description, quantity): Row) -> serde_json::Value {
+    serde_json::json!({"sku": sku, "description": description, "quantity": quantity})
+}
+
 impl OrderForm {
     fn version(&self) -> Option<i32> {
         self.version.as_deref().and_then(|v| v.trim().parse().ok())
     }
 
-    /// The rows that are not blank, as typed: (sku, description, quantity).
-    fn rows(&self) -> Vec<(String, String, String)> {
+    fn intent(&self) -> Intent {
+        if self.rest.contains_key("add_line") {
+            Intent::AddLine
+        } else if let Some(row) = self
+            .rest
+            .get("remove_line")
+            .and_then(|v| v.trim().parse().ok())
+        {
+            Intent::RemoveLine(row)
+        } else {
+            Intent::Save
+        }
+    }
+
+    /// Every row as posted, blank ones included: (sku, description, quantity).
+    fn raw_rows(&self) -> Vec<Row> {
         (0..crate::orders::MAX_LINES)
             .map_while(|i| {
                 let sku = self.rest.get(&format!("sku_{i}"))?;
@@ -213,9 +282,14 @@ impl OrderForm {
                     text("quantity").unwrap_or_default(),
                 ))
             })
-            .filter(|(sku, d, q)| {
-                !(sku.trim().is_empty() && d.trim().is_empty() && q.trim().is_empty())
-            })
+            .collect()
+    }
+
+    /// The rows that are not blank, as typed.
+    fn rows(&self) -> Vec<Row> {
+        self.raw_rows()
+            .into_iter()
+            .filter(|r| !is_blank(r))
             .collect()
     }
 
@@ -242,22 +316,79 @@ impl OrderForm {
         Ok(lines)
     }
 
+    fn echo_with(
+        &self,
+        lines: Vec<serde_json::Value>,
+        candidates: Vec<serde_json::Value>,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "number": self.number, "client_id": self.client_id, "client_name": self.client_name,
+            "candidates": candidates, "notes": self.notes, "lines": lines, "version": self.version,
+        })
+    }
+
     /// The form as the user typed it, to show again with its errors.
-    fn echo(&self) -> serde_json::Value {
-        let lines: Vec<serde_json::Value> = self
-            .rows()
-            .into_iter()
-            .map(|(sku, description, quantity)| serde_json::json!({"sku": sku, "description": description, "quantity": quantity}))
-            .collect();
-        serde_json::json!({"number": self.number, "client_id": self.client_id, "notes": self.notes, "lines": blank_lines(lines), "version": self.version})
+    fn echo(&self, candidates: Vec<serde_json::Value>) -> serde_json::Value {
+        let lines = self.rows().into_iter().map(row_json).collect();
+        self.echo_with(with_blank(lines, 1), candidates)
+    }
+
+    /// The form with its rows edited (a row added or removed), unsaved.
+    fn edited(&self) -> Option<serde_json::Value> {
+        let mut rows = self.raw_rows();
+        match self.intent() {
+            Intent::Save => return None,
+            Intent::AddLine => {}
+            Intent::RemoveLine(i) if i < rows.len() => {
+                rows.remove(i);
+            }
+            Intent::RemoveLine(_) => {}
+        }
+        rows.retain(|r| !is_blank(r));
+        let lines = rows.into_iter().map(row_json).collect();
+        Some(self.echo_with(with_blank(lines, 1), Vec::new()))
     }
 }
 
-fn client_field(form: &OrderForm) -> Result<Uuid, AppError> {
-    form.client_id
+/// The client the form names: the one chosen in the picker, or the only
+/// one whose name matches what was typed. Several matches are offered to
+/// choose from (the form without JavaScript).
+async fn client_field(
+    state: &AppState,
+    form: &OrderForm,
+) -> AppResult<(Result<Uuid, AppError>, Vec<serde_json::Value>)> {
+    if let Some(id) = form
+        .client_id
         .as_deref()
         .and_then(|c| Uuid::parse_str(c.trim()).ok())
-        .ok_or_else(|| faena_platform::FieldError::new("client_id", "unknown_client").into())
+    {
+        return Ok((Ok(id), Vec::new()));
+    }
+    let typed = form.client_name.as_deref().unwrap_or("").trim();
+    let refuse = |code: &'static str| -> AppError { FieldError::new("client_id", code).into() };
+    if typed.is_empty() {
+        return Ok((Err(refuse("required")), Vec::new()));
+    }
+    let Some(dir) = state.directory("client") else {
+        return Ok((Err(refuse("unknown_client")), Vec::new()));
+    };
+    let found = dir.choices(state.db(), Some(typed), 10).await?;
+    let exact: Vec<&(Uuid, String)> = found
+        .iter()
+        .filter(|(_, name)| faena_platform::text::fold(name) == faena_platform::text::fold(typed))
+        .collect();
+    Ok(match (found.len(), exact.as_slice()) {
+        (0, _) => (Err(refuse("unknown_client")), Vec::new()),
+        (1, _) => (Ok(found[0].0), Vec::new()),
+        (_, [(id, _)]) => (Ok(*id), Vec::new()),
+        _ => (
+            Err(refuse("ambiguous_client")),
+            found
+                .into_iter()
+                .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
+                .collect(),
+        ),
+    })
 }
 
 /// The field errors of the client and the lines together, so the form
@@ -282,7 +413,13 @@ async fn create(
     actor: Actor,
     Form(form): Form<OrderForm>,
 ) -> AppResult<Response> {
-    let result = match (client_field(&form), form.lines()) {
+    if let Some(edited) = form.edited() {
+        return Ok(form_page(&state, &page, edited, Vec::new(), None)
+            .await?
+            .into_response());
+    }
+    let (client, candidates) = client_field(&state, &form).await?;
+    let result = match (client, form.lines()) {
         (Ok(client_id), Ok(lines)) => {
             let input = NewOrder {
                 number: form.number.clone(),
@@ -301,7 +438,7 @@ async fn create(
         Err(e) => {
             let errors = form_errors(&state, &page, e)?;
             Ok(unprocessable(
-                form_page(&state, &page, form.echo(), errors, None).await?,
+                form_page(&state, &page, form.echo(candidates), errors, None).await?,
             ))
         }
     }
@@ -494,7 +631,7 @@ async fn edit_form(
 ) -> AppResult<Html<String>> {
     let v = service::find(&state, &number).await?;
     let lines: Vec<serde_json::Value> = v.lines.iter().map(|l| serde_json::json!({"sku": l.sku, "description": l.description, "quantity": l.quantity})).collect();
-    let form = serde_json::json!({"number": v.number, "client_id": v.client_id, "notes": v.notes, "lines": blank_lines(lines), "version": v.version});
+    let form = serde_json::json!({"number": v.number, "client_id": v.client_id, "client_name": v.client_name, "notes": v.notes, "lines": with_blank(lines, 1), "version": v.version});
     form_page(&state, &page, form, Vec::new(), Some(v.number)).await
 }
 
@@ -505,7 +642,13 @@ async fn update(
     Path(number): Path<String>,
     Form(form): Form<OrderForm>,
 ) -> AppResult<Response> {
-    let result = match (client_field(&form), form.lines()) {
+    if let Some(edited) = form.edited() {
+        return Ok(form_page(&state, &page, edited, Vec::new(), Some(number))
+            .await?
+            .into_response());
+    }
+    let (client, candidates) = client_field(&state, &form).await?;
+    let result = match (client, form.lines()) {
         (Ok(client_id), Ok(lines)) => {
             let change = OrderUpdate {
                 client_id: Some(client_id),
@@ -538,7 +681,7 @@ async fn update(
                 form_errors(&state, &page, e)?
             };
             Ok(unprocessable(
-                form_page(&state, &page, form.echo(), errors, Some(number)).await?,
+                form_page(&state, &page, form.echo(candidates), errors, Some(number)).await?,
             ))
         }
     }

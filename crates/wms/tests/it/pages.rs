@@ -11,8 +11,17 @@ async fn the_whole_seed_flow_from_the_pages() {
     let form = browser.get("/orders/new").await;
     form.assert_status(StatusCode::OK);
     assert!(
-        form.text().contains("Ferretería Central"),
-        "the client selector lists clients"
+        form.text()
+            .contains("data-choices=\"/orders/client-choices\""),
+        "the client picker searches as one types: {}",
+        form.text()
+    );
+    let choices = browser.get("/orders/client-choices?q=ferreteria").await;
+    choices.assert_status(StatusCode::OK);
+    assert_eq!(
+        choices.json(),
+        json!([{"id": client_id, "name": "Ferretería Central"}]),
+        "accents need not be typed"
     );
 
     // Create with two lines (blank rows are ignored).
@@ -322,4 +331,106 @@ async fn the_list_counts_sorts_pages_and_keeps_its_filters() {
     // A page past the end shows the last one.
     let past = browser.get("/orders?page=9").await.text();
     assert!(past.contains("Mostrando 26–30 de 30"), "{past}");
+}
+
+#[tokio::test]
+async fn the_order_form_edits_its_rows_finds_the_client_by_name_and_names_every_error() {
+    let (app, admin, _client_id) = setup().await;
+    crate::a_client(&admin, "Ferretería Sur").await;
+    crate::a_client(&admin, "Comercial Álamos").await;
+    let browser = app.admin_browser().await;
+
+    // Without JavaScript, "Agregar línea" and "Quitar" only edit the rows.
+    let typed = [
+        ("client_name", "alamos"),
+        ("sku_0", "CAJ-01"),
+        ("description_0", "Caja chica"),
+        ("quantity_0", "3"),
+        ("sku_1", "CAJ-02"),
+        ("description_1", "Caja grande"),
+        ("quantity_1", "1"),
+    ];
+    let mut add = typed.to_vec();
+    add.push(("add_line", "1"));
+    let res = browser.post("/orders", &add).await;
+    res.assert_status(StatusCode::OK);
+    let html = res.text();
+    assert!(
+        html.contains("name=\"sku_2\" value=\"\""),
+        "a blank third row: {html}"
+    );
+    assert!(html.contains("value=\"CAJ-02\""), "what was typed stays");
+    let mut remove = typed.to_vec();
+    remove.push(("remove_line", "0"));
+    let html = browser.post("/orders", &remove).await.text();
+    assert!(
+        !html.contains("value=\"CAJ-01\"") && html.contains("name=\"sku_0\" value=\"CAJ-02\""),
+        "{html}"
+    );
+    assert_eq!(
+        admin.get("/api/orders").await.json()["items"],
+        json!([]),
+        "nothing saved"
+    );
+
+    // The client typed by name (no accent) is found: one match.
+    let res = browser.post("/orders", &typed).await;
+    res.assert_status(StatusCode::SEE_OTHER);
+    let order = admin.get("/api/orders/ORD-000001").await.json();
+    assert_eq!(order["client_name"], "Comercial Álamos");
+    assert_eq!(order["lines"].as_array().unwrap().len(), 2);
+
+    // Several matches: the form offers them to choose from.
+    let res = browser
+        .post(
+            "/orders",
+            &[
+                ("client_name", "ferreteria"),
+                ("sku_0", "A"),
+                ("quantity_0", "1"),
+            ],
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("Varios clientes coinciden"), "{html}");
+    assert!(
+        html.contains("type=\"radio\" name=\"client_id\"")
+            && html.contains("Ferretería Sur")
+            && html.contains("Ferretería Central"),
+        "{html}"
+    );
+
+    // Every error named in the summary, linked to its field, which is
+    // marked invalid.
+    let res = browser
+        .post(
+            "/orders",
+            &[("client_name", ""), ("sku_0", "A"), ("quantity_0", "dos")],
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("Revisa 2 campos:"), "{html}");
+    assert!(html.contains("El campo Cliente es obligatorio"), "{html}");
+    assert!(html.contains("href=\"#quantity_0\""), "{html}");
+    assert!(html.contains("href=\"#client_id\""), "{html}");
+    assert!(
+        html.contains("aria-invalid=\"true\" aria-describedby=\"lines[0].quantity-error\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-focus-on-load"),
+        "the summary takes the focus"
+    );
+    assert!(!html.contains("Faena None"), "the footer keeps the version");
+
+    // A page that is not there still shows who is signed in.
+    let missing = browser.get("/orders/ORD-999999").await;
+    missing.assert_status(StatusCode::NOT_FOUND);
+    let html = missing.text();
+    assert!(
+        html.contains("action=\"/logout\"") && html.contains("/admin/users"),
+        "{html}"
+    );
 }
