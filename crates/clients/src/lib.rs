@@ -80,6 +80,10 @@ impl Module for ClientsModule {
         ]
     }
 
+    fn record_links(&self) -> &'static [(&'static str, &'static str)] {
+        &[("client", "/clients/{id}")]
+    }
+
     fn nav(&self) -> Option<NavEntry> {
         Some(NavEntry {
             module: "clients",

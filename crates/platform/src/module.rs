@@ -116,6 +116,19 @@ pub trait Module: Send + Sync + 'static {
         &[]
     }
 
+    /// Event types this module sends to webhook endpoints
+    /// (`webhooks::emit`), offered to subscribers; a subscription that
+    /// matches none of the modules' events is refused.
+    fn webhook_events(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Where this module's records are shown, by audit entity:
+    /// `("order", "/orders/{id}")`, so the audit page links them.
+    fn record_links(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// Panels this module adds to the home page, each with the permission
     /// that shows it (see `dashboard`).
     fn dashboard(&self) -> Vec<Box<dyn crate::dashboard::Tile>> {

@@ -38,6 +38,7 @@ struct Inner {
     references: crate::references::References,
     directories: crate::directory::Directories,
     dashboard: Vec<Box<dyn crate::dashboard::Tile>>,
+    record_links: Vec<(&'static str, &'static str)>,
     started_at: Instant,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -56,6 +57,8 @@ pub struct AppStateParts {
     pub directories: crate::directory::Directories,
     /// The home page's panels, in the modules' order.
     pub dashboard: Vec<Box<dyn crate::dashboard::Tile>>,
+    /// Where modules show their records, by audit entity (`Module::record_links`).
+    pub record_links: Vec<(&'static str, &'static str)>,
     /// Job types and schedules of the platform and the enabled modules.
     pub jobs: crate::jobs::Registry,
     /// The realtime hub (see `realtime::Realtime::start`).
@@ -95,6 +98,7 @@ impl AppState {
             references: parts.references,
             directories: parts.directories,
             dashboard: parts.dashboard,
+            record_links: parts.record_links,
             started_at: Instant::now(),
             metrics: parts.metrics,
         }));
@@ -227,6 +231,22 @@ impl AppState {
     /// Who refers to whose rows, across modules.
     pub fn references(&self) -> &crate::references::References {
         &self.0.references
+    }
+
+    /// The page that shows a record of `entity` (an audit entity), with
+    /// `{id}` to fill in: the platform's own and the modules'.
+    pub fn record_link(&self, entity: &str) -> Option<&'static str> {
+        const PLATFORM: &[(&str, &str)] = &[
+            ("user", "/admin/users/{id}"),
+            ("role", "/admin/roles/{id}"),
+            ("job", "/admin/jobs/{id}"),
+            ("mail", "/admin/mail/{id}"),
+        ];
+        PLATFORM
+            .iter()
+            .chain(self.0.record_links.iter())
+            .find(|(e, _)| *e == entity)
+            .map(|(_, link)| *link)
     }
 
     /// The home page's panels (see `dashboard`).

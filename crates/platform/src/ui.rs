@@ -274,6 +274,19 @@ impl Ui {
                 raw
             }
         });
+        // `{{ label("job_kind." ~ j.kind, j.kind) }}`: the catalogue's
+        // words for a key, or `fallback` where it has none.
+        let labels = i18n.clone();
+        env.add_function(
+            "label",
+            move |state: &State, key: &str, fallback: &str| -> String {
+                if labels.has(Locale::Es, key) {
+                    labels.t(locale_of(state), key, &[])
+                } else {
+                    fallback.to_owned()
+                }
+            },
+        );
         // `{{ field_id("lines[1].quantity") }}` is `quantity_1`: the id of
         // the input an error names, for the summary's links.
         env.add_filter("field_id", |field: &str| -> String {

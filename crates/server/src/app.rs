@@ -214,6 +214,10 @@ pub fn assemble(
     let webhooks = faena_platform::webhooks::Webhooks::new(
         &config.webhooks,
         modules.iter().flat_map(|m| m.inbound_webhooks()).collect(),
+        modules
+            .iter()
+            .flat_map(|m| m.webhook_events().iter().copied())
+            .collect(),
     )?;
     let files = faena_platform::files::Files::new(
         &config.files,
@@ -232,6 +236,10 @@ pub fn assemble(
         references,
         directories,
         dashboard: modules.iter().flat_map(|m| m.dashboard()).collect(),
+        record_links: modules
+            .iter()
+            .flat_map(|m| m.record_links().iter().copied())
+            .collect(),
         jobs,
         realtime,
         webhooks,

@@ -93,6 +93,19 @@ impl Module for WmsModule {
         ]
     }
 
+    fn webhook_events(&self) -> &'static [&'static str] {
+        &[
+            "order.created",
+            "order.updated",
+            "order.status_changed",
+            "order.deleted",
+        ]
+    }
+
+    fn record_links(&self) -> &'static [(&'static str, &'static str)] {
+        &[("order", "/orders/{id}")]
+    }
+
     fn dashboard(&self) -> Vec<Box<dyn faena_platform::dashboard::Tile>> {
         vec![Box::new(orders::dashboard::OrdersTile)]
     }

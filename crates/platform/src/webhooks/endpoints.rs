@@ -113,7 +113,10 @@ struct EndpointData {
     description: Option<String>,
 }
 
-fn parse_event_types(types: &[String], errors: &mut FieldErrors) -> Vec<String> {
+/// The patterns subscribed to, each valid and (when the modules declare
+/// what they send) matching at least one event that is sent: an endpoint
+/// for `client.created`, which nothing sends, would wait forever.
+fn parse_event_types(types: &[String], known: &[&str], errors: &mut FieldErrors) -> Vec<String> {
     if types.is_empty() {
         errors.push(FieldError::new("event_types", "required"));
     }
@@ -123,7 +126,16 @@ fn parse_event_types(types: &[String], errors: &mut FieldErrors) -> Vec<String> 
     let mut out: Vec<String> = Vec::new();
     for (i, t) in types.iter().enumerate() {
         let t = t.trim();
-        if is_event_pattern(t) {
+        if is_event_pattern(t)
+            && !known.is_empty()
+            && !known.iter().any(|k| super::pattern_matches(t, k))
+        {
+            errors.push(
+                FieldError::new(format!("event_types[{i}]"), "event_type_unknown")
+                    .with("value", t)
+                    .with("allowed", known.join(", ")),
+            );
+        } else if is_event_pattern(t) {
             if !out.iter().any(|o| o == t) {
                 out.push(t.to_owned());
             }
@@ -149,10 +161,11 @@ fn parse(
     event_types: &[String],
     description: Option<&str>,
     allow_private: bool,
+    known: &[&str],
 ) -> AppResult<EndpointData> {
     let mut errors = FieldErrors::new();
     let url = errors.take(target::parse_url(url, allow_private));
-    let event_types = parse_event_types(event_types, &mut errors);
+    let event_types = parse_event_types(event_types, known, &mut errors);
     let description = parse_description(description, &mut errors);
     errors.finish()?;
     Ok(EndpointData {
@@ -180,6 +193,7 @@ pub async fn create(
         &input.event_types,
         input.description.as_deref(),
         state.webhooks().allow_private_targets(),
+        state.webhooks().events(),
     )?;
     let id = Uuid::now_v7();
     let now = Utc::now();
@@ -265,6 +279,7 @@ pub async fn update(
             None => before.description.as_deref(),
         },
         state.webhooks().allow_private_targets(),
+        state.webhooks().events(),
     )?;
     let (new_state, failing_since) = match patch.active {
         Some(true) => (EndpointState::Active, None),
@@ -391,11 +406,31 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_that_no_module_sends_is_refused() {
+        let known = ["order.created", "order.deleted"];
+        let types = vec![
+            "order.*".to_owned(),
+            "client.created".to_owned(),
+            "*".to_owned(),
+        ];
+        assert_eq!(
+            fields(parse(
+                "https://hooks.example.com/",
+                &types,
+                None,
+                false,
+                &known
+            )),
+            vec![("event_types[1]".to_owned(), "event_type_unknown".to_owned())]
+        );
+    }
+
+    #[test]
     fn every_bad_field_is_named() {
         let types = vec!["order.created".to_owned(), "Order!".to_owned()];
         let long = "x".repeat(MAX_DESCRIPTION + 1);
         assert_eq!(
-            fields(parse("gopher://x", &types, Some(&long), false)),
+            fields(parse("gopher://x", &types, Some(&long), false, &[])),
             vec![
                 ("url".to_owned(), "url_scheme".to_owned()),
                 ("event_types[1]".to_owned(), "event_type".to_owned()),
@@ -403,7 +438,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            fields(parse("https://hooks.example.com/", &[], None, false)),
+            fields(parse("https://hooks.example.com/", &[], None, false, &[])),
             vec![("event_types".to_owned(), "required".to_owned())]
         );
         let ok = parse(
@@ -411,6 +446,7 @@ mod tests {
             &["order.*".into(), "order.*".into(), " * ".into()],
             Some("  "),
             false,
+            &["order.created"],
         )
         .ok()
         .unwrap();

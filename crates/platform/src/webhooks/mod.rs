@@ -260,6 +260,7 @@ struct Inner {
     timeout: Duration,
     sources: HashMap<String, Vec<u8>>,
     handlers: Handlers,
+    events: Vec<&'static str>,
 }
 
 /// Longest inbound source name.
@@ -275,7 +276,12 @@ fn is_source_name(s: &str) -> bool {
 impl Webhooks {
     /// Checks the configured inbound secrets (a bad one stops the start)
     /// and builds the delivery client.
-    pub fn new(config: &WebhooksConfig, handlers: Vec<InboundHandler>) -> anyhow::Result<Self> {
+    /// `events` are the event types the modules send (`Module::webhook_events`).
+    pub fn new(
+        config: &WebhooksConfig,
+        handlers: Vec<InboundHandler>,
+        events: Vec<&'static str>,
+    ) -> anyhow::Result<Self> {
         use secrecy::ExposeSecret;
         let mut sources = HashMap::new();
         for (name, source) in &config.inbound {
@@ -306,6 +312,7 @@ impl Webhooks {
             timeout,
             sources,
             handlers: map,
+            events,
         })))
     }
 
@@ -319,6 +326,11 @@ impl Webhooks {
 
     pub fn timeout(&self) -> Duration {
         self.0.timeout
+    }
+
+    /// The event types the modules send, for subscribers to choose from.
+    pub fn events(&self) -> &[&'static str] {
+        &self.0.events
     }
 
     /// The HMAC key of an inbound source.

@@ -86,6 +86,7 @@ async fn render(
             deliveries => recent.items,
             inbound => received.items,
             sources => state.webhooks().sources(),
+            events => state.webhooks().events(),
             endpoint => endpoint,
             can_manage => page.can(perms::WEBHOOKS_MANAGE),
             created => shown.created,

@@ -171,6 +171,17 @@ async fn order_pages_render() {
     }
     let empty = admin.get("/orders/returns").await.text();
     assert!(empty.contains("No hay devoluciones."));
+
+    // The audit page says what happened, naming and linking the record.
+    let audit = admin.get("/admin/audit").await.text();
+    assert!(
+        audit.contains("<a href=\"&#x2f;orders&#x2f;ORD-000001\">creó la orden ORD-000001</a>"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("creó el cliente Ferretería Central</a>"),
+        "{audit}"
+    );
     admin
         .get("/orders/NOPE")
         .await

@@ -64,7 +64,7 @@ async fn bad_input_on_the_admin_api_is_a_422_naming_the_field() {
         assert!(errors.iter().all(|e| e["message"].is_string()));
     }
     // Every invalid field at once.
-    let res = post(json!({"url": "gopher://x", "event_types": ["ok", "NO"]})).await;
+    let res = post(json!({"url": "gopher://x", "event_types": ["order.*", "NO"]})).await;
     let fields: Vec<String> = res.json()["errors"]
         .as_array()
         .unwrap()
@@ -190,13 +190,31 @@ async fn an_admin_registers_and_switches_endpoints_from_the_page() {
     assert!(html.contains("apunta a una dirección interna"), "{html}");
     assert!(html.contains("value=\"order.*\""), "{html}");
 
+    // An event nothing sends is refused, and the form says which exist.
+    let res = browser
+        .post(
+            "/admin/webhooks",
+            &[
+                ("url", "https://erp.example.com/hooks"),
+                ("event_types", "client.created"),
+            ],
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(
+        html.contains("Ningún módulo envía eventos «client.created»")
+            && html.contains("<code>order.status_changed</code>"),
+        "{html}"
+    );
+
     // A good one: the secret is shown once, in the answer.
     let res = browser
         .post(
             "/admin/webhooks",
             &[
                 ("url", "https://erp.example.com/hooks"),
-                ("event_types", "order.*, client.created"),
+                ("event_types", "order.*, order.deleted"),
                 ("description", "ERP"),
             ],
         )
@@ -209,7 +227,7 @@ async fn an_admin_registers_and_switches_endpoints_from_the_page() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(ep.event_types, r#"["order.*","client.created"]"#);
+    assert_eq!(ep.event_types, r#"["order.*","order.deleted"]"#);
 
     let page = browser.get("/admin/webhooks").await.text();
     assert!(

@@ -85,7 +85,7 @@ async fn a_receiver_using_the_reference_library_verifies_our_deliveries() {
     let created = register(
         &admin,
         &format!("http://127.0.0.1:{port}/hook"),
-        &["client.*"],
+        &["order.*"],
     )
     .await;
     let secret = created["secret"].as_str().unwrap().to_owned();
@@ -95,12 +95,13 @@ async fn a_receiver_using_the_reference_library_verifies_our_deliveries() {
         writeln!(stdin, "{secret}").unwrap();
     }
 
-    let data = json!({"id": "0192", "name": "Ferretería Ñuñoa", "rut": "76.086.428-5"});
-    let message_id = emit(state, "client.created", data.clone()).await.unwrap();
+    let data =
+        json!({"number": "ORD-000192", "client_name": "Ferretería Ñuñoa", "status": "received"});
+    let message_id = emit(state, "order.created", data.clone()).await.unwrap();
     let worker = start_worker(state);
     let report: Value = serde_json::from_str(&lines.next().await).unwrap();
     assert_eq!(report["verified"], true, "{report}");
-    assert_eq!(report["payload"]["type"], "client.created");
+    assert_eq!(report["payload"]["type"], "order.created");
     assert_eq!(report["payload"]["data"], data);
     assert!(report["payload"]["timestamp"].is_string());
     assert_eq!(
