@@ -132,13 +132,22 @@ pub async fn generate(
             }
             for (position, &i) in picked.iter().enumerate() {
                 let (sku, description) = &PRODUCTS[i];
+                let quantity = i32::try_from(rng.range(1, 50)).unwrap_or(1);
+                // A return brings back part of the first line, as returns
+                // usually do (a damaged box, not the whole delivery).
+                let returned = if status == Status::Returned && position == 0 {
+                    i32::try_from(rng.range(1, u64::try_from(quantity).unwrap_or(1))).unwrap_or(1)
+                } else {
+                    0
+                };
                 lines.push(line::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     order_id: Set(id),
                     position: Set(i32::try_from(position).unwrap_or(0)),
                     sku: Set((*sku).to_owned()),
                     description: Set((*description).to_owned()),
-                    quantity: Set(i32::try_from(rng.range(1, 50)).unwrap_or(1)),
+                    quantity: Set(quantity),
+                    returned_quantity: Set(returned),
                 });
             }
             let mut from = None;

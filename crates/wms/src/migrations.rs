@@ -4,7 +4,57 @@
 use sea_orm_migration::prelude::*;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateOrders)]
+    vec![Box::new(CreateOrders), Box::new(PartialReturns)]
+}
+
+/// A return may cover some lines and quantities: each line keeps how many
+/// units came back. Orders returned before this were returned whole.
+struct PartialReturns;
+
+impl MigrationName for PartialReturns {
+    fn name(&self) -> &str {
+        "m20261207_200002_wms_partial_returns"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ReturnedQuantity {
+    ReturnedQuantity,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for PartialReturns {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(WmsOrderLines::Table)
+                .add_column(
+                    ColumnDef::new(ReturnedQuantity::ReturnedQuantity)
+                        .integer()
+                        .not_null()
+                        .default(0),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.get_connection()
+            .execute_unprepared(
+                "UPDATE wms_order_lines SET returned_quantity = quantity \
+                 WHERE order_id IN (SELECT id FROM wms_orders WHERE status = 'returned')",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(WmsOrderLines::Table)
+                .drop_column(ReturnedQuantity::ReturnedQuantity)
+                .to_owned(),
+        )
+        .await
+    }
 }
 
 struct CreateOrders;

@@ -54,6 +54,7 @@ pub async fn export(
         "csv.status",
         "csv.lines",
         "csv.units",
+        "csv.returned_units",
         "csv.created_at",
         "csv.return_reason",
         "csv.returned_at",
@@ -73,12 +74,14 @@ pub async fn export(
         let (orders, total) = list_page(state, &filter, &mut request, None).await?;
         for o in &orders {
             let units: i64 = o.lines.iter().map(|l| i64::from(l.quantity)).sum();
+            let returned: i64 = o.lines.iter().map(|l| i64::from(l.returned)).sum();
             let row = [
                 o.number.clone(),
                 o.client_name.clone().unwrap_or_default(),
                 t(&format!("status.{}", o.status.as_str())),
                 o.lines.len().to_string(),
                 units.to_string(),
+                returned.to_string(),
                 at(o.created_at),
                 o.return_reason.clone().unwrap_or_default(),
                 o.returned_at.map(at).unwrap_or_default(),

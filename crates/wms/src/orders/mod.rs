@@ -207,6 +207,59 @@ pub struct Line {
     pub sku: String,
     pub description: String,
     pub quantity: i32,
+    /// Units that came back in the order's return (0 if none).
+    #[serde(default)]
+    pub returned: i32,
+}
+
+/// A line of a return: which SKU, and how many of its units came back.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLine {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// How many units of each of `lines` a return covers: all of them when
+/// the return names no lines, else those named, each SKU once, between 1
+/// and the line's quantity. Every bad entry is named.
+pub fn returned_quantities(
+    lines: &[Line],
+    given: Option<&[ReturnLine]>,
+    errors: &mut FieldErrors,
+) -> Vec<i32> {
+    let Some(given) = given else {
+        return lines.iter().map(|l| l.quantity).collect();
+    };
+    let mut out = vec![0; lines.len()];
+    if given.is_empty() {
+        errors.push(FieldError::new("return_lines", "return_lines_required"));
+    }
+    for (i, r) in given.iter().enumerate() {
+        let sku = r.sku.trim();
+        let Some(at) = lines.iter().position(|l| l.sku.eq_ignore_ascii_case(sku)) else {
+            errors.push(
+                FieldError::new(format!("return_lines[{i}].sku"), "unknown_sku").with("value", sku),
+            );
+            continue;
+        };
+        if out[at] > 0 {
+            errors.push(
+                FieldError::new(format!("return_lines[{i}].sku"), "duplicate_sku")
+                    .with("value", sku),
+            );
+            continue;
+        }
+        match i32::try_from(r.quantity) {
+            Ok(q) if (1..=lines[at].quantity).contains(&q) => out[at] = q,
+            _ => errors.push(
+                FieldError::new(format!("return_lines[{i}].quantity"), "out_of_range")
+                    .with("min", 1)
+                    .with("max", lines[at].quantity),
+            ),
+        }
+    }
+    out
 }
 
 pub const MAX_LINES: usize = 500;
@@ -244,6 +297,7 @@ pub fn parse_lines(input: &[LineInput], errors: &mut FieldErrors) -> Vec<Line> {
                 sku,
                 description: description.to_owned(),
                 quantity,
+                returned: 0,
             });
         }
     }

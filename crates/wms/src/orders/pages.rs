@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::service::{self, NewOrder, OrderUpdate};
 use super::store::OrderFilter;
-use super::{LineInput, ReturnCode, Status};
+use super::{LineInput, ReturnCode, ReturnLine, Status};
 use crate::perms;
 
 pub fn pages() -> Pages {
@@ -500,14 +500,58 @@ async fn detail(
     .await
 }
 
+/// The status form. A return's lines arrive as `return_sku_0`,
+/// `return_qty_0`, … (a quantity of 0 leaves the line out).
 #[derive(Debug, Deserialize)]
 struct StatusForm {
     status: String,
     return_reason: Option<String>,
     return_code: Option<String>,
-    version: Option<i32>,
+    // Text: with `flatten`, serde reads every value as a string.
+    version: Option<String>,
     /// `yes` once a cancellation was confirmed.
     confirm: Option<String>,
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
+}
+
+impl StatusForm {
+    fn version(&self) -> Option<i32> {
+        self.version.as_deref().and_then(|v| v.trim().parse().ok())
+    }
+
+    /// The lines of a return, when the form lists them; a quantity that
+    /// is not a number is named.
+    fn return_lines(&self) -> Result<Option<Vec<ReturnLine>>, AppError> {
+        let mut errors = FieldErrors::new();
+        let mut out = Vec::new();
+        let mut listed = false;
+        for i in 0..crate::orders::MAX_LINES {
+            let Some(sku) = self.rest.get(&format!("return_sku_{i}")) else {
+                break;
+            };
+            listed = true;
+            let raw = self
+                .rest
+                .get(&format!("return_qty_{i}"))
+                .map(|q| q.trim())
+                .unwrap_or("");
+            match raw.parse::<i64>() {
+                Ok(0) => {}
+                Ok(quantity) => out.push(ReturnLine {
+                    sku: sku.clone(),
+                    quantity,
+                }),
+                Err(_) if raw.is_empty() => {}
+                Err(_) => errors.push(FieldError::new(
+                    format!("return_lines[{i}].quantity"),
+                    "quantity_not_a_number",
+                )),
+            }
+        }
+        errors.finish()?;
+        Ok(listed.then_some(out))
+    }
 }
 
 /// A refused move's words, with the states named as the page names them
@@ -558,6 +602,11 @@ async fn change_status(
             .with("value", &form.status)
             .into());
     };
+    let return_lines = if to == Status::Returned {
+        form.return_lines()?
+    } else {
+        None
+    };
     if to == Status::Cancelled && form.confirm.as_deref() != Some("yes") {
         let order = service::find(&state, &number).await?;
         let t = |key: &str, params: &[(&str, String)]| state.i18n().t(page.locale, key, params);
@@ -582,13 +631,14 @@ async fn change_status(
         status: Some(to),
         return_reason: form.return_reason.clone(),
         return_code: form.return_code.as_deref().and_then(ReturnCode::parse),
+        return_lines,
         ..OrderUpdate::default()
     };
     match service::update(
         &state,
         &actor,
         &number,
-        IfMatch::version(form.version),
+        IfMatch::version(form.version()),
         change,
     )
     .await

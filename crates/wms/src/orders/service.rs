@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use super::store::{self, OrderFilter, history, line, order};
 use super::{
-    Line, LineInput, OrderNumber, ReturnCode, Status, TransitionError, parse_lines, transition,
+    Line, LineInput, OrderNumber, ReturnCode, ReturnLine, Status, TransitionError, parse_lines,
+    returned_quantities, transition,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -119,6 +120,7 @@ pub fn view(m: order::Model, lines: Vec<line::Model>, client_name: Option<String
                 sku: l.sku,
                 description: l.description,
                 quantity: l.quantity,
+                returned: l.returned_quantity,
             })
             .collect(),
         notes: m.notes,
@@ -172,6 +174,9 @@ pub struct OrderUpdate {
     pub client_id: Option<Uuid>,
     pub lines: Option<Vec<LineInput>>,
     pub notes: Option<String>,
+    /// With `status: returned`: the lines and units that came back; when
+    /// absent, the whole order came back.
+    pub return_lines: Option<Vec<ReturnLine>>,
 }
 
 fn notes(raw: Option<&str>, errors: &mut FieldErrors) -> Option<String> {
@@ -337,6 +342,17 @@ pub async fn update(
             params: vec![("status", status.as_str().to_owned())],
         });
     }
+    let to_returned = change.status == Some(Status::Returned) && status != Status::Returned;
+    let returned = if to_returned {
+        let mut errors = FieldErrors::new();
+        let q = returned_quantities(&before.lines, change.return_lines.as_deref(), &mut errors);
+        errors.finish()?;
+        Some(q)
+    } else if change.return_lines.is_some() {
+        return Err(FieldError::new("return_lines", "return_lines_without_return").into());
+    } else {
+        None
+    };
     let moved = match change.status.filter(|s| *s != status) {
         Some(to) => Some(
             transition(
@@ -372,6 +388,14 @@ pub async fn update(
         .ok_or(AppError::PreconditionFailed)?;
     if let Some(lines) = &lines {
         store::replace_lines(&txn, current.id, lines).await?;
+    }
+    if let (Some(returned), Some(_)) = (&returned, &moved) {
+        let by_position: Vec<(i32, i32)> = returned
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (i32::try_from(i).unwrap_or(i32::MAX), *q))
+            .collect();
+        store::set_returned(&txn, current.id, &by_position).await?;
     }
     if let Some(t) = &moved {
         store::record_history(

@@ -55,6 +55,8 @@ pub mod line {
         pub sku: String,
         pub description: String,
         pub quantity: i32,
+        /// Units that came back in a return (0 until then).
+        pub returned_quantity: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -365,9 +367,27 @@ pub async fn insert_lines(
             sku: Set(l.sku.clone()),
             description: Set(l.description.clone()),
             quantity: Set(l.quantity),
+            returned_quantity: Set(l.returned),
         }
         .insert(db)
         .await?;
+    }
+    Ok(())
+}
+
+/// Records how many units of each line (by position) came back.
+pub async fn set_returned(
+    db: &impl ConnectionTrait,
+    order_id: Uuid,
+    returned: &[(i32, i32)],
+) -> Result<(), DbErr> {
+    for (position, quantity) in returned {
+        line::Entity::update_many()
+            .col_expr(line::Column::ReturnedQuantity, Expr::value(*quantity))
+            .filter(line::Column::OrderId.eq(order_id))
+            .filter(line::Column::Position.eq(*position))
+            .exec(db)
+            .await?;
     }
     Ok(())
 }

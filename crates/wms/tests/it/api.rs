@@ -427,7 +427,7 @@ async fn filters_search_pages_and_csv() {
     let rows: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(
         rows[0],
-        "Número;Cliente;Estado;Líneas;Unidades;Creada;Razón de devolución;Devuelta"
+        "Número;Cliente;Estado;Líneas;Unidades;Unidades devueltas;Creada;Razón de devolución;Devuelta"
     );
     assert_eq!(rows.len(), 5);
     assert!(
@@ -488,4 +488,115 @@ async fn the_csv_export_never_hands_a_spreadsheet_a_formula() {
         !row.split(';').any(|c| c.starts_with('=')),
         "no cell starts with '=': {row}"
     );
+}
+
+#[tokio::test]
+async fn a_return_can_cover_some_lines_and_units() {
+    let (_app, admin, client_id) = setup().await;
+    let deliver = |number: String| {
+        let admin = admin.clone();
+        async move {
+            for s in ["picking", "packing", "shipped", "delivered"] {
+                move_to(&admin, &number, json!({"status": s}))
+                    .await
+                    .assert_status(StatusCode::OK);
+            }
+        }
+    };
+    let partial = admin
+        .post_json("/api/orders", &an_order(&client_id))
+        .await
+        .json()["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    deliver(partial.clone()).await;
+    let returned = |lines: Value| json!({"status": "returned", "return_code": "damaged", "return_reason": "Cajas mojadas", "return_lines": lines});
+
+    // Every bad line is named, and nothing moves.
+    for (lines, field, code) in [
+        (json!([]), "return_lines", "return_lines_required"),
+        (
+            json!([{"sku": "NOPE", "quantity": 1}]),
+            "return_lines[0].sku",
+            "unknown_sku",
+        ),
+        (
+            json!([{"sku": "TOR-M8", "quantity": 101}]),
+            "return_lines[0].quantity",
+            "out_of_range",
+        ),
+        (
+            json!([{"sku": "TOR-M8", "quantity": 0}]),
+            "return_lines[0].quantity",
+            "out_of_range",
+        ),
+        (
+            json!([{"sku": "TOR-M8", "quantity": 1}, {"sku": "tor-m8", "quantity": 1}]),
+            "return_lines[1].sku",
+            "duplicate_sku",
+        ),
+    ] {
+        let res = move_to(&admin, &partial, returned(lines.clone())).await;
+        res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        let body = res.json();
+        assert_eq!(body["errors"][0]["field"], field, "{lines}: {body}");
+        assert_eq!(body["errors"][0]["code"], code, "{lines}: {body}");
+    }
+    let order = admin.get(&format!("/api/orders/{partial}")).await.json();
+    assert_eq!(order["status"], "delivered");
+
+    // Thirty screws came back, no nuts.
+    let res = move_to(
+        &admin,
+        &partial,
+        returned(json!([{"sku": "tor-m8", "quantity": 30}])),
+    )
+    .await;
+    res.assert_status(StatusCode::OK);
+    let lines = res.json()["lines"].clone();
+    assert_eq!(lines[0]["returned"], 30);
+    assert_eq!(lines[1]["returned"], 0);
+
+    // Lines without a return are refused; a return naming none is whole.
+    let whole = admin
+        .post_json("/api/orders", &an_order(&client_id))
+        .await
+        .json()["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = move_to(
+        &admin,
+        &whole,
+        json!({"status": "picking", "return_lines": [{"sku": "TOR-M8", "quantity": 1}]}),
+    )
+    .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        res.json()["errors"][0]["code"],
+        "return_lines_without_return"
+    );
+    deliver(whole.clone()).await;
+    let res = move_to(
+        &admin,
+        &whole,
+        json!({"status": "returned", "return_reason": "No lo pidió"}),
+    )
+    .await;
+    res.assert_status(StatusCode::OK);
+    let lines = res.json()["lines"].clone();
+    assert_eq!(
+        (lines[0]["returned"].clone(), lines[1]["returned"].clone()),
+        (json!(100), json!(100))
+    );
+
+    // The CSV counts what came back.
+    let csv = admin
+        .get("/api/orders/export.csv?status=returned&sort=number&dir=asc")
+        .await
+        .text();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(rows[0].contains(";2;200;30;"), "{}", rows[0]);
+    assert!(rows[1].contains(";2;200;200;"), "{}", rows[1]);
 }

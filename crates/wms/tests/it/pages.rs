@@ -445,3 +445,52 @@ async fn the_order_form_edits_its_rows_finds_the_client_by_name_and_names_every_
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn a_partial_return_from_the_page() {
+    let (app, admin, client_id) = setup().await;
+    admin
+        .post_json("/api/orders", &an_order(&client_id))
+        .await
+        .assert_status(StatusCode::CREATED);
+    for s in ["picking", "packing", "shipped", "delivered"] {
+        admin
+            .send_json(
+                axum::http::Method::PUT,
+                "/api/orders/ORD-000001",
+                &json!({"status": s}),
+            )
+            .await
+            .assert_status(StatusCode::OK);
+    }
+    let browser = app.admin_browser().await;
+    let page = browser.get("/orders/ORD-000001").await.text();
+    assert!(
+        page.contains("name=\"return_qty_1\" type=\"number\" min=\"0\" max=\"100\" value=\"100\""),
+        "each line's units, all of them by default: {page}"
+    );
+    let res = browser
+        .post(
+            "/orders/ORD-000001/status",
+            &[
+                ("version", "5"),
+                ("status", "returned"),
+                ("return_code", "damaged"),
+                ("return_reason", "Tuercas oxidadas"),
+                ("return_sku_0", "TOR-M8"),
+                ("return_qty_0", "0"),
+                ("return_sku_1", "TUE-M8"),
+                ("return_qty_1", "12"),
+            ],
+        )
+        .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+    let order = admin.get("/api/orders/ORD-000001").await.json();
+    assert_eq!(order["lines"][0]["returned"], 0);
+    assert_eq!(order["lines"][1]["returned"], 12);
+    let returns = browser.get("/orders/returns").await.text();
+    assert!(
+        returns.contains("12 de 200 unidades devueltas"),
+        "{returns}"
+    );
+}
