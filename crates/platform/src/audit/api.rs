@@ -98,10 +98,18 @@ pub async fn query(
     let mut errors = FieldErrors::new();
     let (limit, cursor) = AUDIT.read(page, &mut errors);
     errors.finish()?;
-    let mut q = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);
+    let mut q = select(f).order_by_desc(audit_log::Column::Id);
     if let Some(c) = cursor {
         q = q.filter(audit_log::Column::Id.lt(c));
     }
+    let rows = q.limit(limit + 1).all(state.db()).await?;
+    let rows: Vec<AuditEntryView> = rows.into_iter().map(AuditEntryView::from).collect();
+    Ok(AUDIT.page(rows, limit, |e| e.id))
+}
+
+/// The entries `f` asks for, unordered.
+pub fn select(f: &AuditFilter) -> sea_orm::Select<audit_log::Entity> {
+    let mut q = audit_log::Entity::find();
     if let Some(v) = &f.entity {
         q = q.filter(audit_log::Column::Entity.eq(v.as_str()));
     }
@@ -120,7 +128,5 @@ pub async fn query(
     if let Some(v) = f.to {
         q = q.filter(audit_log::Column::At.lt(v));
     }
-    let rows = q.limit(limit + 1).all(state.db()).await?;
-    let rows: Vec<AuditEntryView> = rows.into_iter().map(AuditEntryView::from).collect();
-    Ok(AUDIT.page(rows, limit, |e| e.id))
+    q
 }

@@ -1,46 +1,104 @@
 //! The audit log page: entries newest first, filtered like the API.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::Html;
 use minijinja::context;
+use sea_orm::IntoSimpleExpr;
 
-use crate::audit::api::{AuditFilter, query as audit_query};
+use crate::audit::api::{AuditFilter, select};
 use crate::auth::perms;
 use crate::auth::{Access, Pages};
 use crate::error::AppResult;
 use crate::http::Query;
 use crate::i18n::Locale;
 use crate::state::AppState;
-use crate::ui::{PageContext, render_page};
+use crate::ui::list::{self, Column, ListRequest, ListSpec};
+use crate::ui::{PageContext, day_start, render_page};
+use crate::{FieldError, FieldErrors};
 
 pub fn pages() -> Pages {
     Pages::new().get("/admin/audit", Access::perm(perms::AUDIT_READ), audit_list)
 }
 
+/// The audit page's filters: days (`2026-12-07`) in the configured zone.
+#[derive(Debug, serde::Deserialize)]
+struct PageFilter {
+    entity: Option<String>,
+    action: Option<String>,
+    actor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+const LIST: ListSpec = ListSpec {
+    path: "/admin/audit",
+    columns: &[
+        Column::new("at", "audit.at").sortable(),
+        Column::new("what", "audit.what_happened"),
+        Column::new("ip", "audit.ip"),
+        Column::new("seq", "audit.seq").num(),
+    ],
+    default_sort: "at",
+    default_desc: true,
+    csv: None,
+};
+
 async fn audit_list(
     State(state): State<AppState>,
     page: PageContext,
-    Query(filter): Query<AuditFilter>,
-    Query(paging): Query<crate::http::pagination::PageQuery>,
+    RawQuery(raw): RawQuery,
+    Query(q): Query<PageFilter>,
 ) -> AppResult<Html<String>> {
-    let result = audit_query(&state, &filter, &paging).await?;
-    let shown = serde_json::json!({"entity": filter.entity, "action": filter.action, "actor": filter.actor});
-    let entries: Vec<serde_json::Value> = result
-        .items
-        .iter()
+    let mut request = ListRequest::parse(&LIST, raw.as_deref())?;
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    let zone = state.time_zone();
+    let mut errors = FieldErrors::new();
+    let mut day = |field: &'static str, raw: &Option<String>, next: bool| {
+        let raw = given(raw)?;
+        match chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
+            Ok(d) => Some(day_start(
+                if next { d.succ_opt().unwrap_or(d) } else { d },
+                zone,
+            )),
+            Err(_) => {
+                errors.push(FieldError::new(field, "invalid"));
+                None
+            }
+        }
+    };
+    let filter = AuditFilter {
+        entity: given(&q.entity),
+        entity_id: None,
+        actor: given(&q.actor),
+        action: given(&q.action),
+        from: day("from", &q.from, false),
+        to: day("to", &q.to, true),
+    };
+    errors.finish()?;
+    let order = [(
+        crate::audit::entity::audit_log::Column::Id.into_simple_expr(),
+        request.order(),
+    )];
+    let (rows, total) = list::fetch(state.db(), select(&filter), order, &mut request).await?;
+    let entries: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(crate::audit::api::AuditEntryView::from)
         .map(|e| {
-            let (sentence, href) = describe(&state, &page, e);
+            let (sentence, href) = describe(&state, &page, &e);
             serde_json::json!({
                 "at": e.at, "actor": actor_label(&state, &page, &e.actor), "sentence": sentence,
                 "href": href, "action": e.action, "entity": e.entity, "ip": e.ip, "seq": e.seq,
             })
         })
         .collect();
+    let shown = serde_json::json!({
+        "entity": q.entity, "action": q.action, "actor": q.actor, "from": q.from, "to": q.to,
+    });
     render_page(
         &state,
         "admin/audit.html",
         &page,
-        context! { entries => entries, next_cursor => result.next_cursor, filter => shown },
+        context! { entries => entries, list => request.view(total), filter => shown },
     )
 }
 

@@ -89,31 +89,37 @@ struct OkQuery {
 #[derive(Debug, Deserialize)]
 struct SearchQuery {
     q: Option<String>,
-    cursor: Option<String>,
+    role: Option<String>,
+    /// `yes` or `no`; anything else shows everyone.
+    active: Option<String>,
     ok: Option<String>,
 }
 
 async fn users_list(
     State(state): State<AppState>,
     page: PageContext,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     Query(q): Query<SearchQuery>,
 ) -> AppResult<Html<String>> {
+    let mut request = crate::ui::list::ListRequest::parse(&super::users::LIST, raw.as_deref())?;
     let filter = super::users::UserFilter {
         q: q.q.clone(),
-        ..Default::default()
+        role: q.role.clone().filter(|r| !r.is_empty()),
+        active: match q.active.as_deref() {
+            Some("yes") => Some(true),
+            Some("no") => Some(false),
+            _ => None,
+        },
     };
-    let paging = crate::http::pagination::PageQuery {
-        limit: None,
-        cursor: q.cursor.clone(),
-    };
-    let result = super::users::list(&state, &filter, &paging).await?;
+    let (users, total) = super::users::list_page(&state, &filter, &mut request).await?;
     render_page(
         &state,
         "admin/users.html",
         &page,
         context! {
-            users => result.items, q => q.q.unwrap_or_default(), next_cursor => result.next_cursor, ok => q.ok,
-            can_manage => page.can(perms::USERS_MANAGE),
+            users => users, list => request.view(total), q => q.q.unwrap_or_default(),
+            role => q.role.unwrap_or_default(), active => q.active.unwrap_or_default(),
+            roles => role_names(&state).await?, ok => q.ok, can_manage => page.can(perms::USERS_MANAGE),
         },
     )
 }

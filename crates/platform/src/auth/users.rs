@@ -345,19 +345,26 @@ pub async fn list(state: &AppState, f: &UserFilter, page: &PageQuery) -> AppResu
     let mut errors = FieldErrors::new();
     let (limit, after) = USERS.read(page, &mut errors);
     errors.finish()?;
-    let mut query = user::Entity::find().order_by_asc(user::Column::EmailKey);
+    let mut query = select(f).order_by_asc(user::Column::EmailKey);
     if let Some(after) = after {
         query = query.filter(user::Column::EmailKey.gt(after));
     }
+    let rows = query.limit(limit + 1).all(state.db()).await?;
+    let rows: Vec<UserView> = rows.into_iter().map(UserView::from).collect();
+    Ok(USERS.page(rows, limit, |u| u.email.to_lowercase()))
+}
+
+/// The users `f` asks for, unordered. The search text is a literal
+/// (`%` and `_` match themselves).
+fn select(f: &UserFilter) -> sea_orm::Select<user::Entity> {
+    let mut query = user::Entity::find();
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let like = format!(
-            "%{}%",
-            q.to_lowercase().replace('%', "\\%").replace('_', "\\_")
-        );
+        let like = sea_orm::sea_query::LikeExpr::new(crate::text::like_pattern(&q.to_lowercase()))
+            .escape('\\');
         query = query.filter(
             Condition::any()
-                .add(user::Column::EmailKey.like(&like))
-                .add(Expr::expr(Func::lower(Expr::col(user::Column::Name))).like(&like)),
+                .add(user::Column::EmailKey.like(like.clone()))
+                .add(Expr::expr(Func::lower(Expr::col(user::Column::Name))).like(like)),
         );
     }
     if let Some(role) = &f.role {
@@ -366,9 +373,47 @@ pub async fn list(state: &AppState, f: &UserFilter, page: &PageQuery) -> AppResu
     if let Some(active) = f.active {
         query = query.filter(user::Column::Active.eq(active));
     }
-    let rows = query.limit(limit + 1).all(state.db()).await?;
-    let rows: Vec<UserView> = rows.into_iter().map(UserView::from).collect();
-    Ok(USERS.page(rows, limit, |u| u.email.to_lowercase()))
+    query
+}
+
+/// The columns of the users page.
+pub const LIST: crate::ui::list::ListSpec = crate::ui::list::ListSpec {
+    path: "/admin/users",
+    columns: &[
+        crate::ui::list::Column::new("name", "field.name").sortable(),
+        crate::ui::list::Column::new("email", "field.email").sortable(),
+        crate::ui::list::Column::new("role", "field.role").sortable(),
+        crate::ui::list::Column::new("active", "field.active"),
+        crate::ui::list::Column::new("last_seen_at", "field.last_seen_at").sortable(),
+    ],
+    default_sort: "name",
+    default_desc: false,
+    csv: None,
+};
+
+/// A numbered page of users for the admin page, with the total.
+pub async fn list_page(
+    state: &AppState,
+    f: &UserFilter,
+    request: &mut crate::ui::list::ListRequest,
+) -> AppResult<(Vec<UserView>, u64)> {
+    use sea_orm::IntoSimpleExpr;
+    let dir = || request.order();
+    let first: sea_orm::sea_query::SimpleExpr = match request.sort {
+        "email" => user::Column::EmailKey.into_simple_expr(),
+        "role" => user::Column::Role.into_simple_expr(),
+        "last_seen_at" => user::Column::LastSeenAt.into_simple_expr(),
+        _ => Expr::expr(Func::lower(Expr::col(user::Column::Name))).into(),
+    };
+    let order = [
+        (first, dir()),
+        (
+            user::Column::EmailKey.into_simple_expr(),
+            sea_orm::Order::Asc,
+        ),
+    ];
+    let (rows, total) = crate::ui::list::fetch(state.db(), select(f), order, request).await?;
+    Ok((rows.into_iter().map(UserView::from).collect(), total))
 }
 
 /// Deletes a user: never the caller, never the last active admin.

@@ -169,6 +169,19 @@ const MAIL: List<Uuid> = List::new("platform.mail");
 pub async fn list(state: &AppState, f: &MailFilter, page: &PageQuery) -> AppResult<Page<MailView>> {
     let mut errors = FieldErrors::new();
     let (limit, cursor) = MAIL.read(page, &mut errors);
+    let query = select(f, errors)?;
+    let mut query = query.order_by_desc(mail::Column::Id);
+    if let Some(c) = cursor {
+        query = query.filter(mail::Column::Id.lt(c));
+    }
+    let rows = query.limit(limit + 1).all(state.db()).await?;
+    let rows: Vec<MailView> = rows.into_iter().map(MailView::from).collect();
+    Ok(MAIL.page(rows, limit, |m| m.id))
+}
+
+/// The mails `f` asks for, unordered; bad filters are named (with those
+/// already in `errors`).
+pub fn select(f: &MailFilter, mut errors: FieldErrors) -> AppResult<sea_orm::Select<mail::Entity>> {
     let wanted = f.state.as_deref().filter(|s| !s.is_empty()).and_then(|s| {
         errors.take(MailState::parse(s).ok_or_else(|| {
             FieldError::new("state", "one_of")
@@ -180,10 +193,7 @@ pub async fn list(state: &AppState, f: &MailFilter, page: &PageQuery) -> AppResu
         errors.push(FieldError::new("q", "too_long").with("max", 200));
     }
     errors.finish()?;
-    let mut query = mail::Entity::find().order_by_desc(mail::Column::Id);
-    if let Some(c) = cursor {
-        query = query.filter(mail::Column::Id.lt(c));
-    }
+    let mut query = mail::Entity::find();
     if let Some(s) = wanted {
         query = query.filter(mail::Column::State.eq(s.as_str()));
     }
@@ -203,9 +213,36 @@ pub async fn list(state: &AppState, f: &MailFilter, page: &PageQuery) -> AppResu
     if let Some(r) = f.related_id.as_deref().filter(|s| !s.is_empty()) {
         query = query.filter(mail::Column::RelatedId.eq(r));
     }
-    let rows = query.limit(limit + 1).all(state.db()).await?;
-    let rows: Vec<MailView> = rows.into_iter().map(MailView::from).collect();
-    Ok(MAIL.page(rows, limit, |m| m.id))
+    Ok(query)
+}
+
+/// The outbox page's columns.
+pub const LIST: crate::ui::list::ListSpec = crate::ui::list::ListSpec {
+    path: "/admin/mail",
+    columns: &[
+        crate::ui::list::Column::new("subject", "mail.subject"),
+        crate::ui::list::Column::new("to", "mail.to"),
+        crate::ui::list::Column::new("state", "mail.state"),
+        crate::ui::list::Column::new("attempts", "mail.attempts").num(),
+        crate::ui::list::Column::new("created_at", "mail.created_at").sortable(),
+        crate::ui::list::Column::new("last_error", "mail.last_error"),
+    ],
+    default_sort: "created_at",
+    default_desc: true,
+    csv: None,
+};
+
+/// A numbered page of the outbox, newest first (or oldest), with the total.
+pub async fn list_page(
+    state: &AppState,
+    f: &MailFilter,
+    request: &mut crate::ui::list::ListRequest,
+) -> AppResult<(Vec<MailView>, u64)> {
+    use sea_orm::IntoSimpleExpr;
+    let query = select(f, FieldErrors::new())?;
+    let order = [(mail::Column::Id.into_simple_expr(), request.order())];
+    let (rows, total) = crate::ui::list::fetch(state.db(), query, order, request).await?;
+    Ok((rows.into_iter().map(MailView::from).collect(), total))
 }
 
 fn like(pattern: &str) -> sea_orm::sea_query::LikeExpr {

@@ -9,14 +9,14 @@ use minijinja::context;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::api::{MailFilter, counts, find, list, resend, send_test};
+use super::api::{LIST, MailFilter, counts, find, list_page as fetch_page, resend, send_test};
 use crate::auth::perms;
 use crate::auth::principal::Actor;
 use crate::auth::{Access, Pages};
 use crate::error::AppResult;
 use crate::http::Query;
-use crate::http::pagination::PageQuery;
 use crate::state::AppState;
+use crate::ui::list::ListRequest;
 use crate::ui::{PageContext, render_page};
 use crate::ui::{form_errors, unprocessable};
 
@@ -44,12 +44,12 @@ async fn list_page(
     state: &AppState,
     page: &PageContext,
     filter: &MailFilter,
-    paging: &PageQuery,
+    request: &mut ListRequest,
     test_to: &str,
     errors: Vec<serde_json::Value>,
     ok: Option<String>,
 ) -> AppResult<Html<String>> {
-    let result = list(state, filter, paging).await?;
+    let (mails, total) = fetch_page(state, filter, request).await?;
     let counts: Vec<_> = counts(state.db())
         .await?
         .into_iter()
@@ -60,8 +60,8 @@ async fn list_page(
         "admin/mail.html",
         page,
         context! {
-            mails => result.items,
-            next_cursor => result.next_cursor,
+            mails => mails,
+            list => request.view(total),
             counts => counts,
             transport => state.mailer().transport_name(),
             can_manage => page.can(perms::MAIL_MANAGE),
@@ -77,26 +77,23 @@ async fn list_page(
 struct ListQuery {
     state: Option<String>,
     q: Option<String>,
-    cursor: Option<String>,
     ok: Option<String>,
 }
 
 async fn mail_list(
     State(state): State<AppState>,
     page: PageContext,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Html<String>> {
+    let mut request = ListRequest::parse(&LIST, raw.as_deref())?;
     let filter = MailFilter {
         state: q.state,
         q: q.q,
         ..MailFilter::default()
     };
-    let paging = PageQuery {
-        limit: None,
-        cursor: q.cursor,
-    };
     let me = page.user.clone().unwrap_or_default();
-    list_page(&state, &page, &filter, &paging, &me, Vec::new(), q.ok).await
+    list_page(&state, &page, &filter, &mut request, &me, Vec::new(), q.ok).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,7 +117,7 @@ async fn mail_test(
                 &state,
                 &page,
                 &MailFilter::default(),
-                &PageQuery::default(),
+                &mut ListRequest::parse(&LIST, None)?,
                 &form.to,
                 errors,
                 None,

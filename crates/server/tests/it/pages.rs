@@ -343,3 +343,59 @@ async fn pages_and_csv_show_local_time_while_the_api_keeps_utc() {
         .to_string();
     assert!(csv.contains(&expected), "{expected} in the CSV: {csv}");
 }
+
+#[tokio::test]
+async fn the_admin_lists_count_filter_sort_and_page_like_every_list() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    for role in ["warehouse", "warehouse", "viewer"] {
+        app.create_user(role).await;
+    }
+    // Users: filtered by role, in name order, the total told; roles in words.
+    let html = admin.get("/admin/users?role=warehouse").await.text();
+    assert!(html.contains("Mostrando 1–2 de 2"), "{html}");
+    assert!(
+        html.contains("<td data-label=\"Rol\">Bodega</td>"),
+        "{html}"
+    );
+    assert!(!html.contains("viewer@faena.test"), "{html}");
+    let html = admin.get("/admin/users?sort=email&dir=desc").await.text();
+    let rows = &html[html.find("<tbody>").unwrap()..];
+    let at = |needle: &str| {
+        rows.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {rows}"))
+    };
+    assert!(at("warehouse@faena.test") < at("warehouse-1@faena.test"));
+    assert!(at("viewer@faena.test") < at("admin@"));
+    assert!(html.contains("Mostrando 1–4 de 4"), "{html}");
+    admin
+        .get("/admin/users?sort=password_hash")
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The audit log: today's entries in local days, counted and paged.
+    let today = chrono::Utc::now()
+        .with_timezone(&app.state.time_zone())
+        .format("%Y-%m-%d")
+        .to_string();
+    let html = admin
+        .get(&format!(
+            "/admin/audit?action=create&entity=user&from={today}&to={today}&per_page=2"
+        ))
+        .await
+        .text();
+    assert!(
+        html.contains("Mostrando 1–2 de 4"),
+        "the first admin and three more: {html}"
+    );
+    assert!(html.contains("aria-label=\"Página 2\""), "{html}");
+    assert!(html.contains("creó el usuario"), "{html}");
+    let html = admin
+        .get("/admin/audit?action=create&entity=user&from=2001-01-01&to=2001-01-02")
+        .await
+        .text();
+    assert!(html.contains("No hay entradas que coincidan."), "{html}");
+    let res = admin.get("/admin/audit?from=ayer").await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("from"), "{}", res.text());
+}
