@@ -149,7 +149,7 @@ async fn export_clients(
     Query(f): Query<ClientFilter>,
     Query(q): Query<ExportQuery>,
 ) -> AppResult<axum::response::Response> {
-    let mut request = ListRequest::parse(&LIST, uri.query())?;
+    let request = ListRequest::parse(&LIST, uri.query())?;
     let t = |k: &str| state.i18n().t(page.locale, k, &[]);
     let zone = state.time_zone();
     let mut out = CsvWriter::new(Delimiter::from_query(q.delimiter.as_deref()));
@@ -165,24 +165,20 @@ async fn export_clients(
         .iter()
         .map(|h| t(h)),
     );
-    request.per_page = 500;
-    request.page = 1;
-    loop {
-        let (rows, total) = list_page(&state, &f, &mut request).await?;
-        for c in rows {
-            out.row([
-                c.name,
-                c.email,
-                c.comuna.unwrap_or_default(),
-                c.city.unwrap_or_default(),
-                c.order_count.to_string(),
-                faena_platform::ui::csv_time(c.updated_at, zone),
-            ]);
-        }
-        if request.page * request.per_page >= total {
-            break;
-        }
-        request.page += 1;
+    let rows = list::all_rows(&request, |mut page| {
+        let (state, f) = (&state, &f);
+        async move { list_page(state, f, &mut page).await }
+    })
+    .await?;
+    for c in rows {
+        out.row([
+            c.name,
+            c.email,
+            c.comuna.unwrap_or_default(),
+            c.city.unwrap_or_default(),
+            c.order_count.to_string(),
+            faena_platform::ui::csv_time(c.updated_at, zone),
+        ]);
     }
     Ok(out.into_download("clientes.csv"))
 }

@@ -23,6 +23,11 @@ pub fn pages() -> Pages {
     Pages::new()
         .get("/admin/users", Access::perm(perms::USERS_READ), users_list)
         .get(
+            "/admin/users/export.csv",
+            Access::perm(perms::USERS_READ),
+            users_export,
+        )
+        .get(
             "/admin/users/new",
             Access::perm(perms::USERS_MANAGE),
             user_new,
@@ -95,6 +100,73 @@ struct SearchQuery {
     ok: Option<String>,
 }
 
+impl SearchQuery {
+    fn filter(&self) -> super::users::UserFilter {
+        super::users::UserFilter {
+            q: self.q.clone(),
+            role: self.role.clone().filter(|r| !r.is_empty()),
+            active: match self.active.as_deref() {
+                Some("yes") => Some(true),
+                Some("no") => Some(false),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The users list as CSV, with the page's filters and order.
+async fn users_export(
+    State(state): State<AppState>,
+    page: PageContext,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    Query(q): Query<SearchQuery>,
+) -> AppResult<axum::response::Response> {
+    use crate::csv::{CsvWriter, Delimiter};
+    let request = crate::ui::list::ListRequest::parse(&super::users::LIST, raw.as_deref())?;
+    let filter = q.filter();
+    let users = crate::ui::list::all_rows(&request, |mut p| {
+        let (state, filter) = (&state, &filter);
+        async move { super::users::list_page(state, filter, &mut p).await }
+    })
+    .await?;
+    let t = |k: &str| state.i18n().t(page.locale, k, &[]);
+    let role = |name: &str| {
+        let key = format!("role.{name}");
+        if state.i18n().has(crate::i18n::Locale::Es, &key) {
+            t(&key)
+        } else {
+            name.to_owned()
+        }
+    };
+    let zone = state.time_zone();
+    let mut out = CsvWriter::new(Delimiter::Semicolon);
+    out.row(
+        [
+            "field.name",
+            "field.email",
+            "field.role",
+            "field.active",
+            "field.locale",
+            "field.last_seen_at",
+        ]
+        .iter()
+        .map(|k| t(k)),
+    );
+    for u in users {
+        out.row([
+            u.name,
+            u.email,
+            role(&u.role),
+            t(if u.active { "common.yes" } else { "common.no" }),
+            u.locale,
+            u.last_seen_at
+                .map(|at| crate::ui::csv_time(at, zone))
+                .unwrap_or_default(),
+        ]);
+    }
+    Ok(out.into_download("usuarios.csv"))
+}
+
 async fn users_list(
     State(state): State<AppState>,
     page: PageContext,
@@ -102,15 +174,7 @@ async fn users_list(
     Query(q): Query<SearchQuery>,
 ) -> AppResult<Html<String>> {
     let mut request = crate::ui::list::ListRequest::parse(&super::users::LIST, raw.as_deref())?;
-    let filter = super::users::UserFilter {
-        q: q.q.clone(),
-        role: q.role.clone().filter(|r| !r.is_empty()),
-        active: match q.active.as_deref() {
-            Some("yes") => Some(true),
-            Some("no") => Some(false),
-            _ => None,
-        },
-    };
+    let filter = q.filter();
     let (users, total) = super::users::list_page(&state, &filter, &mut request).await?;
     render_page(
         &state,

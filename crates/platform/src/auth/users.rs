@@ -388,7 +388,7 @@ pub const LIST: crate::ui::list::ListSpec = crate::ui::list::ListSpec {
     ],
     default_sort: "name",
     default_desc: false,
-    csv: None,
+    csv: Some("/admin/users/export.csv"),
 };
 
 /// A numbered page of users for the admin page, with the total.

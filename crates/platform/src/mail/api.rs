@@ -229,7 +229,7 @@ pub const LIST: crate::ui::list::ListSpec = crate::ui::list::ListSpec {
     ],
     default_sort: "created_at",
     default_desc: true,
-    csv: None,
+    csv: Some("/admin/mail/export.csv"),
 };
 
 /// A numbered page of the outbox, newest first (or oldest), with the total.

@@ -23,6 +23,11 @@ use crate::ui::{form_errors, unprocessable};
 pub fn pages() -> Pages {
     Pages::new()
         .get("/admin/mail", Access::perm(perms::MAIL_READ), mail_list)
+        .get(
+            "/admin/mail/export.csv",
+            Access::perm(perms::MAIL_READ),
+            mail_export,
+        )
         .post(
             "/admin/mail/test",
             Access::perm(perms::MAIL_MANAGE),
@@ -78,6 +83,56 @@ struct ListQuery {
     state: Option<String>,
     q: Option<String>,
     ok: Option<String>,
+}
+
+/// The outbox as CSV, with the page's filters and order.
+async fn mail_export(
+    State(state): State<AppState>,
+    page: PageContext,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    use crate::csv::{CsvWriter, Delimiter};
+    let request = ListRequest::parse(&LIST, raw.as_deref())?;
+    let filter = MailFilter {
+        state: q.state,
+        q: q.q,
+        ..MailFilter::default()
+    };
+    let mails = crate::ui::list::all_rows(&request, |mut p| {
+        let (state, filter) = (&state, &filter);
+        async move { fetch_page(state, filter, &mut p).await }
+    })
+    .await?;
+    let t = |k: &str| state.i18n().t(page.locale, k, &[]);
+    let zone = state.time_zone();
+    let at = |d: chrono::DateTime<chrono::Utc>| crate::ui::csv_time(d, zone);
+    let mut out = CsvWriter::new(Delimiter::Semicolon);
+    out.row(
+        [
+            "mail.subject",
+            "mail.to",
+            "mail.state",
+            "mail.attempts",
+            "mail.created_at",
+            "mail.sent_at",
+            "mail.last_error",
+        ]
+        .iter()
+        .map(|k| t(k)),
+    );
+    for m in mails {
+        out.row([
+            m.subject,
+            m.to.join(", "),
+            t(&format!("mail_state.{}", m.state.as_str())),
+            m.attempts.to_string(),
+            at(m.created_at),
+            m.sent_at.map(at).unwrap_or_default(),
+            m.last_error.unwrap_or_default(),
+        ]);
+    }
+    Ok(out.into_download("correos.csv"))
 }
 
 async fn mail_list(

@@ -349,6 +349,34 @@ pub struct ListView {
     pub filtered: bool,
 }
 
+/// Rows a CSV export reads at a time.
+pub const EXPORT_PAGE: u64 = 500;
+
+/// Every row of a list in `request`'s order and filters, for its CSV
+/// export: `fetch_page` reads one numbered page (`EXPORT_PAGE` rows) and
+/// its total, as the list page does.
+pub async fn all_rows<T, F, Fut>(
+    request: &ListRequest,
+    mut fetch_page: F,
+) -> crate::AppResult<Vec<T>>
+where
+    F: FnMut(ListRequest) -> Fut,
+    Fut: std::future::Future<Output = crate::AppResult<(Vec<T>, u64)>>,
+{
+    let mut page = request.clone();
+    page.per_page = EXPORT_PAGE;
+    page.page = 1;
+    let mut out = Vec::new();
+    loop {
+        let (rows, total) = fetch_page(page.clone()).await?;
+        out.extend(rows);
+        if page.page.saturating_mul(page.per_page) >= total {
+            return Ok(out);
+        }
+        page.page += 1;
+    }
+}
+
 /// Counts `select`'s rows, then reads the request's page of them in
 /// `order` (the list's order expressions, columns or `CASE`s, the id last
 /// so that the order is total). A page past the end shows the last one.

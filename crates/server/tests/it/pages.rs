@@ -395,6 +395,51 @@ async fn the_admin_lists_count_filter_sort_and_page_like_every_list() {
         .await
         .text();
     assert!(html.contains("No hay entradas que coincidan."), "{html}");
+    // Each list's CSV link carries its filters, and the export honours them.
+    let html = admin.get("/admin/users?role=warehouse").await.text();
+    assert!(
+        html.contains("&#x2f;admin&#x2f;users&#x2f;export.csv?role=warehouse"),
+        "{html}"
+    );
+    let csv = admin
+        .get("/admin/users/export.csv?role=warehouse&sort=email&dir=asc")
+        .await
+        .text();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        rows[0].contains("Nombre;Correo electrónico;Rol;Activo"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].starts_with("Usuario warehouse;warehouse-1@faena.test;Bodega;Sí;"),
+        "{}",
+        rows[1]
+    );
+    let csv = admin
+        .get(&format!(
+            "/admin/audit/export.csv?action=create&entity=user&from={today}&to={today}"
+        ))
+        .await
+        .text();
+    assert_eq!(
+        csv.lines().count(),
+        5,
+        "a header and the four creations: {csv}"
+    );
+    assert!(
+        csv.contains("creó el usuario Usuario viewer;create;user;"),
+        "{csv}"
+    );
+    let csv = admin.get("/admin/mail/export.csv").await;
+    csv.assert_status(StatusCode::OK);
+    assert!(
+        csv.text().contains("Asunto;Para;Estado;Intentos"),
+        "{}",
+        csv.text()
+    );
+
     let res = admin.get("/admin/audit?from=ayer").await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().contains("from"), "{}", res.text());

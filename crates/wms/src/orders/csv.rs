@@ -2,7 +2,7 @@
 //! database in pages of 500.
 
 use faena_platform::csv::{CsvWriter, Delimiter};
-use faena_platform::ui::list::{ListRequest, ListSpec};
+use faena_platform::ui::list::{self, ListRequest, ListSpec};
 use faena_platform::{AppResult, AppState, Locale};
 use serde::Deserialize;
 
@@ -44,7 +44,7 @@ pub async fn export(
     query: Option<&str>,
     q: ExportQuery,
 ) -> AppResult<axum::response::Response> {
-    let mut request = ListRequest::parse(&EXPORT, query)?;
+    let request = ListRequest::parse(&EXPORT, query)?;
     let t = |k: &str| state.i18n().t(locale, k, &[]);
     let zone = state.time_zone();
     let at = |d: chrono::DateTime<chrono::Utc>| faena_platform::ui::csv_time(d, zone);
@@ -68,30 +68,26 @@ pub async fn export(
         to: q.to,
         q: q.q,
     };
-    request.per_page = 500;
-    request.page = 1;
-    loop {
-        let (orders, total) = list_page(state, &filter, &mut request, None).await?;
-        for o in &orders {
-            let units: i64 = o.lines.iter().map(|l| i64::from(l.quantity)).sum();
-            let returned: i64 = o.lines.iter().map(|l| i64::from(l.returned)).sum();
-            let row = [
-                o.number.clone(),
-                o.client_name.clone().unwrap_or_default(),
-                t(&format!("status.{}", o.status.as_str())),
-                o.lines.len().to_string(),
-                units.to_string(),
-                returned.to_string(),
-                at(o.created_at),
-                o.return_reason.clone().unwrap_or_default(),
-                o.returned_at.map(at).unwrap_or_default(),
-            ];
-            out.row(row);
-        }
-        if request.page * request.per_page >= total {
-            break;
-        }
-        request.page += 1;
+    let orders = list::all_rows(&request, |mut page| {
+        let filter = &filter;
+        async move { list_page(state, filter, &mut page, None).await }
+    })
+    .await?;
+    for o in &orders {
+        let units: i64 = o.lines.iter().map(|l| i64::from(l.quantity)).sum();
+        let returned: i64 = o.lines.iter().map(|l| i64::from(l.returned)).sum();
+        let row = [
+            o.number.clone(),
+            o.client_name.clone().unwrap_or_default(),
+            t(&format!("status.{}", o.status.as_str())),
+            o.lines.len().to_string(),
+            units.to_string(),
+            returned.to_string(),
+            at(o.created_at),
+            o.return_reason.clone().unwrap_or_default(),
+            o.returned_at.map(at).unwrap_or_default(),
+        ];
+        out.row(row);
     }
     Ok(out.into_download("ordenes.csv"))
 }
