@@ -482,6 +482,11 @@ async fn page_login_needs_the_csrf_token() {
         .await;
     profile.assert_status(StatusCode::OK);
     assert!(profile.text().contains(ADMIN_EMAIL));
+    assert!(
+        profile.text().contains("<dd>Administración</dd>"),
+        "the role in words: {}",
+        profile.text()
+    );
 
     // A cookie-authenticated API write needs the token as a header.
     let res = app
