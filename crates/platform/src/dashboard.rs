@@ -52,15 +52,16 @@ pub struct Item {
     pub note: Option<String>,
 }
 
-/// A bar chart drawn on the server as SVG: no script, printable, read by
-/// screen readers through each bar's title and the table beside it.
+/// A bar chart drawn on the server as SVG: no script, printable, each bar
+/// a link with its label and value as its title.
 #[derive(Debug, Clone, Serialize)]
 pub struct Chart {
     pub title: String,
     pub width: u32,
+    /// Of the drawing area; the baseline lies just under it.
     pub height: u32,
     pub bars: Vec<Bar>,
-    /// The largest value, shown on the axis.
+    /// The largest value, shown in the caption.
     pub max: u64,
     /// Labels under the first, middle and last bars.
     pub ticks: Vec<Tick>,
@@ -79,11 +80,10 @@ pub struct Bar {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Tick {
-    pub x: u32,
     pub label: String,
 }
 
-/// Height of the chart's drawing area above the labels, in SVG units.
+/// Height of the chart's drawing area, in SVG units.
 const PLOT: u32 = 120;
 const BAR: u32 = 10;
 const GAP: u32 = 2;
@@ -124,7 +124,6 @@ impl Chart {
             len => [0, len / 2, len - 1]
                 .into_iter()
                 .map(|i| Tick {
-                    x: bars[i].x + BAR / 2,
                     label: bars[i].label.clone(),
                 })
                 .collect(),
@@ -132,7 +131,7 @@ impl Chart {
         Chart {
             title,
             width,
-            height: PLOT + 16,
+            height: PLOT,
             bars,
             max,
             ticks,

@@ -134,6 +134,16 @@ impl I18n {
         interpolate(text, params)
     }
 
+    /// The text for `key` when the catalogue has one, else `fallback`: for
+    /// words of records that may or may not be the catalogue's (a built-in
+    /// role's name, an actor, a job kind).
+    pub fn t_or(&self, locale: Locale, key: &str, fallback: &str) -> String {
+        match self.lookup(locale, key) {
+            Some(text) => text.to_owned(),
+            None => fallback.to_owned(),
+        }
+    }
+
     pub fn has(&self, locale: Locale, key: &str) -> bool {
         self.texts.contains_key(&(locale, key.to_owned()))
     }

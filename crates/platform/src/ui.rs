@@ -179,6 +179,30 @@ pub fn day_start(day: chrono::NaiveDate, zone: chrono_tz::Tz) -> chrono::DateTim
         .unwrap_or_else(|| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
 }
 
+/// A list filter's time: an instant (RFC 3339) as given, or a day
+/// (`2026-12-07`) in `zone`: its start, or for the end of a range
+/// (`end_of_day`) the next day's start, exclusive. Anything else is
+/// refused naming `field`.
+pub fn filter_instant(
+    field: &str,
+    raw: &str,
+    end_of_day: bool,
+    zone: chrono_tz::Tz,
+) -> Result<chrono::DateTime<chrono::Utc>, crate::FieldError> {
+    let raw = raw.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| crate::FieldError::new(field, "invalid_date"))?;
+    let day = if end_of_day {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    Ok(day_start(day, zone))
+}
+
 /// Today's date in `zone`.
 pub fn today(zone: chrono_tz::Tz) -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(&zone).date_naive()
@@ -255,24 +279,7 @@ impl Ui {
         // (`role.<name>`), or the name itself for a role an admin made.
         let roles = i18n.clone();
         env.add_function("role_label", move |state: &State, name: &str| -> String {
-            let key = format!("role.{name}");
-            let locale = locale_of(state);
-            if roles.has(Locale::Es, &key) {
-                roles.t(locale, &key, &[])
-            } else {
-                name.to_owned()
-            }
-        });
-        // `{{ text(role.description) }}`: a stored text that may be a
-        // catalogue key (what built-in records keep), translated if it is.
-        let texts = i18n.clone();
-        env.add_function("text", move |state: &State, value: Value| -> String {
-            let raw = value.as_str().map(str::to_owned).unwrap_or_default();
-            if texts.has(Locale::Es, &raw) {
-                texts.t(locale_of(state), &raw, &[])
-            } else {
-                raw
-            }
+            roles.t_or(locale_of(state), &format!("role.{name}"), name)
         });
         // `{{ label("job_kind." ~ j.kind, j.kind) }}`: the catalogue's
         // words for a key, or `fallback` where it has none.
@@ -280,11 +287,7 @@ impl Ui {
         env.add_function(
             "label",
             move |state: &State, key: &str, fallback: &str| -> String {
-                if labels.has(Locale::Es, key) {
-                    labels.t(locale_of(state), key, &[])
-                } else {
-                    fallback.to_owned()
-                }
+                labels.t_or(locale_of(state), key, fallback)
             },
         );
         // `{{ field_id("lines[1].quantity") }}` is `quantity_1`: the id of
@@ -428,13 +431,18 @@ impl PageContext {
         headers: &axum::http::HeaderMap,
     ) {
         if let Ok(Some(p)) = crate::auth::service::resolve(state, headers).await {
-            self.user = Some(p.label());
-            self.show_admin = p.can(perms::USERS_READ);
-            self.principal = Some(p);
+            self.signed_in_as(p);
         }
         if let Some(seed) = crate::auth::session::csrf_seed(headers) {
             self.csrf = state.auth().csrf_token(&seed);
         }
+    }
+
+    /// The header's user and what it may show, from the caller.
+    fn signed_in_as(&mut self, p: crate::auth::Principal) {
+        self.user = Some(p.label());
+        self.show_admin = p.can(perms::USERS_READ);
+        self.principal = Some(p);
     }
 
     pub fn can(&self, permission: crate::auth::Permission) -> bool {
@@ -446,8 +454,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let principal = parts.extensions.get::<crate::auth::Principal>().cloned();
-        Ok(PageContext {
+        let mut page = PageContext {
             locale: Locale::from_headers(&parts.headers),
             path: parts.uri.path().to_owned(),
             request_id: parts
@@ -455,15 +462,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
                 .get(crate::http::REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
-            user: principal.as_ref().map(|p| p.label()),
             csrf: parts
                 .extensions
                 .get::<crate::auth::session::CsrfToken>()
                 .map(|t| t.0.clone())
                 .unwrap_or_default(),
-            show_admin: principal.as_ref().is_some_and(|p| p.can(perms::USERS_READ)),
-            principal,
-        })
+            ..PageContext::default()
+        };
+        if let Some(p) = parts.extensions.get::<crate::auth::Principal>().cloned() {
+            page.signed_in_as(p);
+        }
+        Ok(page)
     }
 }
 

@@ -5,6 +5,7 @@ use axum::response::Html;
 use minijinja::context;
 use sea_orm::IntoSimpleExpr;
 
+use crate::FieldErrors;
 use crate::audit::api::{AuditFilter, select};
 use crate::auth::perms;
 use crate::auth::{Access, Pages};
@@ -13,8 +14,7 @@ use crate::http::Query;
 use crate::i18n::Locale;
 use crate::state::AppState;
 use crate::ui::list::{self, Column, ListRequest, ListSpec};
-use crate::ui::{PageContext, day_start, render_page};
-use crate::{FieldError, FieldErrors};
+use crate::ui::{PageContext, filter_instant, render_page};
 
 pub fn pages() -> Pages {
     Pages::new()
@@ -55,18 +55,8 @@ fn page_filter(state: &AppState, q: &PageFilter) -> AppResult<AuditFilter> {
     let given = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let zone = state.time_zone();
     let mut errors = FieldErrors::new();
-    let mut day = |field: &'static str, raw: &Option<String>, next: bool| {
-        let raw = given(raw)?;
-        match chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
-            Ok(d) => Some(day_start(
-                if next { d.succ_opt().unwrap_or(d) } else { d },
-                zone,
-            )),
-            Err(_) => {
-                errors.push(FieldError::new(field, "invalid"));
-                None
-            }
-        }
+    let mut day = |field: &'static str, raw: &Option<String>, end: bool| {
+        errors.take(filter_instant(field, &given(raw)?, end, zone))
     };
     let filter = AuditFilter {
         entity: given(&q.entity),
@@ -178,11 +168,7 @@ async fn audit_list(
 /// for the system's actors (`anonymous`, `first start`, `command line`).
 fn actor_label(state: &AppState, page: &PageContext, actor: &str) -> String {
     let key = format!("audit.actor.{}", actor.replace(' ', "_"));
-    if state.i18n().has(Locale::Es, &key) {
-        state.i18n().t(page.locale, &key, &[])
-    } else {
-        actor.to_owned()
-    }
+    state.i18n().t_or(page.locale, &key, actor)
 }
 
 /// What was done, as a sentence naming the record ("creó la orden
@@ -193,12 +179,7 @@ fn describe(
     e: &crate::audit::api::AuditEntryView,
 ) -> (String, Option<String>) {
     let i18n = state.i18n();
-    let what_key = format!("audit.what.{}", e.entity);
-    let what = if i18n.has(Locale::Es, &what_key) {
-        i18n.t(page.locale, &what_key, &[])
-    } else {
-        e.entity.clone()
-    };
+    let what = i18n.t_or(page.locale, &format!("audit.what.{}", e.entity), &e.entity);
     // A record's name: from what was written, else its id when that is a
     // name people use (an order number, a role), never a bare UUID.
     let named = |v: &Option<serde_json::Value>| {

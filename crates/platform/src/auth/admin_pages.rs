@@ -131,12 +131,9 @@ async fn users_export(
     .await?;
     let t = |k: &str| state.i18n().t(page.locale, k, &[]);
     let role = |name: &str| {
-        let key = format!("role.{name}");
-        if state.i18n().has(crate::i18n::Locale::Es, &key) {
-            t(&key)
-        } else {
-            name.to_owned()
-        }
+        state
+            .i18n()
+            .t_or(page.locale, &format!("role.{name}"), name)
     };
     let zone = state.time_zone();
     let mut out = CsvWriter::new(Delimiter::Semicolon);

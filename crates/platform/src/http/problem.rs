@@ -27,8 +27,16 @@ pub async fn render_problems(State(state): State<AppState>, req: Request, next: 
     let path = req.uri().path().to_owned();
     let is_head = req.method() == Method::HEAD;
     // An error page keeps the signed-in header: who the caller is, read
-    // again from these headers (only if the answer is an error).
-    let headers = (!is_api).then(|| req.headers().clone());
+    // again (only if the answer is an error) from what identifies them.
+    let headers = (!is_api).then(|| {
+        let mut kept = axum::http::HeaderMap::new();
+        for name in [header::COOKIE, header::AUTHORIZATION] {
+            for value in req.headers().get_all(&name) {
+                kept.append(name.clone(), value.clone());
+            }
+        }
+        kept
+    });
     let request_id = req
         .headers()
         .get(super::REQUEST_ID)
@@ -122,12 +130,7 @@ pub fn problem_json(
             .map(|e| {
                 // The field as the form labels it, where the catalogue
                 // has a label (`field.<name>`); else its name.
-                let label_key = format!("field.{}", e.field);
-                let label = if i18n.has(Locale::Es, &label_key) {
-                    i18n.t(locale, &label_key, &[])
-                } else {
-                    e.field.clone()
-                };
+                let label = i18n.t_or(locale, &format!("field.{}", e.field), &e.field);
                 let mut params = e.params.clone();
                 params.push(("field", label));
                 json!({

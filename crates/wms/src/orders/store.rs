@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use faena_platform::auth::Actor;
 use faena_platform::text;
+use faena_platform::ui::filter_instant;
 use faena_platform::{FieldError, FieldErrors};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
 use sea_orm::{
@@ -212,11 +213,11 @@ impl Filter {
             .from
             .as_deref()
             .filter(|s| !s.is_empty())
-            .and_then(|s| errors.take(parse_instant("from", s, false, zone)));
+            .and_then(|s| errors.take(filter_instant("from", s, false, zone)));
         let to =
             f.to.as_deref()
                 .filter(|s| !s.is_empty())
-                .and_then(|s| errors.take(parse_instant("to", s, true, zone)));
+                .and_then(|s| errors.take(filter_instant("to", s, true, zone)));
         Filter {
             statuses,
             client_id: f.client_id,
@@ -235,27 +236,6 @@ impl OrderFilter {
     pub fn search(&self) -> Option<&str> {
         self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
     }
-}
-
-/// An instant as given, or a day (`2026-12-07`) in the configured zone:
-/// its start, or for an end the next day's start (exclusive).
-fn parse_instant(
-    field: &str,
-    raw: &str,
-    end_of_day: bool,
-    zone: chrono_tz::Tz,
-) -> Result<DateTime<Utc>, FieldError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, "invalid_date"))?;
-    let day = if end_of_day {
-        day.succ_opt().unwrap_or(day)
-    } else {
-        day
-    };
-    Ok(faena_platform::ui::day_start(day, zone))
 }
 
 /// The orders matching `f`'s filters (not its cursor or limit), unordered.
