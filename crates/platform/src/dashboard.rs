@@ -7,17 +7,17 @@ use serde::Serialize;
 
 use crate::auth::Permission;
 use crate::error::AppResult;
-use crate::state::AppState;
-use crate::ui::PageContext;
+use crate::ui::page::PageContext;
 
-/// One panel of the home page.
+/// One panel of the home page. `S` is what it reads from (the application
+/// state): modules implement `Tile<AppState>`.
 #[async_trait::async_trait]
-pub trait Tile: Send + Sync + 'static {
+pub trait Tile<S: Sync>: Send + Sync + 'static {
     /// What a user must hold to see the panel.
     fn permission(&self) -> Permission;
 
     /// The panel as the user sees it now, worded in the page's language.
-    async fn panel(&self, state: &AppState, page: &PageContext) -> AppResult<Panel>;
+    async fn panel(&self, state: &S, page: &PageContext) -> AppResult<Panel>;
 }
 
 /// What a panel shows.
@@ -137,17 +137,6 @@ impl Chart {
             ticks,
         }
     }
-}
-
-/// The panels `page`'s user may see, in the modules' order.
-pub async fn panels(state: &AppState, page: &PageContext) -> AppResult<Vec<Panel>> {
-    let mut out = Vec::new();
-    for tile in state.dashboard() {
-        if page.can(tile.permission()) {
-            out.push(tile.panel(state, page).await?);
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

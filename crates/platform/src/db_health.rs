@@ -23,7 +23,7 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
 const PROBE_EVERY: Duration = Duration::from_millis(500);
 /// What clients are told to wait during an outage.
 const RETRY_AFTER_SECS: u64 = 2;
-pub const CODE: &str = "database_unavailable";
+pub use crate::error::DATABASE_UNAVAILABLE as CODE;
 
 #[derive(Clone, Default)]
 pub struct DbHealth(Arc<Inner>);

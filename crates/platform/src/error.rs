@@ -15,6 +15,9 @@ use serde::Serialize;
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// The code of a 503 answered while the database cannot be reached.
+pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+
 /// One invalid input field.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldError {
@@ -290,8 +293,7 @@ impl From<DbErr> for AppError {
                 DbErr::RecordNotUpdated => AppError::PreconditionFailed,
                 e if crate::db::is_unreachable(&e) => {
                     tracing::warn!(error = %e, "database unavailable; answered 503");
-                    let mut p =
-                        Problem::new(StatusCode::SERVICE_UNAVAILABLE, crate::db_health::CODE);
+                    let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE);
                     p.retry_after = Some(2);
                     AppError::Problem(Box::new(p))
                 }

@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod mail;
 mod migrations;
 pub mod module;
+pub mod prelude;
 pub mod realtime;
 pub mod references;
 pub mod routes;

@@ -131,7 +131,7 @@ pub trait Module: Send + Sync + 'static {
 
     /// Panels this module adds to the home page, each with the permission
     /// that shows it (see `dashboard`).
-    fn dashboard(&self) -> Vec<Box<dyn crate::dashboard::Tile>> {
+    fn dashboard(&self) -> Vec<Box<dyn crate::dashboard::Tile<AppState>>> {
         Vec::new()
     }
 

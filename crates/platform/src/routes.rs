@@ -144,7 +144,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn home(State(state): State<AppState>, page: PageContext) -> AppResult<Html<String>> {
-    let panels = crate::dashboard::panels(&state, &page).await?;
+    // The panels the user may see, in the modules' order.
+    let mut panels = Vec::new();
+    for tile in state.dashboard() {
+        if page.can(tile.permission()) {
+            panels.push(tile.panel(&state, &page).await?);
+        }
+    }
     render(
         &state,
         "home.html",

@@ -8,11 +8,11 @@ use std::time::Instant;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::service::AuthState;
+use crate::auth::cache::AuthState;
 use crate::config::Config;
 use crate::db::DbKind;
 use crate::i18n::I18n;
-use crate::ui::Ui;
+use crate::ui::shell::Ui;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -24,10 +24,10 @@ struct Inner {
     db_health: crate::db_health::DbHealth,
     write_gate: crate::db::WriteGate,
     audit_writer: crate::audit::writer::AuditWriter,
-    jobs: crate::jobs::Registry,
+    jobs: crate::jobs::registry::Registry<AppState>,
     realtime: crate::realtime::Realtime,
-    mailer: crate::mail::Mailer,
-    webhooks: crate::webhooks::Webhooks,
+    mailer: crate::mail::transport::Mailer,
+    webhooks: crate::webhooks::runtime::Webhooks<AppState>,
     files: crate::files::Files,
     i18n: Arc<I18n>,
     ui: Ui,
@@ -37,7 +37,7 @@ struct Inner {
     keys: crate::crypto::KeyRing,
     references: crate::references::References,
     directories: crate::directory::Directories,
-    dashboard: Vec<Box<dyn crate::dashboard::Tile>>,
+    dashboard: Vec<Box<dyn crate::dashboard::Tile<AppState>>>,
     record_links: Vec<(&'static str, &'static str)>,
     started_at: Instant,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -56,15 +56,15 @@ pub struct AppStateParts {
     pub references: crate::references::References,
     pub directories: crate::directory::Directories,
     /// The home page's panels, in the modules' order.
-    pub dashboard: Vec<Box<dyn crate::dashboard::Tile>>,
+    pub dashboard: Vec<Box<dyn crate::dashboard::Tile<AppState>>>,
     /// Where modules show their records, by audit entity (`Module::record_links`).
     pub record_links: Vec<(&'static str, &'static str)>,
     /// Job types and schedules of the platform and the enabled modules.
-    pub jobs: crate::jobs::Registry,
+    pub jobs: crate::jobs::registry::Registry<AppState>,
     /// The realtime hub (see `realtime::Realtime::start`).
     pub realtime: crate::realtime::Realtime,
     /// The webhook delivery client, inbound sources and handlers.
-    pub webhooks: crate::webhooks::Webhooks,
+    pub webhooks: crate::webhooks::runtime::Webhooks<AppState>,
     /// The file store and the declared owners of files.
     pub files: crate::files::Files,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -76,7 +76,8 @@ impl AppState {
         let write_gate = crate::db::WriteGate::for_kind(db_kind);
         let audit_writer =
             crate::audit::writer::AuditWriter::spawn(parts.db.clone(), write_gate.clone());
-        let mailer = crate::mail::Mailer::new(&parts.config.mail, &parts.config.data_dir);
+        let mailer =
+            crate::mail::transport::Mailer::new(&parts.config.mail, &parts.config.data_dir);
         let state = Self(Arc::new(Inner {
             mailer,
             config: parts.config,
@@ -168,7 +169,7 @@ impl AppState {
     }
 
     /// Job types, schedules, and the bell that wakes this process's worker.
-    pub fn jobs(&self) -> &crate::jobs::Registry {
+    pub fn jobs(&self) -> &crate::jobs::registry::Registry<AppState> {
         &self.0.jobs
     }
 
@@ -179,12 +180,12 @@ impl AppState {
     }
 
     /// The mail transport (see `mail`).
-    pub fn mailer(&self) -> &crate::mail::Mailer {
+    pub fn mailer(&self) -> &crate::mail::transport::Mailer {
         &self.0.mailer
     }
 
     /// Webhooks: the delivery client, inbound sources and their handlers.
-    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+    pub fn webhooks(&self) -> &crate::webhooks::runtime::Webhooks<AppState> {
         &self.0.webhooks
     }
 
@@ -250,7 +251,7 @@ impl AppState {
     }
 
     /// The home page's panels (see `dashboard`).
-    pub fn dashboard(&self) -> &[Box<dyn crate::dashboard::Tile>] {
+    pub fn dashboard(&self) -> &[Box<dyn crate::dashboard::Tile<AppState>>] {
         &self.0.dashboard
     }
 

@@ -110,6 +110,16 @@ pub fn like_pattern(term: &str) -> String {
     out
 }
 
+/// `s` on one line: its lines trimmed and joined by spaces, blank ones
+/// left out (a mail subject, whose header must not break).
+pub fn one_line(s: &str) -> String {
+    s.split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -184,7 +184,7 @@ pub fn assemble(
     job_types.extend(faena_platform::mail::job_types());
     job_types.extend(faena_platform::webhooks::job_types());
     job_types.extend(faena_platform::backup::job_types());
-    job_types.extend(faena_platform::files::job_types());
+    job_types.extend(faena_platform::files::jobs::job_types());
     job_types.extend(modules.iter().flat_map(|m| m.jobs()));
     let mut schedules = faena_platform::housekeeping::schedules();
     schedules.extend(faena_platform::backup::schedules(&config.backup)?);

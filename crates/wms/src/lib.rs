@@ -106,7 +106,7 @@ impl Module for WmsModule {
         &[("order", "/orders/{id}")]
     }
 
-    fn dashboard(&self) -> Vec<Box<dyn faena_platform::dashboard::Tile>> {
+    fn dashboard(&self) -> Vec<Box<dyn faena_platform::dashboard::Tile<faena_platform::AppState>>> {
         vec![Box::new(orders::dashboard::OrdersTile)]
     }
 

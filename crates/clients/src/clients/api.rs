@@ -1,23 +1,11 @@
 //! `/api/clients`: the JSON face of the customer directory (seed 004's
 //! paths).
 
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use faena_platform::auth::Actor;
-use faena_platform::auth::secured;
 use faena_platform::csv::{CsvWriter, Delimiter};
-use faena_platform::http::etag::{IfMatch, etag};
-use faena_platform::http::pagination::{List, Page, PageQuery};
-use faena_platform::http::{Created, Json, Query};
-use faena_platform::ui::list::{self, Column, ListRequest, ListSpec};
-use faena_platform::{AppResult, AppState, FieldErrors};
+use faena_platform::prelude::*;
+use faena_platform::ui::list::{self, Column};
 use sea_orm::{IntoSimpleExpr, Order};
-use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::service::{self, Change, ClientSummary, ClientView};
 use super::{ClientInput, ClientPatch, TaxId, store};

@@ -1,25 +1,12 @@
 //! Client pages: list with search and order counts, create, detail, edit
 //! and delete with confirmation. They call the same service as the API.
 
-use axum::Form;
-use axum::extract::{Path, RawQuery, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use faena_platform::auth::{Access, Actor, Pages};
-use faena_platform::http::Query;
-use faena_platform::http::etag::IfMatch;
-use faena_platform::ui::{
-    ConfirmForm, Confirmation, PageContext, confirm_page, form_errors, render_page, unprocessable,
-};
-use faena_platform::{AppError, AppResult, AppState};
-use minijinja::context;
-use serde::Deserialize;
-use uuid::Uuid;
+use faena_platform::prelude::*;
 
 use super::ClientInput;
 use super::api::{ClientFilter, LIST, list_page};
 use super::service::{self, Change};
 use crate::perms;
-use faena_platform::ui::list::ListRequest;
 
 pub fn pages() -> Pages {
     let read = || Access::perm(perms::CLIENTS_READ);
@@ -149,19 +136,12 @@ async fn create(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct OkQuery {
-    ok: Option<String>,
-    /// Why an attachment was refused (`files.error.<code>`).
-    files_error: Option<String>,
-}
-
 async fn detail(
     State(state): State<AppState>,
     page: PageContext,
     actor: Actor,
     Path(id): Path<Uuid>,
-    Query(q): Query<OkQuery>,
+    Query(q): Query<DetailQuery>,
 ) -> AppResult<Html<String>> {
     let client = service::find(&state, &actor, id).await?;
     // Each kind of record that refers to the client, linked for those who

@@ -29,7 +29,6 @@ use uuid::Uuid;
 
 use crate::auth::principal::{Actor, Principal};
 use crate::auth::token::sha256_hex;
-use crate::state::AppState;
 use entity::{audit_anchor, audit_log};
 
 /// One thing that happened.
@@ -142,7 +141,7 @@ pub async fn record(
 /// Records a refused request. Best effort: a failure to write is logged,
 /// the request is refused either way.
 pub async fn record_denial(
-    state: &AppState,
+    writer: &writer::AuditWriter,
     principal: &Principal,
     ip: Option<IpAddr>,
     method: &Method,
@@ -157,7 +156,7 @@ pub async fn record_denial(
     };
     let entry = Entry::new("permission.denied", "route", format!("{method} {route}"))
         .after(serde_json::json!({ "permission": permission }));
-    if let Err(e) = state.audit_writer().record(&actor, entry).await {
+    if let Err(e) = writer.record(&actor, entry).await {
         tracing::error!(error = %e, "could not audit a permission denial");
     }
 }

@@ -280,7 +280,8 @@ pub async fn authorize(
         (Access::Authenticated, Some(_)) => {}
         (Access::Permission(perm), Some(p)) => {
             if !p.can(perm) {
-                crate::audit::record_denial(&state, p, ip, req.method(), &path, perm).await;
+                crate::audit::record_denial(state.audit_writer(), p, ip, req.method(), &path, perm)
+                    .await;
                 return AppError::Forbidden.into_response();
             }
         }
@@ -290,7 +291,7 @@ pub async fn authorize(
     }
     let mut response = next.run(req).await;
     if let Some(seed) = new_presession
-        && let Ok(v) = HeaderValue::from_str(&session::presession_cookie(&state, &seed))
+        && let Ok(v) = HeaderValue::from_str(&session::presession_cookie(state.config(), &seed))
     {
         response.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -14,9 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::cache::parse_permissions;
 use super::entities::api_key;
 use super::principal::{Actor, Principal};
-use super::roles::parse_permissions;
 use super::service::API_KEY_PREFIX;
 use super::token::sha256_hex;
 use crate::audit::{self, Entry};

@@ -80,15 +80,16 @@ async fn login(
         Ok(user) => {
             // A new session at every sign-in; the old one (if any) ends.
             if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
-                session::end(&state, old).await?;
+                end_session(&state, old).await?;
             }
             let ua = headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let token = session::create(state.db(), &state, user.id, actor.ip.clone(), ua).await?;
+            let token =
+                session::create(state.db(), state.config(), user.id, actor.ip.clone(), ua).await?;
             let mut response = Redirect::to(&next).into_response();
-            let cookie = HeaderValue::from_str(&session::session_cookie(&state, &token))
+            let cookie = HeaderValue::from_str(&session::session_cookie(state.config(), &token))
                 .map_err(|e| AppError::Internal(e.into()))?;
             response.headers_mut().append(header::SET_COOKIE, cookie);
             Ok(response)
@@ -132,7 +133,7 @@ async fn logout(
     actor: Actor,
 ) -> AppResult<Response> {
     if let Some(token) = session::cookie(&headers, SESSION_COOKIE) {
-        session::end(&state, token).await?;
+        end_session(&state, token).await?;
         crate::audit::record(
             state.db(),
             &actor,
@@ -141,7 +142,7 @@ async fn logout(
         .await?;
     }
     let mut response = Redirect::to("/login").into_response();
-    let cookie = HeaderValue::from_str(&session::clear_session_cookie(&state))
+    let cookie = HeaderValue::from_str(&session::clear_session_cookie(state.config()))
         .map_err(|e| AppError::Internal(e.into()))?;
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
@@ -204,4 +205,13 @@ async fn change_password(
             )?))
         }
     }
+}
+
+/// Ends a browser's session and announces it, so that streams opened with
+/// its cookie end too.
+async fn end_session(state: &AppState, token: &str) -> Result<(), sea_orm::DbErr> {
+    if let Some(user) = session::end(state.db(), token).await? {
+        state.access_changed(crate::realtime::AccessChange::User(user));
+    }
+    Ok(())
 }

@@ -30,3 +30,65 @@ impl fmt::Display for Permission {
         f.write_str(self.0)
     }
 }
+
+/// One module's default grants: built-in role name → permission patterns.
+pub type Grants = &'static [(&'static str, &'static [&'static str])];
+
+/// Whether a role pattern grants a permission. Patterns compare segment by
+/// segment; `*` matches any one segment, and a pattern of just `*` matches
+/// every permission.
+pub fn pattern_matches(pattern: &str, permission: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let mut p = pattern.split('.');
+    let mut q = permission.split('.');
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == "*" || a == b => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// A pattern is `*` or three dot-separated segments of lowercase letters,
+/// digits, `_` or `*`.
+pub fn is_valid_pattern(pattern: &str) -> bool {
+    pattern == "*"
+        || (pattern.split('.').count() == 3
+            && pattern.split('.').all(|s| {
+                !s.is_empty()
+                    && (s == "*"
+                        || s.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_by_segment() {
+        assert!(pattern_matches("*", "wms.orders.read"));
+        assert!(pattern_matches("wms.*.read", "wms.orders.read"));
+        assert!(pattern_matches("wms.*.*", "wms.returns.write"));
+        assert!(!pattern_matches("wms.*.read", "wms.orders.write"));
+        assert!(!pattern_matches("wms.*.read", "clients.clients.read"));
+        assert!(!pattern_matches("wms.orders", "wms.orders.read"));
+        assert!(pattern_matches(
+            "platform.users.read",
+            "platform.users.read"
+        ));
+    }
+
+    #[test]
+    fn pattern_syntax() {
+        assert!(is_valid_pattern("*"));
+        assert!(is_valid_pattern("wms.*.read"));
+        assert!(!is_valid_pattern("wms.read"));
+        assert!(!is_valid_pattern("WMS.orders.read"));
+        assert!(!is_valid_pattern("wms..read"));
+    }
+}

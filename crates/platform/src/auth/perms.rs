@@ -1,6 +1,6 @@
 //! The platform's own permissions, each declared once.
 
-use super::Permission;
+use super::permission::Permission;
 
 pub const USERS_READ: Permission = Permission::new("platform.users.read");
 pub const USERS_MANAGE: Permission = Permission::new("platform.users.manage");

@@ -45,7 +45,7 @@ impl Principal {
         let permission = permission.as_ref();
         self.patterns
             .iter()
-            .any(|p| super::pattern_matches(p, permission))
+            .any(|p| super::permission::pattern_matches(p, permission))
     }
 
     pub fn user_id(&self) -> Option<Uuid> {

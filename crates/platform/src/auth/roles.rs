@@ -3,10 +3,6 @@
 //! keeps permission checks off the database, and a change applies within
 //! seconds on every replica.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -20,6 +16,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use super::cache::RoleCache;
+use super::cache::parse_permissions;
 use super::entities::{role, user};
 use super::{BUILTIN_ROLES, Grants, is_valid_pattern};
 use crate::audit::{self, Entry};
@@ -32,53 +30,6 @@ use crate::http::Json;
 use crate::http::etag::{IfMatch, etag};
 use crate::realtime::AccessChange;
 use crate::state::AppState;
-
-const CACHE_TTL: Duration = Duration::from_secs(5);
-
-type Patterns = Arc<Vec<String>>;
-
-/// Role name → permission patterns, reloaded every few seconds.
-#[derive(Default)]
-pub struct RoleCache {
-    inner: RwLock<Option<(Instant, HashMap<String, Patterns>)>>,
-}
-
-impl RoleCache {
-    pub async fn patterns(
-        &self,
-        db: &DatabaseConnection,
-        role: &str,
-    ) -> Result<Arc<Vec<String>>, sea_orm::DbErr> {
-        if let Ok(guard) = self.inner.read()
-            && let Some((loaded, map)) = guard.as_ref()
-            && loaded.elapsed() < CACHE_TTL
-        {
-            return Ok(map.get(role).cloned().unwrap_or_default());
-        }
-        let map: HashMap<String, Arc<Vec<String>>> = role::Entity::find()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|r| (r.name.clone(), Arc::new(parse_permissions(&r.permissions))))
-            .collect();
-        let patterns = map.get(role).cloned().unwrap_or_default();
-        if let Ok(mut guard) = self.inner.write() {
-            *guard = Some((Instant::now(), map));
-        }
-        Ok(patterns)
-    }
-
-    /// Forgets everything, so this replica sees a change at once.
-    pub fn invalidate(&self) {
-        if let Ok(mut guard) = self.inner.write() {
-            *guard = None;
-        }
-    }
-}
-
-pub fn parse_permissions(json: &str) -> Vec<String> {
-    serde_json::from_str(json).unwrap_or_default()
-}
 
 /// Creates the built-in roles that do not exist yet, then gives each
 /// module's default grants to the built-in roles that have not had them

@@ -1,11 +1,7 @@
 //! Authentication commands: resolving credentials, signing in (throttled and
 //! audited), issuing and rotating tokens, signing out.
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::time::Instant;
 
 use axum::http::{HeaderMap, header};
 use chrono::{Duration, Utc};
@@ -15,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use super::cache::AuthState;
 use super::entities::{api_key, refresh_token, user};
 use super::principal::{Actor, AuthMethod, Principal, Subject};
-use super::roles::RoleCache;
+pub use super::session::revoke_all;
 use super::session::{self, SESSION_COOKIE};
 use super::token::{self, Claims, sha256_hex};
 use super::{password, throttle};
@@ -25,51 +22,6 @@ use crate::audit::{self, Entry};
 use crate::error::AppError;
 use crate::realtime::AccessChange;
 use crate::state::AppState;
-
-/// Keys and caches of the auth service, built once at start.
-pub struct AuthState {
-    jwt_key: [u8; 32],
-    csrf_key: [u8; 32],
-    pub roles: RoleCache,
-    /// When each user's `last_seen_at` was last written by this replica.
-    seen: Mutex<HashMap<Uuid, Instant>>,
-}
-
-impl AuthState {
-    pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
-        // Made in the background now, not inside the first failed sign-in,
-        // and without delaying readiness.
-        std::thread::spawn(|| {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-            password::dummy_hash();
-        });
-        Ok(Self {
-            jwt_key: crate::secrets::load_or_create(data_dir, "jwt")?,
-            csrf_key: crate::secrets::load_or_create(data_dir, "csrf")?,
-            roles: RoleCache::default(),
-            seen: Mutex::new(HashMap::new()),
-        })
-    }
-
-    pub fn csrf_token(&self, seed: &str) -> String {
-        token::hmac_hex(&self.csrf_key, seed.as_bytes())
-    }
-
-    /// Whether `last_seen_at` is due a write (at most once a minute).
-    fn due_seen(&self, user: Uuid) -> bool {
-        let Ok(mut seen) = self.seen.lock() else {
-            return false;
-        };
-        let now = Instant::now();
-        match seen.get(&user) {
-            Some(t) if now.duration_since(*t).as_secs() < 60 => false,
-            _ => {
-                seen.insert(user, now);
-                true
-            }
-        }
-    }
-}
 
 pub const API_KEY_PREFIX: &str = "faena_";
 
@@ -138,7 +90,7 @@ async fn resolve_at(
         return Ok(Some(principal));
     }
     if let Some(cookie) = session::cookie(headers, SESSION_COOKIE)
-        && let Some(user) = session::resolve(state, cookie).await?
+        && let Some(user) = session::resolve(state.db(), state.config(), cookie).await?
     {
         touch(state, user.id).await;
         let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
@@ -225,7 +177,7 @@ async fn resolve_api_key(state: &AppState, key: &str) -> Result<Principal, AppEr
             name: found.name,
         },
         method: AuthMethod::ApiKey,
-        patterns: Arc::new(super::roles::parse_permissions(&found.permissions)),
+        patterns: Arc::new(super::cache::parse_permissions(&found.permissions)),
     })
 }
 
@@ -441,21 +393,5 @@ pub async fn logout(state: &AppState, actor: &Actor, presented: &str) -> Result<
     if let Some(found) = found {
         state.access_changed(AccessChange::User(found.user_id));
     }
-    Ok(())
-}
-
-/// Revokes every refresh token and session of a user (password change,
-/// deactivation).
-pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> Result<(), sea_orm::DbErr> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    super::entities::session::Entity::delete_many()
-        .filter(super::entities::session::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?;
     Ok(())
 }

@@ -10,12 +10,13 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
-use super::entities::{session, user};
+use super::entities::{refresh_token, session, user};
 use super::token::sha256_hex;
-use crate::state::AppState;
+use crate::config::Config;
 
 pub const SESSION_COOKIE: &str = "faena_session";
 pub const PRESESSION_COOKIE: &str = "faena_pre";
@@ -57,42 +58,42 @@ pub fn csrf_seed(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn cookie_attributes(state: &AppState) -> &'static str {
-    if state.config().auth.secure_cookies || state.config().http.hsts {
+fn cookie_attributes(config: &Config) -> &'static str {
+    if config.auth.secure_cookies || config.http.hsts {
         "; Path=/; HttpOnly; SameSite=Lax; Secure"
     } else {
         "; Path=/; HttpOnly; SameSite=Lax"
     }
 }
 
-pub fn presession_cookie(state: &AppState, seed: &str) -> String {
-    format!("{PRESESSION_COOKIE}={seed}{}", cookie_attributes(state))
+pub fn presession_cookie(config: &Config, seed: &str) -> String {
+    format!("{PRESESSION_COOKIE}={seed}{}", cookie_attributes(config))
 }
 
-pub fn session_cookie(state: &AppState, token: &str) -> String {
-    let max_age = state.config().auth.session_absolute_hours * 3600;
+pub fn session_cookie(config: &Config, token: &str) -> String {
+    let max_age = config.auth.session_absolute_hours * 3600;
     format!(
         "{SESSION_COOKIE}={token}{}; Max-Age={max_age}",
-        cookie_attributes(state)
+        cookie_attributes(config)
     )
 }
 
-pub fn clear_session_cookie(state: &AppState) -> String {
-    format!("{SESSION_COOKIE}={}; Max-Age=0", cookie_attributes(state))
+pub fn clear_session_cookie(config: &Config) -> String {
+    format!("{SESSION_COOKIE}={}; Max-Age=0", cookie_attributes(config))
 }
 
 /// Starts a session; returns the cookie value.
 pub async fn create(
     db: &impl ConnectionTrait,
-    state: &AppState,
+    config: &Config,
     user_id: Uuid,
     ip: Option<String>,
     user_agent: Option<String>,
 ) -> Result<String, sea_orm::DbErr> {
     let token = crate::secrets::random_token(32);
     let now = Utc::now();
-    let expires = now
-        + Duration::hours(i64::try_from(state.config().auth.session_absolute_hours).unwrap_or(72));
+    let expires =
+        now + Duration::hours(i64::try_from(config.auth.session_absolute_hours).unwrap_or(72));
     session::ActiveModel {
         id_hash: Set(sha256_hex(token.as_bytes())),
         user_id: Set(user_id),
@@ -109,8 +110,11 @@ pub async fn create(
 
 /// The live session of a cookie value, with its user; refreshes
 /// `last_seen_at` at most once a minute.
-pub async fn resolve(state: &AppState, token: &str) -> Result<Option<user::Model>, sea_orm::DbErr> {
-    let db = state.db();
+pub async fn resolve(
+    db: &impl ConnectionTrait,
+    config: &Config,
+    token: &str,
+) -> Result<Option<user::Model>, sea_orm::DbErr> {
     let hash = sha256_hex(token.as_bytes());
     let Some(session) = session::Entity::find_by_id(hash.clone()).one(db).await? else {
         return Ok(None);
@@ -119,8 +123,7 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<user::Model
         return Ok(None);
     };
     let now = Utc::now();
-    let idle =
-        Duration::minutes(i64::try_from(state.config().auth.session_idle_minutes).unwrap_or(480));
+    let idle = Duration::minutes(i64::try_from(config.auth.session_idle_minutes).unwrap_or(480));
     if session.expires_at <= now || session.last_seen_at + idle <= now || !user.active {
         session::Entity::delete_by_id(hash).exec(db).await?;
         return Ok(None);
@@ -138,15 +141,30 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<user::Model
     Ok(Some(user))
 }
 
-/// Ends the session of a cookie value and announces it, so that streams
-/// opened with that cookie end too.
-pub async fn end(state: &AppState, token: &str) -> Result<(), sea_orm::DbErr> {
+/// Ends the session of a cookie value; returns its user, for the caller
+/// to announce (`AppState::access_changed`) so that streams opened with
+/// that cookie end too.
+pub async fn end(db: &impl ConnectionTrait, token: &str) -> Result<Option<Uuid>, sea_orm::DbErr> {
     let hash = sha256_hex(token.as_bytes());
-    let db = state.db();
     let Some(ended) = session::Entity::find_by_id(hash.clone()).one(db).await? else {
-        return Ok(());
+        return Ok(None);
     };
     session::Entity::delete_by_id(hash).exec(db).await?;
-    state.access_changed(crate::realtime::AccessChange::User(ended.user_id));
+    Ok(Some(ended.user_id))
+}
+
+/// Revokes every refresh token and session of a user (password change,
+/// deactivation).
+pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
     Ok(())
 }

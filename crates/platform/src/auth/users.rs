@@ -247,7 +247,7 @@ pub async fn update(
     )
     .await?;
     if input.password.is_some() || input.active == Some(false) {
-        super::service::revoke_all(db, id).await?;
+        super::session::revoke_all(db, id).await?;
     }
     Ok(updated)
 }

@@ -31,7 +31,6 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 
 pub use config::FilesConfig;
-pub use jobs::job_types;
 
 /// A kind of record files can be attached to, declared by the module that
 /// owns the record.

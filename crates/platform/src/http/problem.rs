@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::error::Problem;
 use crate::i18n::Locale;
 use crate::state::AppState;
-use crate::ui::PageContext;
+use crate::ui::page::PageContext;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 

@@ -1,4 +1,45 @@
-//! SeaORM entities of the job tables.
+//! SeaORM entities of the job tables, and the states a job row takes.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for its `run_at` (first run or a retry).
+    Queued,
+    /// Leased by a worker.
+    Running,
+    Succeeded,
+    /// Out of attempts, or failed in a way no retry can fix: waits for an
+    /// admin to retry or discard it.
+    Dead,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Dead,
+        JobState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        JobState::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
 
 pub mod job {
     use sea_orm::entity::prelude::*;

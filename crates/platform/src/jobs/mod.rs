@@ -13,12 +13,10 @@ pub mod api;
 pub mod entity;
 pub mod pages;
 pub mod redis_store;
+pub mod registry;
 pub mod schedule;
 pub mod worker;
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,103 +25,25 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, TryInsertResult,
 };
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::auth::perms;
 use crate::state::AppState;
 use entity::job;
-pub use schedule::Schedule;
+pub use registry::{Attempt, JobState, RetryPolicy, Schedule, StartJob};
+
+/// A job kind with its handler (see `registry::JobType`).
+pub type JobType = registry::JobType<AppState>;
+/// The job kinds of the enabled modules (see `registry::Registry`).
+pub type Registry = registry::Registry<AppState>;
 
 /// The realtime topic of job progress and outcomes, readable with
 /// `platform.jobs.read`. Events: `job.progress` and `job.finished`, with
 /// the job's `id` and `kind` (a module's own page listens for its jobs).
 pub const TOPIC: (&str, crate::auth::Permission) = ("jobs", perms::JOBS_READ);
-
-/// Where a job is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Waiting for its `run_at` (first run or a retry).
-    Queued,
-    /// Leased by a worker.
-    Running,
-    Succeeded,
-    /// Out of attempts, or failed in a way no retry can fix: waits for an
-    /// admin to retry or discard it.
-    Dead,
-    Cancelled,
-}
-
-impl JobState {
-    pub const ALL: [JobState; 5] = [
-        JobState::Queued,
-        JobState::Running,
-        JobState::Succeeded,
-        JobState::Dead,
-        JobState::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Dead => "dead",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        JobState::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
-
-/// How often and how patiently a job kind is retried.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// Delay before the first retry; it doubles with each further one.
-    pub base: Duration,
-    /// Ceiling of the delay.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 8 attempts over about 4 minutes: 2 s, 4 s, 8 s … 128 s, jittered.
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 8,
-            base: Duration::from_secs(2),
-            max_delay: Duration::from_secs(3600),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after failed attempt number `attempt` (1-based): exponential,
-    /// capped, with "equal jitter" (half fixed, half random) so that jobs
-    /// failing together do not retry together.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(
-                1u32.checked_shl(attempt.saturating_sub(1))
-                    .unwrap_or(u32::MAX),
-            )
-            .min(self.max_delay);
-        let half = exp / 2;
-        let mut b = [0u8; 8];
-        // A failure of the OS RNG only costs the jitter.
-        let _ = getrandom::fill(&mut b);
-        let r = u64::from_le_bytes(b) as f64 / u64::MAX as f64;
-        half + half.mul_f64(r)
-    }
-}
 
 /// An error no retry can fix (a payload that does not parse, a record that
 /// no longer exists): the job goes straight to the dead-letter state.
@@ -163,21 +83,6 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     async fn run(self, ctx: &JobContext) -> anyhow::Result<()>;
 }
 
-type RunFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
-type RunFn = Arc<dyn Fn(JobContext, Value) -> RunFuture + Send + Sync>;
-
-/// A job kind with its handler, type-erased for the registry.
-#[derive(Clone)]
-pub struct JobType {
-    pub name: &'static str,
-    pub retry: RetryPolicy,
-    /// Fixed waits between attempts, when the kind has them (see
-    /// `Job::retry_schedule`); `retry.max_attempts` agrees with it.
-    pub schedule: Option<&'static [Duration]>,
-    pub timeout: Duration,
-    run: RunFn,
-}
-
 /// The retry policy of `J`, its attempt count following its fixed schedule
 /// when it has one.
 fn policy_of<J: Job>() -> RetryPolicy {
@@ -190,59 +95,29 @@ fn policy_of<J: Job>() -> RetryPolicy {
     policy
 }
 
-impl JobType {
-    /// The wait after failed attempt number `attempt` (1-based).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        match self.schedule {
-            Some(schedule) => {
-                let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
-                schedule
-                    .get(i)
-                    .or(schedule.last())
-                    .copied()
-                    .unwrap_or_default()
-            }
-            None => self.retry.delay(attempt),
-        }
-    }
-
+impl registry::JobType<AppState> {
+    /// The kind of `J`, its handler `J::run`.
     pub fn of<J: Job>() -> Self {
-        JobType {
+        registry::JobType {
             name: J::NAME,
             retry: policy_of::<J>(),
             schedule: J::retry_schedule(),
             timeout: J::timeout(),
-            run: Arc::new(|ctx, payload| {
+            run: Arc::new(|state, at: Attempt, payload| {
                 Box::pin(async move {
                     let job: J = serde_json::from_value(payload)
                         .map_err(|e| Permanent(format!("the payload does not parse: {e}")))?;
+                    let ctx = JobContext {
+                        state,
+                        id: at.id,
+                        kind: at.kind,
+                        attempt: at.attempt,
+                    };
                     job.run(&ctx).await
                 })
             }),
         }
     }
-}
-
-/// Every job kind and schedule of the enabled modules, where jobs are kept,
-/// and the bell that wakes local workers when work is enqueued.
-#[derive(Clone, Default)]
-pub struct Registry {
-    types: Arc<HashMap<&'static str, JobType>>,
-    schedules: Arc<Vec<Schedule>>,
-    wake: Arc<Notify>,
-    /// Set by `wake`: the outbox has rows for the Redis storage.
-    relay_hint: Arc<std::sync::atomic::AtomicBool>,
-    redis: Option<Arc<redis_store::RedisStore>>,
-    at_start: Arc<Vec<StartJob>>,
-}
-
-/// Work a server enqueues each time it starts (catching up on what an
-/// upgrade or a crash left undone); one live copy across replicas.
-#[derive(Clone, Debug)]
-pub struct StartJob {
-    kind: &'static str,
-    payload: Value,
-    max_attempts: u32,
 }
 
 impl StartJob {
@@ -255,124 +130,21 @@ impl StartJob {
     }
 }
 
-impl Registry {
-    pub fn new(types: Vec<JobType>, schedules: Vec<Schedule>) -> anyhow::Result<Self> {
-        let mut map = HashMap::new();
-        for t in types {
-            if map.insert(t.name, t).is_some() {
-                anyhow::bail!("two job types share a name");
-            }
-        }
-        for s in &schedules {
-            if !map.contains_key(s.kind) {
-                anyhow::bail!("schedule `{}` runs unknown job type `{}`", s.name, s.kind);
-            }
-        }
-        Ok(Registry {
-            types: Arc::new(map),
-            schedules: Arc::new(schedules),
-            wake: Arc::new(Notify::new()),
-            relay_hint: Arc::default(),
-            redis: None,
-            at_start: Arc::default(),
-        })
-    }
-
-    /// The jobs `enqueue_start_jobs` enqueues; each must be a known kind.
-    pub fn with_start_jobs(mut self, jobs: Vec<StartJob>) -> anyhow::Result<Self> {
-        if let Some(j) = jobs.iter().find(|j| !self.types.contains_key(j.kind)) {
-            anyhow::bail!("start job of unknown job type `{}`", j.kind);
-        }
-        self.at_start = Arc::new(jobs);
-        Ok(self)
-    }
-
+impl<S> registry::Registry<S> {
     /// Enqueues the start jobs, each deduplicated by its kind, so several
     /// replicas starting together queue one of each.
     pub async fn enqueue_start_jobs(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
-        for j in self.at_start.iter() {
+        for j in self.start_jobs() {
             let options = Enqueue {
                 dedup_key: Some(format!("start:{}", j.kind)),
                 ..Default::default()
             };
             enqueue_raw(db, j.kind, j.payload.clone(), j.max_attempts, options).await?;
         }
-        if !self.at_start.is_empty() {
+        if !self.start_jobs().is_empty() {
             self.wake();
         }
         Ok(())
-    }
-
-    /// Keeps jobs in Redis (`jobs.storage = "redis"`); the database table
-    /// becomes the outbox they are relayed from.
-    pub fn with_redis(mut self, store: redis_store::RedisStore) -> Self {
-        self.redis = Some(Arc::new(store));
-        self
-    }
-
-    /// The Redis storage, when jobs are kept there.
-    pub fn redis(&self) -> Option<&redis_store::RedisStore> {
-        self.redis.as_deref()
-    }
-
-    /// `database` or `redis`.
-    pub fn storage(&self) -> &'static str {
-        if self.redis.is_some() {
-            "redis"
-        } else {
-            "database"
-        }
-    }
-
-    /// The live (queued or running) job of `kind` holding `dedup_key`, if
-    /// any: what a second enqueue with that key was deduplicated against.
-    pub async fn live(
-        &self,
-        db: &impl ConnectionTrait,
-        kind: &str,
-        dedup_key: &str,
-    ) -> Result<Option<job::Model>, DbErr> {
-        let in_table = job::Entity::find()
-            .filter(job::Column::Kind.eq(kind))
-            .filter(job::Column::DedupActive.eq(dedup_key))
-            .one(db)
-            .await?;
-        match (&self.redis, in_table) {
-            (_, Some(row)) => Ok(Some(row)),
-            (Some(redis), None) => redis.live(kind, dedup_key).await,
-            (None, None) => Ok(None),
-        }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&JobType> {
-        self.types.get(name)
-    }
-
-    pub fn names(&self) -> Vec<&'static str> {
-        let mut v: Vec<_> = self.types.keys().copied().collect();
-        v.sort_unstable();
-        v
-    }
-
-    pub fn schedules(&self) -> &[Schedule] {
-        &self.schedules
-    }
-
-    /// Tells this process's worker there may be work (call after commit).
-    pub fn wake(&self) {
-        self.relay_hint
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.wake.notify_one();
-    }
-
-    /// Whether `wake` was called since the last time this was asked.
-    pub(crate) fn take_relay_hint(&self) -> bool {
-        self.relay_hint
-            .swap(false, std::sync::atomic::Ordering::AcqRel)
-    }
-
-    pub(crate) fn bell(&self) -> &Notify {
-        &self.wake
     }
 }
 

@@ -29,7 +29,7 @@ use redis::aio::ConnectionManager;
 use sea_orm::DbErr;
 use uuid::Uuid;
 
-use super::JobState;
+use super::entity::JobState;
 use super::entity::job;
 
 /// Hash fields of a job, in the order the push script writes them.

@@ -8,7 +8,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -16,22 +16,11 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
 use super::entity::schedule;
-use super::{Enqueue, Job};
+use super::{Enqueue, Job, Schedule};
 use crate::state::AppState;
 
 /// A job enqueued on a cron pattern (`min hour dom month dow`, or with a
 /// leading seconds field), in UTC.
-#[derive(Clone)]
-pub struct Schedule {
-    /// Stable name, stored.
-    pub name: &'static str,
-    pub kind: &'static str,
-    pub pattern: &'static str,
-    cron: Arc<Cron>,
-    payload: Value,
-    max_attempts: u32,
-}
-
 impl Schedule {
     /// Panics on an invalid pattern: schedules are written in code, and a
     /// typo must stop the program at its first start, in every test.
@@ -47,11 +36,6 @@ impl Schedule {
             payload: serde_json::to_value(job).unwrap_or(Value::Null),
             max_attempts: super::max_attempts::<J>(),
         }
-    }
-
-    /// The first due time strictly after `after`.
-    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron.find_next_occurrence(&after, false).ok()
     }
 }
 

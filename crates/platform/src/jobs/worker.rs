@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::entity::job;
-use super::{Cancelled, JobContext, JobState, Permanent};
+use super::{Cancelled, JobState, Permanent};
 use crate::state::AppState;
 
 #[derive(Clone, Debug)]
@@ -356,15 +356,14 @@ async fn execute(state: &AppState, options: &WorkerOptions, finisher: &Finisher,
         return;
     };
     let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
-    let ctx = JobContext {
-        state: state.clone(),
+    let at = super::Attempt {
         id: job.id,
         kind: kind.name,
         attempt,
     };
     let heartbeat = spawn_heartbeat(state.clone(), options.clone(), job.id);
     let started = std::time::Instant::now();
-    let result = tokio::time::timeout(kind.timeout, (kind.run)(ctx, payload)).await;
+    let result = tokio::time::timeout(kind.timeout, (kind.run)(state.clone(), at, payload)).await;
     heartbeat.abort();
     let elapsed = started.elapsed().as_secs_f64();
     let outcome = match result {

@@ -186,7 +186,7 @@ pub async fn queue(db: &impl ConnectionTrait, mail: Mail) -> AppResult<Uuid> {
         cc_addrs: Set(json(&mail.cc)),
         reply_to: Set(mail.reply_to),
         // A subject is one line: no header can be smuggled in.
-        subject: Set(one_line(&mail.subject)),
+        subject: Set(crate::text::one_line(&mail.subject)),
         text_body: Set(mail.text),
         html_body: Set(mail.html),
         attachments: Set(attachments),
@@ -219,14 +219,6 @@ pub(crate) async fn enqueue_send(db: &impl ConnectionTrait, id: Uuid) -> Result<
     )
     .await?;
     Ok(())
-}
-
-pub(crate) fn one_line(s: &str) -> String {
-    s.split(['\r', '\n'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Delivers one outbox mail. Idempotent: a mail already sent is not sent

@@ -138,7 +138,7 @@ async fn stream_events(
             }
             Err(Refusal::Forbidden(permission)) => {
                 crate::audit::record_denial(
-                    &state,
+                    state.audit_writer(),
                     &principal,
                     ip,
                     &Method::GET,
@@ -574,7 +574,7 @@ async fn handle_client_message(
                     Err(Refusal::Unknown) => replies.push(refuse("unknown_topic", Some(&topic))),
                     Err(Refusal::Forbidden(permission)) => {
                         crate::audit::record_denial(
-                            state,
+                            state.audit_writer(),
                             principal,
                             ip,
                             &Method::GET,

@@ -272,6 +272,7 @@ impl ListRequest {
             })
             .collect();
         ListView {
+            path: self.spec.path,
             total,
             page,
             pages,
@@ -331,6 +332,8 @@ pub struct PageLink {
 /// A list page's counts and links, for the `list_*` macros.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListView {
+    /// The list page's own address (the filter form's action).
+    pub path: &'static str,
     pub total: u64,
     pub page: u64,
     pub pages: u64,

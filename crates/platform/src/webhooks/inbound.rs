@@ -10,10 +10,6 @@
 //! source (`Module::inbound_webhooks`) a job hands it over, at least once,
 //! outside the sender's request.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -28,6 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::entity::inbound;
+use super::runtime::InboundEvent;
 use super::signature;
 use crate::error::{AppError, AppResult, FieldError, FieldErrors, Problem};
 use crate::http::Json;
@@ -40,51 +37,6 @@ pub const TOLERANCE_SECS: i64 = 5 * 60;
 
 /// Longest `webhook-id` stored.
 pub const MAX_MESSAGE_ID: usize = 255;
-
-/// An inbound event, as its handler receives it.
-#[derive(Debug, Clone)]
-pub struct InboundEvent {
-    pub id: Uuid,
-    pub source: String,
-    /// The sender's `webhook-id`.
-    pub message_id: String,
-    /// The sender's `webhook-timestamp`.
-    pub signed_at: DateTime<Utc>,
-    pub received_at: DateTime<Utc>,
-    /// The body exactly as received (verified).
-    pub body: String,
-}
-
-impl InboundEvent {
-    /// The body parsed as JSON.
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
-        serde_json::from_str(&self.body)
-    }
-}
-
-type HandleFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
-type HandleFn = Arc<dyn Fn(AppState, InboundEvent) -> HandleFuture + Send + Sync>;
-
-/// A module's handler of one inbound source's events. It runs in a job, at
-/// least once per event: it must be idempotent (the event id helps).
-#[derive(Clone)]
-pub struct InboundHandler {
-    pub source: &'static str,
-    handle: HandleFn,
-}
-
-impl InboundHandler {
-    pub fn new<F, Fut>(source: &'static str, handle: F) -> Self
-    where
-        F: Fn(AppState, InboundEvent) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
-        InboundHandler {
-            source,
-            handle: Arc::new(move |state, event| Box::pin(handle(state, event))),
-        }
-    }
-}
 
 /// Where an inbound event stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -26,11 +26,10 @@ pub mod endpoints;
 pub mod entity;
 pub mod inbound;
 pub mod pages;
+pub mod runtime;
 pub mod signature;
 pub mod target;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
@@ -39,12 +38,16 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::perms;
-use crate::config::WebhooksConfig;
 use crate::crypto::EncryptedColumn;
 use crate::jobs::{Enqueue, JobType};
 use crate::state::AppState;
 use entity::{endpoint, message};
-pub use inbound::{InboundEvent, InboundHandler};
+pub use runtime::InboundEvent;
+
+/// The delivery client, inbound sources and handlers (see `runtime`).
+pub type Webhooks = runtime::Webhooks<AppState>;
+/// A module's handler of one inbound source (see `runtime`).
+pub type InboundHandler = runtime::InboundHandler<AppState>;
 
 /// Waits before each retry of a failed delivery (the Standard Webhooks
 /// schedule): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. Eight attempts in
@@ -245,109 +248,6 @@ pub async fn emit(
         delivery::enqueue(db, delivery_id).await?;
     }
     Ok(Some(id))
-}
-
-type Handlers = HashMap<&'static str, InboundHandler>;
-
-/// What webhooks need at run time: the delivery client, the inbound
-/// sources' keys and the modules' inbound handlers. Cheap to clone.
-#[derive(Clone)]
-pub struct Webhooks(Arc<Inner>);
-
-struct Inner {
-    client: reqwest::Client,
-    allow_private: bool,
-    timeout: Duration,
-    sources: HashMap<String, Vec<u8>>,
-    handlers: Handlers,
-    events: Vec<&'static str>,
-}
-
-/// Longest inbound source name.
-const MAX_SOURCE_LEN: usize = 64;
-
-fn is_source_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_SOURCE_LEN
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-}
-
-impl Webhooks {
-    /// Checks the configured inbound secrets (a bad one stops the start)
-    /// and builds the delivery client.
-    /// `events` are the event types the modules send (`Module::webhook_events`).
-    pub fn new(
-        config: &WebhooksConfig,
-        handlers: Vec<InboundHandler>,
-        events: Vec<&'static str>,
-    ) -> anyhow::Result<Self> {
-        use secrecy::ExposeSecret;
-        let mut sources = HashMap::new();
-        for (name, source) in &config.inbound {
-            anyhow::ensure!(
-                is_source_name(name),
-                "webhooks.inbound.{name}: a source name is 1 to {MAX_SOURCE_LEN} lowercase letters, digits, `_` or `-`"
-            );
-            let key = signature::decode_secret(source.secret.expose_secret())
-                .map_err(|e| anyhow::anyhow!("webhooks.inbound.{name}.secret: {e}"))?;
-            sources.insert(name.clone(), key);
-        }
-        let mut map = Handlers::new();
-        for h in handlers {
-            if !sources.contains_key(h.source) {
-                tracing::warn!(
-                    source = h.source,
-                    "an inbound webhook handler has no webhooks.inbound.<source>.secret; its calls are refused"
-                );
-            }
-            if map.insert(h.source, h).is_some() {
-                anyhow::bail!("two inbound webhook handlers share a source");
-            }
-        }
-        let timeout = Duration::from_secs(config.timeout_secs.max(1));
-        Ok(Webhooks(Arc::new(Inner {
-            client: target::client(timeout, config.allow_private_targets)?,
-            allow_private: config.allow_private_targets,
-            timeout,
-            sources,
-            handlers: map,
-            events,
-        })))
-    }
-
-    pub fn client(&self) -> &reqwest::Client {
-        &self.0.client
-    }
-
-    pub fn allow_private_targets(&self) -> bool {
-        self.0.allow_private
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.0.timeout
-    }
-
-    /// The event types the modules send, for subscribers to choose from.
-    pub fn events(&self) -> &[&'static str] {
-        &self.0.events
-    }
-
-    /// The HMAC key of an inbound source.
-    pub fn source_key(&self, source: &str) -> Option<&[u8]> {
-        self.0.sources.get(source).map(Vec::as_slice)
-    }
-
-    /// Configured inbound sources, sorted.
-    pub fn sources(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.0.sources.keys().map(String::as_str).collect();
-        v.sort_unstable();
-        v
-    }
-
-    pub fn handler(&self, source: &str) -> Option<&InboundHandler> {
-        self.0.handlers.get(source)
-    }
 }
 
 /// The webhook job types (registered with the platform's).

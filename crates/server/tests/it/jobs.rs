@@ -224,6 +224,22 @@ async fn job_row(state: &AppState, id: Uuid) -> job::Model {
         .expect("the job exists")
 }
 
+/// Enqueues `job` to run now, without deduplication.
+async fn enqueue_now<J: jobs::Job>(state: &AppState, job: &J) -> Uuid {
+    jobs::enqueue(state.db(), job, Enqueue::default())
+        .await
+        .unwrap()
+        .expect("enqueued")
+}
+
+/// Runs a worker named `name` until the job reaches `wanted`.
+async fn run_until(state: &AppState, name: &str, id: Uuid, wanted: JobState) -> job::Model {
+    let worker = start_worker(state, name);
+    let row = wait_for(state, id, wanted).await;
+    worker.stop().await;
+    row
+}
+
 /// Waits (up to 15 s) until the job reaches `wanted`.
 async fn wait_for(state: &AppState, id: Uuid, wanted: JobState) -> job::Model {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -265,9 +281,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs(storage: Storage
         .unwrap();
     txn.commit().await.unwrap();
 
-    let worker = start_worker(state, "a");
-    let done = wait_for(state, kept_id, JobState::Succeeded).await;
-    worker.stop().await;
+    let done = run_until(state, "a", kept_id, JobState::Succeeded).await;
 
     assert_eq!(runs_of(&kept).len(), 1);
     assert_eq!(done.attempts, 1);
@@ -336,10 +350,7 @@ async fn a_job_whose_worker_is_lost_runs_again_and_completes(storage: Storage) {
     };
     let state = &app.state;
     let tag = Uuid::now_v7().to_string();
-    let id = jobs::enqueue(state.db(), &Note { tag: tag.clone() }, Enqueue::default())
-        .await
-        .unwrap()
-        .unwrap();
+    let id = enqueue_now(state, &Note { tag: tag.clone() }).await;
 
     // A worker claims the job and dies before finishing it: no heartbeat,
     // no outcome, only its lease (1 s) left behind.
@@ -366,17 +377,8 @@ async fn a_failing_job_is_retried_with_backoff_then_dead_lettered(storage: Stora
     };
     let state = &app.state;
     let tag = Uuid::now_v7().to_string();
-    let id = jobs::enqueue(
-        state.db(),
-        &AlwaysFails { tag: tag.clone() },
-        Enqueue::default(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let worker = start_worker(state, "a");
-    let dead = wait_for(state, id, JobState::Dead).await;
-    worker.stop().await;
+    let id = enqueue_now(state, &AlwaysFails { tag: tag.clone() }).await;
+    let dead = run_until(state, "a", id, JobState::Dead).await;
 
     let runs = runs_of(&tag);
     assert_eq!(runs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3]);
@@ -410,9 +412,7 @@ async fn a_failing_job_is_retried_with_backoff_then_dead_lettered(storage: Stora
     res.assert_status(StatusCode::CONFLICT);
     assert_eq!(res.json()["code"], "job_not_retryable");
 
-    let worker = start_worker(state, "b");
-    wait_for(state, id, JobState::Dead).await;
-    worker.stop().await;
+    run_until(state, "b", id, JobState::Dead).await;
     assert_eq!(runs_of(&tag).len(), 6);
     let res = admin
         .post_json(&format!("/api/jobs/{id}/cancel"), &serde_json::json!({}))
@@ -442,17 +442,8 @@ async fn a_permanent_failure_goes_straight_to_the_dead_letters(storage: Storage)
     };
     let state = &app.state;
     let tag = Uuid::now_v7().to_string();
-    let id = jobs::enqueue(
-        state.db(),
-        &BadInput { tag: tag.clone() },
-        Enqueue::default(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let worker = start_worker(state, "a");
-    let dead = wait_for(state, id, JobState::Dead).await;
-    worker.stop().await;
+    let id = enqueue_now(state, &BadInput { tag: tag.clone() }).await;
+    let dead = run_until(state, "a", id, JobState::Dead).await;
     assert_eq!(runs_of(&tag).len(), 1);
     assert_eq!(
         dead.last_error.as_deref(),
@@ -542,19 +533,14 @@ async fn an_admin_retries_a_dead_job_from_its_page(storage: Storage) {
         return;
     };
     let state = &app.state;
-    let id = jobs::enqueue(
-        state.db(),
+    let id = enqueue_now(
+        state,
         &BadInput {
             tag: Uuid::now_v7().to_string(),
         },
-        Enqueue::default(),
     )
-    .await
-    .unwrap()
-    .unwrap();
-    let worker = start_worker(state, "a");
-    wait_for(state, id, JobState::Dead).await;
-    worker.stop().await;
+    .await;
+    run_until(state, "a", id, JobState::Dead).await;
 
     let browser = app.admin_browser().await;
     let list = browser.get("/admin/jobs?state=dead").await;
@@ -587,16 +573,13 @@ async fn progress_and_the_outcome_are_published_live(storage: Storage) {
     use faena_platform::realtime::Signal;
     let state = &app.state;
     let mut events = state.realtime().subscribe(None);
-    let id = jobs::enqueue(
-        state.db(),
+    let id = enqueue_now(
+        state,
         &Note {
             tag: Uuid::now_v7().to_string(),
         },
-        Enqueue::default(),
     )
-    .await
-    .unwrap()
-    .unwrap();
+    .await;
     let worker = start_worker(state, "a");
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -631,10 +614,7 @@ async fn redis_storage_relays_each_job_once_and_prunes_ended_ones() {
     let state = &app.state;
     let redis = state.jobs().redis().expect("the Redis storage");
     let tag = Uuid::now_v7().to_string();
-    let id = jobs::enqueue(state.db(), &Note { tag: tag.clone() }, Enqueue::default())
-        .await
-        .unwrap()
-        .unwrap();
+    let id = enqueue_now(state, &Note { tag: tag.clone() }).await;
     // A relay that pushed and then died before deleting its rows: the next
     // relay pushes them again, and Redis keeps one job.
     let rows = job::Entity::find().all(state.db()).await.unwrap();
@@ -644,9 +624,7 @@ async fn redis_storage_relays_each_job_once_and_prunes_ended_ones() {
     assert_eq!(worker::relay(state, redis).await.unwrap(), 1);
     assert_eq!(job::Entity::find().count(state.db()).await.unwrap(), 0);
 
-    let worker = start_worker(state, "a");
-    wait_for(state, id, JobState::Succeeded).await;
-    worker.stop().await;
+    run_until(state, "a", id, JobState::Succeeded).await;
     assert_eq!(runs_of(&tag).len(), 1, "the job ran once");
 
     // Housekeeping's pruning: not before the retention, then gone.

@@ -1,16 +1,6 @@
 //! `/api/orders`: seed 004's paths, done properly.
 
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use faena_platform::auth::Actor;
-use faena_platform::auth::secured;
-use faena_platform::http::etag::{IfMatch, etag};
-use faena_platform::http::pagination::{Page, PageQuery};
-use faena_platform::http::{Created, Json, Query};
-use faena_platform::{AppResult, AppState};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use faena_platform::prelude::*;
 
 use super::Status;
 use super::service::{self, HistoryEntry, NewOrder, OrderUpdate, OrderView, search};

@@ -43,7 +43,7 @@ fn ymd(d: NaiveDate) -> String {
 }
 
 #[async_trait::async_trait]
-impl Tile for OrdersTile {
+impl Tile<AppState> for OrdersTile {
     fn permission(&self) -> Permission {
         perms::ORDERS_READ
     }

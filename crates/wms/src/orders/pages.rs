@@ -3,20 +3,7 @@
 //! "Devuelta" reveals the reason, which the server requires anyway),
 //! edit, delete, and the returns page.
 
-use axum::Form;
-use axum::extract::{Path, RawQuery, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use faena_platform::auth::{Access, Actor, Pages};
-use faena_platform::http::Query;
-use faena_platform::http::etag::IfMatch;
-use faena_platform::ui::list::{ListRequest, ListSpec};
-use faena_platform::ui::{
-    ConfirmForm, Confirmation, PageContext, confirm_page, form_errors, render_page, unprocessable,
-};
-use faena_platform::{AppError, AppResult, AppState, FieldError, FieldErrors};
-use minijinja::context;
-use serde::Deserialize;
-use uuid::Uuid;
+use faena_platform::prelude::*;
 
 use super::service::{self, NewOrder, OrderUpdate};
 use super::store::OrderFilter;
@@ -444,13 +431,6 @@ async fn create(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct OkQuery {
-    ok: Option<String>,
-    /// Why an attachment was refused (`files.error.<code>`).
-    files_error: Option<String>,
-}
-
 async fn detail_page(
     state: &AppState,
     page: &PageContext,
@@ -486,7 +466,7 @@ async fn detail(
     State(state): State<AppState>,
     page: PageContext,
     Path(number): Path<String>,
-    Query(q): Query<OkQuery>,
+    Query(q): Query<DetailQuery>,
 ) -> AppResult<Html<String>> {
     detail_page(
         &state,
