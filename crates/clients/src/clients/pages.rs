@@ -9,25 +9,15 @@ use super::service::{self, Change};
 use crate::perms;
 
 pub fn pages() -> Pages {
-    let read = || Access::perm(perms::CLIENTS_READ);
-    let write = || Access::perm(perms::CLIENTS_WRITE);
     Pages::new()
-        .get("/clients", read(), list)
-        .get("/clients/new", write(), new_form)
-        .post("/clients", write(), create)
-        .get("/clients/{id}", read(), detail)
-        .get("/clients/{id}/edit", write(), edit_form)
-        .post("/clients/{id}", write(), update)
-        .get(
-            "/clients/{id}/delete",
-            Access::perm(perms::CLIENTS_DELETE),
-            delete_form,
-        )
-        .post(
-            "/clients/{id}/delete",
-            Access::perm(perms::CLIENTS_DELETE),
-            delete,
-        )
+        .get("/clients", perms::CLIENTS_READ, list)
+        .get("/clients/new", perms::CLIENTS_WRITE, new_form)
+        .post("/clients", perms::CLIENTS_WRITE, create)
+        .get("/clients/{id}", perms::CLIENTS_READ, detail)
+        .get("/clients/{id}/edit", perms::CLIENTS_WRITE, edit_form)
+        .post("/clients/{id}", perms::CLIENTS_WRITE, update)
+        .get("/clients/{id}/delete", perms::CLIENTS_DELETE, delete_form)
+        .post("/clients/{id}/delete", perms::CLIENTS_DELETE, delete)
 }
 
 #[derive(Debug, Deserialize)]

@@ -42,6 +42,14 @@ impl Access {
     }
 }
 
+/// A page that requires a permission names it: `.get("/orders",
+/// perms::ORDERS_READ, list)`.
+impl From<super::Permission> for Access {
+    fn from(permission: super::Permission) -> Self {
+        Access::perm(permission)
+    }
+}
+
 /// API routes (from `routes!`) that require `permission`: the permission
 /// is written once, at the mount, and lands in each operation's OpenAPI
 /// `security`, which the `authorize` layer enforces.
@@ -163,20 +171,20 @@ impl Pages {
         }
     }
 
-    pub fn get<H, T>(self, path: &str, access: Access, handler: H) -> Self
+    pub fn get<H, T>(self, path: &str, access: impl Into<Access>, handler: H) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.on(Method::GET, path, access, handler)
+        self.on(Method::GET, path, access.into(), handler)
     }
 
-    pub fn post<H, T>(self, path: &str, access: Access, handler: H) -> Self
+    pub fn post<H, T>(self, path: &str, access: impl Into<Access>, handler: H) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.on(Method::POST, path, access, handler)
+        self.on(Method::POST, path, access.into(), handler)
     }
 
     pub fn on<H, T>(mut self, method: Method, path: &str, access: Access, handler: H) -> Self

@@ -11,23 +11,25 @@ use super::{LineInput, ReturnCode, ReturnLine, Status};
 use crate::perms;
 
 pub fn pages() -> Pages {
-    let read = || Access::perm(perms::ORDERS_READ);
-    let write = || Access::perm(perms::ORDERS_WRITE);
     Pages::new()
-        .get("/orders", read(), list)
-        .get("/orders/returns", read(), returns)
-        .get("/orders/new", write(), new_form)
-        .get("/orders/client-choices", write(), client_choices)
-        .post("/orders", write(), create)
-        .get("/orders/{number}", read(), detail)
-        .post("/orders/{number}/status", write(), change_status)
-        .get("/orders/{number}/edit", write(), edit_form)
-        .post("/orders/{number}", write(), update)
-        .post(
-            "/orders/{number}/delete",
-            Access::perm(perms::ORDERS_DELETE),
-            delete,
+        .get("/orders", perms::ORDERS_READ, list)
+        .get("/orders/returns", perms::ORDERS_READ, returns)
+        .get("/orders/new", perms::ORDERS_WRITE, new_form)
+        .get(
+            "/orders/client-choices",
+            perms::ORDERS_WRITE,
+            client_choices,
         )
+        .post("/orders", perms::ORDERS_WRITE, create)
+        .get("/orders/{number}", perms::ORDERS_READ, detail)
+        .post(
+            "/orders/{number}/status",
+            perms::ORDERS_WRITE,
+            change_status,
+        )
+        .get("/orders/{number}/edit", perms::ORDERS_WRITE, edit_form)
+        .post("/orders/{number}", perms::ORDERS_WRITE, update)
+        .post("/orders/{number}/delete", perms::ORDERS_DELETE, delete)
 }
 
 fn statuses() -> Vec<&'static str> {
