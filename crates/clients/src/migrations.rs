@@ -4,7 +4,11 @@
 use sea_orm_migration::prelude::*;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateClients), Box::new(SearchColumns)]
+    vec![
+        Box::new(CreateClients),
+        Box::new(SearchColumns),
+        Box::new(ComunaKey),
+    ]
 }
 
 struct CreateClients;
@@ -36,6 +40,7 @@ enum Clients {
     SearchText,
     SortKey,
     PhoneIndex,
+    ComunaKey,
 }
 
 #[async_trait::async_trait]
@@ -209,5 +214,83 @@ impl MigrationTrait for SearchColumns {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// The comuna's Spanish sort key, so the list sorts by comuna as it does
+/// by name ("Ñuñoa" after "Nunoa", "Álamos" with the A's); computed here
+/// for the clients saved before, and on every save after.
+struct ComunaKey;
+
+impl MigrationName for ComunaKey {
+    fn name(&self) -> &str {
+        "m20261208_100001_clients_comuna_key"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ComunaKey {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let mut column = ColumnDef::new(Clients::ComunaKey);
+        column.string_len(400).not_null().default("");
+        if m.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            column.extra("COLLATE \"C\"");
+        }
+        m.alter_table(
+            Table::alter()
+                .table(Clients::Table)
+                .add_column(column)
+                .to_owned(),
+        )
+        .await?;
+        let db = m.get_connection();
+        let rows = db
+            .query_all(
+                m.get_database_backend().build(
+                    Query::select()
+                        .columns([Clients::Id, Clients::Comuna])
+                        .from(Clients::Table),
+                ),
+            )
+            .await?;
+        for row in rows {
+            let id: uuid::Uuid = row.try_get("", "id")?;
+            let comuna: Option<String> = row.try_get("", "comuna")?;
+            let key = crate::clients::comuna_key(comuna.as_deref());
+            m.exec_stmt(
+                Query::update()
+                    .table(Clients::Table)
+                    .value(Clients::ComunaKey, key)
+                    .and_where(Expr::col(Clients::Id).eq(id))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_index(
+            Index::create()
+                .name("idx_clients_comuna_key")
+                .table(Clients::Table)
+                .col(Clients::ComunaKey)
+                .col(Clients::SortKey)
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("idx_clients_comuna_key")
+                .table(Clients::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Clients::Table)
+                .drop_column(Clients::ComunaKey)
+                .to_owned(),
+        )
+        .await
     }
 }

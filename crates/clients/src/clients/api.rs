@@ -69,8 +69,7 @@ pub const LIST: ListSpec = ListSpec {
     columns: &[
         Column::new("name", "field.name").sortable(),
         Column::new("email", "field.email").sortable(),
-        // Not sortable: it has no Spanish sort key (yet).
-        Column::new("comuna", "clients.comuna"),
+        Column::new("comuna", "clients.comuna").sortable(),
         Column::new("orders", "clients.orders").num(),
     ],
     default_sort: "name",
@@ -90,6 +89,7 @@ pub async fn list_page(
     let dir = || request.order();
     let first = match request.sort {
         "email" => store::Column::EmailKey,
+        "comuna" => store::Column::ComunaKey,
         _ => store::Column::SortKey,
     };
     let order = [

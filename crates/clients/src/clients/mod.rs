@@ -79,6 +79,15 @@ pub fn search_text(name: &str, email: &str, comuna: Option<&str>, city: Option<&
     ])
 }
 
+/// The comuna's Spanish sort key; a client without one sorts after every
+/// comuna (`~` follows the key's letters and digits).
+pub fn comuna_key(comuna: Option<&str>) -> String {
+    match comuna.map(faena_platform::text::sort_key) {
+        Some(key) if !key.is_empty() => key,
+        _ => "~".to_owned(),
+    }
+}
+
 /// What the phone's blind index is computed over: its last eight digits,
 /// so `+56 9 8765 4321`, `987654321` and `8765 4321` find the same client
 /// (all of them when it has fewer).

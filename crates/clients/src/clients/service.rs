@@ -196,6 +196,7 @@ pub(crate) fn encrypt_fields(
         data.city.as_deref(),
     ));
     active.sort_key = Set(faena_platform::text::sort_key(&data.name));
+    active.comuna_key = Set(super::comuna_key(data.comuna.as_deref()));
     active.name = Set(data.name.clone());
     active.email = Set(data.email.as_str().to_owned());
     active.email_key = Set(data.email.key());

@@ -38,6 +38,8 @@ pub mod client {
         pub sort_key: String,
         /// Blind index of the phone's last eight digits.
         pub phone_index: Option<String>,
+        /// The comuna's Spanish sort key (empty without a comuna).
+        pub comuna_key: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub version: i32,

@@ -456,6 +456,14 @@ async fn search_forgives_accents_and_finds_ruts_phones_and_comunas() {
     assert!(at("Núñez SpA") < at("Nuevo Horizonte"));
     assert!(at("Alvear Ltda") < at("Álvarez y Cía. 50%"));
     assert!(page.contains("aria-sort=\"descending\""), "{page}");
+
+    // By comuna, in Spanish order (Ñuñoa before Providencia, where byte
+    // order would put it after), clients without one last.
+    let page = admin.get("/clients?sort=comuna").await.text();
+    let at = |name: &str| page.find(name).unwrap_or_else(|| panic!("{name}: {page}"));
+    assert!(at("Tomás Torres González") < at("Ana Pérez"), "{page}");
+    assert!(at("Ana Pérez") < at("Alvear Ltda"), "{page}");
+    assert!(page.contains("aria-sort=\"ascending\""), "{page}");
 }
 
 /// A client saved before phones were indexed is found by phone once the
