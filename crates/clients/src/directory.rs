@@ -18,6 +18,22 @@ impl Directory for ClientDirectory {
         "client"
     }
 
+    fn sort_key_of(
+        &self,
+        id: sea_orm::sea_query::SimpleExpr,
+    ) -> Option<sea_orm::sea_query::SimpleExpr> {
+        use sea_orm::sea_query::{Expr, Query, SimpleExpr, SubQueryStatement};
+        let select = Query::select()
+            .column((Entity, Column::SortKey))
+            .from(Entity)
+            .and_where(Expr::col((Entity, Column::Id)).eq(id))
+            .to_owned();
+        Some(SimpleExpr::SubQuery(
+            None,
+            Box::new(SubQueryStatement::SelectStatement(select)),
+        ))
+    }
+
     async fn names(
         &self,
         db: &DatabaseConnection,

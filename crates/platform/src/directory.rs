@@ -24,6 +24,16 @@ pub trait Directory: Send + Sync {
         q: &str,
         limit: u64,
     ) -> Result<Vec<Uuid>, DbErr>;
+    /// An expression giving, in the asking module's own query, the Spanish
+    /// sort key of the record whose id is `id` (a qualified column of the
+    /// asker's table), so a list can be ordered by this entity's name in
+    /// one statement. `None`: the entity cannot be sorted by.
+    fn sort_key_of(
+        &self,
+        _id: sea_orm::sea_query::SimpleExpr,
+    ) -> Option<sea_orm::sea_query::SimpleExpr> {
+        None
+    }
     /// Choices for a selector, by name.
     async fn choices(
         &self,

@@ -546,7 +546,7 @@ pub async fn search(
 /// The columns of the orders list page; `list_page` sorts by these.
 pub const LIST_COLUMNS: &[Column] = &[
     Column::new("number", "orders.number").sortable(),
-    Column::new("client", "orders.client"),
+    Column::new("client", "orders.client").sortable(),
     Column::new("status", "orders.status").sortable(),
     Column::new("units", "orders.units").num(),
     Column::new("created_at", "orders.created_at").sortable(),
@@ -579,6 +579,16 @@ pub async fn list_page(
                 (C::CreatedAt.into_simple_expr(), Order::Desc),
             ]
         }
+        // By the client's name in Spanish order, as the clients module
+        // sorts it (its directory writes the expression), newest first
+        // within a client.
+        "client" => match state
+            .directory("client")
+            .and_then(|d| d.sort_key_of(Expr::col((store::order::Entity, C::ClientId)).into()))
+        {
+            Some(key) => vec![(key, dir()), (C::CreatedAt.into_simple_expr(), Order::Desc)],
+            None => vec![(C::CreatedAt.into_simple_expr(), dir())],
+        },
         _ => vec![(C::CreatedAt.into_simple_expr(), dir())],
     };
     order.push((C::Id.into_simple_expr(), dir()));

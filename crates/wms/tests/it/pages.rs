@@ -494,3 +494,29 @@ async fn a_partial_return_from_the_page() {
         "{returns}"
     );
 }
+
+#[tokio::test]
+async fn the_list_sorts_by_client_name_in_spanish_order() {
+    let (app, admin, ferreteria) = setup().await;
+    let zuniga = crate::a_client(&admin, "Zúñiga Hermanos").await;
+    let alvarez = crate::a_client(&admin, "Álvarez y Cía.").await;
+    // Created in the order Zúñiga, Ferretería, Álvarez: ORD-1, 2, 3.
+    for client in [&zuniga, &ferreteria, &alvarez] {
+        admin
+            .post_json("/api/orders", &an_order(client))
+            .await
+            .assert_status(StatusCode::CREATED);
+    }
+    let browser = app.admin_browser().await;
+    let at = |page: &str, number: &str| {
+        page.find(&format!("href=\"/orders/{number}\""))
+            .unwrap_or_else(|| panic!("{number}: {page}"))
+    };
+    // "Álvarez" with the A's (byte order would put it after "Zúñiga").
+    let asc = browser.get("/orders?sort=client&dir=asc").await.text();
+    assert!(at(&asc, "ORD-000003") < at(&asc, "ORD-000002"), "{asc}");
+    assert!(at(&asc, "ORD-000002") < at(&asc, "ORD-000001"), "{asc}");
+    assert!(asc.contains("aria-sort=\"ascending\""), "{asc}");
+    let desc = browser.get("/orders?sort=client&dir=desc").await.text();
+    assert!(at(&desc, "ORD-000001") < at(&desc, "ORD-000003"), "{desc}");
+}
