@@ -19,7 +19,7 @@ pub use crate::http::pagination::{List, Page, PageQuery};
 pub use crate::http::{Created, Json, Query};
 pub use crate::ui::list::{ListRequest, ListSpec};
 pub use crate::ui::{
-    ConfirmForm, Confirmation, DetailQuery, PageContext, confirm_page, form_errors, render_page,
-    unprocessable,
+    ConfirmForm, Confirmation, DetailQuery, PageContext, Zone, confirm_page, form_errors,
+    render_page, unprocessable,
 };
 pub use crate::{AppError, AppResult, AppState, FieldError, FieldErrors};

@@ -143,6 +143,14 @@ impl AppState {
             .unwrap_or(chrono_tz::Tz::America__Santiago)
     }
 
+    /// The zone `caller` reads times in: the one they chose in their
+    /// profile, else the configured one.
+    pub fn zone_for(&self, caller: Option<&crate::auth::Principal>) -> chrono_tz::Tz {
+        caller
+            .and_then(|p| p.time_zone)
+            .unwrap_or_else(|| self.time_zone())
+    }
+
     pub fn config(&self) -> &Config {
         &self.0.config
     }

@@ -56,6 +56,24 @@ pub fn filter_instant(
     Ok(day_start(day, zone))
 }
 
+/// The zone the caller reads times in (`AppState::zone_for`), for
+/// handlers that show, filter or export times: `Zone(zone): Zone`.
+#[derive(Debug, Clone, Copy)]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl axum::extract::FromRequestParts<crate::state::AppState> for Zone {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Zone(state.zone_for(
+            parts.extensions.get::<crate::auth::Principal>(),
+        )))
+    }
+}
+
 /// Today's date in `zone`.
 pub fn today(zone: chrono_tz::Tz) -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(&zone).date_naive()

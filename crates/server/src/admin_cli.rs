@@ -63,6 +63,7 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
                     role: Some(role),
                     password: password.clone(),
                     locale: None,
+                    time_zone: None,
                 },
             )
             .await

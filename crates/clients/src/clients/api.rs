@@ -139,7 +139,7 @@ async fn export_clients(
 ) -> AppResult<axum::response::Response> {
     let request = ListRequest::parse(&LIST, uri.query())?;
     let t = |k: &str| state.i18n().t(page.locale, k, &[]);
-    let zone = state.time_zone();
+    let zone = state.zone_for(page.principal.as_ref());
     let mut out = CsvWriter::new(Delimiter::from_query(q.delimiter.as_deref()));
     out.row(
         [

@@ -51,9 +51,8 @@ const LIST: ListSpec = ListSpec {
 
 /// The page's filters as the audit query takes them; a day that cannot
 /// be read is named.
-fn page_filter(state: &AppState, q: &PageFilter) -> AppResult<AuditFilter> {
+fn page_filter(zone: chrono_tz::Tz, q: &PageFilter) -> AppResult<AuditFilter> {
     let given = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-    let zone = state.time_zone();
     let mut errors = FieldErrors::new();
     let mut day = |field: &'static str, raw: &Option<String>, end: bool| {
         errors.take(filter_instant(field, &given(raw)?, end, zone))
@@ -87,7 +86,7 @@ async fn audit_export(
 ) -> AppResult<axum::response::Response> {
     use crate::csv::{CsvWriter, Delimiter};
     let request = ListRequest::parse(&LIST, raw.as_deref())?;
-    let filter = page_filter(&state, &q)?;
+    let filter = page_filter(state.zone_for(page.principal.as_ref()), &q)?;
     let rows = list::all_rows(&request, |mut p| {
         let (state, filter) = (&state, &filter);
         async move {
@@ -97,7 +96,7 @@ async fn audit_export(
     })
     .await?;
     let t = |k: &str| state.i18n().t(page.locale, k, &[]);
-    let zone = state.time_zone();
+    let zone = state.zone_for(page.principal.as_ref());
     let mut out = CsvWriter::new(Delimiter::Semicolon);
     out.row(
         [
@@ -139,7 +138,7 @@ async fn audit_list(
     Query(q): Query<PageFilter>,
 ) -> AppResult<Html<String>> {
     let mut request = ListRequest::parse(&LIST, raw.as_deref())?;
-    let filter = page_filter(&state, &q)?;
+    let filter = page_filter(state.zone_for(page.principal.as_ref()), &q)?;
     let order = audit_order(&request);
     let (rows, total) = list::fetch(state.db(), select(&filter), order, &mut request).await?;
     let entries: Vec<serde_json::Value> = rows

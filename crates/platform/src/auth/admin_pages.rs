@@ -135,7 +135,7 @@ async fn users_export(
             .i18n()
             .t_or(page.locale, &format!("role.{name}"), name)
     };
-    let zone = state.time_zone();
+    let zone = state.zone_for(page.principal.as_ref());
     let mut out = CsvWriter::new(Delimiter::Semicolon);
     out.row(
         [
@@ -230,6 +230,7 @@ async fn user_create(
         role: Some(form.role.clone()),
         password: form.password.clone().unwrap_or_default(),
         locale: form.locale.clone(),
+        time_zone: None,
     };
     let txn = state.begin_write().await?;
     match super::users::create(&txn, &actor, input).await {
@@ -284,6 +285,7 @@ async fn user_update(
         role: Some(form.role.clone()),
         active: Some(form.active.is_some()),
         locale: form.locale.clone(),
+        time_zone: None,
         password: form.password.clone().filter(|p| !p.is_empty()),
     };
     let txn = state.begin_write().await?;

@@ -26,7 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(refresh))
         .routes(routes!(logout))
-        .routes(routes!(me))
+        .routes(routes!(me, update_me))
         .routes(routes!(change_password))
         .routes(routes!(register))
         .merge(super::users_api::api())
@@ -125,6 +125,53 @@ async fn me(State(state): State<AppState>, principal: Principal) -> AppResult<Js
             permissions,
         },
     }))
+}
+
+/// What a user may change of their own account.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    /// `es` or `en`.
+    pub locale: Option<String>,
+    /// IANA time zone (`America/Santiago`) that pages, list filters and
+    /// CSV exports use for me; empty: the configured zone.
+    pub time_zone: Option<String>,
+}
+
+/// Change my language or time zone.
+#[utoipa::path(patch, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    request_body = Preferences,
+    responses((status = 200, body = UserView), (status = 422, description = "Unknown language or time zone")))]
+async fn update_me(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    Json(input): Json<Preferences>,
+) -> AppResult<Json<UserView>> {
+    Ok(Json(
+        set_own_preferences(&state, &actor, &principal, input)
+            .await?
+            .into(),
+    ))
+}
+
+/// Shared by the API and the profile page.
+pub async fn set_own_preferences(
+    state: &AppState,
+    actor: &Actor,
+    principal: &Principal,
+    input: Preferences,
+) -> AppResult<user::Model> {
+    let id = principal.user_id().ok_or(AppError::Forbidden)?;
+    let txn = state.begin_write().await?;
+    let update = UserUpdate {
+        locale: input.locale,
+        time_zone: input.time_zone,
+        ..UserUpdate::default()
+    };
+    let updated = users::update(&txn, actor, id, IfMatch::ANY, update).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -233,6 +280,7 @@ async fn register(
         role: Some("viewer".into()),
         password: input.password,
         locale: None,
+        time_zone: None,
     };
     let model = users::create(&txn, &actor, new).await?;
     txn.commit().await?;

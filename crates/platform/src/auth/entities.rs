@@ -38,6 +38,8 @@ pub mod user {
         pub role: String,
         pub active: bool,
         pub locale: String,
+        /// IANA zone the user reads times in; `None`: the configured one.
+        pub time_zone: Option<String>,
         pub password_hash: String,
         pub last_seen_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,

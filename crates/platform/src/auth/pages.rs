@@ -27,6 +27,91 @@ pub fn pages() -> Pages {
         .post("/logout", Access::Public, logout)
         .get("/profile", Access::Authenticated, profile)
         .post("/profile/password", Access::Authenticated, change_password)
+        .post(
+            "/profile/preferences",
+            Access::Authenticated,
+            save_preferences,
+        )
+}
+
+/// The zones the profile offers: where Faena's users work. The API takes
+/// any IANA zone; one set there that is not listed is offered too.
+const ZONES: &[&str] = &[
+    "America/Santiago",
+    "America/Punta_Arenas",
+    "Pacific/Easter",
+    "America/Argentina/Buenos_Aires",
+    "America/Asuncion",
+    "America/Bogota",
+    "America/Caracas",
+    "America/Guayaquil",
+    "America/La_Paz",
+    "America/Lima",
+    "America/Mexico_City",
+    "America/Montevideo",
+    "America/Panama",
+    "America/Sao_Paulo",
+    "Europe/Madrid",
+    "UTC",
+];
+
+/// The profile page with `errors` (none on a plain visit).
+fn profile_page(
+    state: &AppState,
+    page: &PageContext,
+    me: UserView,
+    errors: Vec<serde_json::Value>,
+    ok: Option<String>,
+) -> AppResult<Html<String>> {
+    let mut zones: Vec<&str> = ZONES.to_vec();
+    if let Some(own) = me.time_zone.as_deref()
+        && !zones.contains(&own)
+    {
+        zones.push(own);
+    }
+    render_page(
+        state,
+        "auth/profile.html",
+        page,
+        context! {
+            me => me, errors => errors, ok => ok,
+            zones => zones, default_zone => state.time_zone().name(),
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct PreferencesForm {
+    time_zone: String,
+}
+
+async fn save_preferences(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    principal: Principal,
+    Form(form): Form<PreferencesForm>,
+) -> AppResult<Response> {
+    let prefs = super::api::Preferences {
+        time_zone: Some(form.time_zone),
+        ..Default::default()
+    };
+    match super::api::set_own_preferences(&state, &actor, &principal, prefs).await {
+        Ok(_) => Ok(Redirect::to("/profile?ok=saved").into_response()),
+        Err(e) => profile_again(&state, &page, &principal, e).await,
+    }
+}
+
+/// The profile page again, with what `err` says is wrong (422).
+async fn profile_again(
+    state: &AppState,
+    page: &PageContext,
+    principal: &Principal,
+    err: AppError,
+) -> AppResult<Response> {
+    let errors = form_errors(state, page, err)?;
+    let me = UserView::from(current_user(state, principal).await?);
+    Ok(unprocessable(profile_page(state, page, me, errors, None)?))
 }
 
 use crate::ui::{form_errors, unprocessable};
@@ -163,12 +248,7 @@ async fn profile(
     Query(q): Query<NextQuery>,
 ) -> AppResult<Html<String>> {
     let me = UserView::from(current_user(&state, &principal).await?);
-    render_page(
-        &state,
-        "auth/profile.html",
-        &page,
-        context! { me => me, errors => Vec::<()>::new(), ok => q.ok },
-    )
+    profile_page(&state, &page, me, Vec::new(), q.ok)
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,16 +274,7 @@ async fn change_password(
     .await
     {
         Ok(()) => Ok(Redirect::to("/login?next=/profile").into_response()),
-        Err(e) => {
-            let errors = form_errors(&state, &page, e)?;
-            let me = UserView::from(current_user(&state, &principal).await?);
-            Ok(unprocessable(render_page(
-                &state,
-                "auth/profile.html",
-                &page,
-                context! { me => me, errors => errors, ok => () },
-            )?))
-        }
+        Err(e) => profile_again(&state, &page, &principal, e).await,
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Principal {
     pub method: AuthMethod,
     /// Permission patterns granted (the role's, or the API key's).
     pub patterns: Arc<Vec<String>>,
+    /// The zone the user chose to read times in; `None`: the configured
+    /// one (always for an API key).
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 impl Principal {

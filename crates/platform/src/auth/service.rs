@@ -95,6 +95,7 @@ async fn resolve_at(
         touch(state, user.id).await;
         let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
         return Ok(Some(Principal {
+            time_zone: zone_of(&user),
             subject: Subject::User {
                 id: user.id,
                 email: user.email,
@@ -105,6 +106,12 @@ async fn resolve_at(
         }));
     }
     Ok(None)
+}
+
+/// The zone a user chose (stored checked; one that no longer parses is
+/// ignored).
+fn zone_of(user: &user::Model) -> Option<chrono_tz::Tz> {
+    user.time_zone.as_deref().and_then(|z| z.parse().ok())
 }
 
 /// An access token speaks for its user only while the user exists and is
@@ -140,6 +147,7 @@ async fn resolve_access_token(
     touch(state, id).await;
     let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
     Ok(Principal {
+        time_zone: zone_of(&user),
         subject: Subject::User {
             id,
             email: user.email,
@@ -178,6 +186,7 @@ async fn resolve_api_key(state: &AppState, key: &str) -> Result<Principal, AppEr
         },
         method: AuthMethod::ApiKey,
         patterns: Arc::new(super::cache::parse_permissions(&found.permissions)),
+        time_zone: None,
     })
 }
 

@@ -32,6 +32,9 @@ pub struct UserView {
     pub active: bool,
     /// `es` or `en`.
     pub locale: String,
+    /// IANA time zone the user reads times in (`America/Santiago`);
+    /// `null`: the configured zone.
+    pub time_zone: Option<String>,
     pub last_seen_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -47,6 +50,7 @@ impl From<user::Model> for UserView {
             role: u.role,
             active: u.active,
             locale: u.locale,
+            time_zone: u.time_zone,
             last_seen_at: u.last_seen_at,
             created_at: u.created_at,
             updated_at: u.updated_at,
@@ -68,6 +72,9 @@ pub struct NewUser {
     /// `es` (default) or `en`.
     #[serde(default)]
     pub locale: Option<String>,
+    /// IANA time zone; absent or empty: the configured zone.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -77,6 +84,9 @@ pub struct UserUpdate {
     pub role: Option<String>,
     pub active: Option<bool>,
     pub locale: Option<String>,
+    /// IANA time zone (`America/Santiago`); empty: back to the configured
+    /// zone.
+    pub time_zone: Option<String>,
     /// Sets a new password (admins resetting one).
     pub password: Option<String>,
 }
@@ -88,6 +98,17 @@ fn parse_locale(raw: Option<&str>) -> Result<String, FieldError> {
             .map(|l| l.code().to_owned())
             .ok_or_else(|| FieldError::new("locale", "invalid_locale")),
     }
+}
+
+/// An IANA zone name as stored: `None` for empty (the configured zone).
+pub fn parse_time_zone(raw: &str) -> Result<Option<String>, FieldError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse::<chrono_tz::Tz>()
+        .map(|z| Some(z.name().to_owned()))
+        .map_err(|_| FieldError::new("time_zone", "invalid_time_zone").with("value", raw))
 }
 
 async fn check_role(
@@ -111,6 +132,7 @@ pub async fn create(
     let email = errors.take(Email::parse("email", &input.email));
     let name = errors.take(required_text("name", &input.name, 200));
     let locale = errors.take(parse_locale(input.locale.as_deref()));
+    let time_zone = errors.take(parse_time_zone(input.time_zone.as_deref().unwrap_or("")));
     let role = errors.take(check_role(db, input.role.as_deref().unwrap_or("viewer")).await?);
     let context: Vec<&str> = [input.email.as_str(), input.name.as_str()]
         .into_iter()
@@ -121,7 +143,9 @@ pub async fn create(
         &context,
     ));
     errors.finish()?;
-    let (Some(email), Some(name), Some(locale), Some(role)) = (email, name, locale, role) else {
+    let (Some(email), Some(name), Some(locale), Some(role), Some(time_zone)) =
+        (email, name, locale, role, time_zone)
+    else {
         return Err(AppError::Internal(anyhow::anyhow!(
             "validated fields missing"
         )));
@@ -148,6 +172,7 @@ pub async fn create(
         role: Set(role),
         active: Set(true),
         locale: Set(locale),
+        time_zone: Set(time_zone),
         password_hash: Set(hash),
         last_seen_at: Set(None),
         created_at: Set(now),
@@ -193,6 +218,10 @@ pub async fn update(
         Some(r) => errors.take(check_role(db, r).await?),
         None => None,
     };
+    let time_zone = match input.time_zone.as_deref() {
+        Some(z) => errors.take(parse_time_zone(z)),
+        None => None,
+    };
     if let Some(pw) = &input.password {
         errors.take(password::check_strength(
             "password",
@@ -217,6 +246,9 @@ pub async fn update(
     }
     if let Some(r) = role {
         active.role = Set(r);
+    }
+    if let Some(z) = time_zone {
+        active.time_zone = Set(z);
     }
     if let Some(a) = input.active {
         active.active = Set(a);
@@ -298,6 +330,7 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
         role: Some("admin".into()),
         password: password.clone(),
         locale: None,
+        time_zone: None,
     };
     match create(&txn, &Actor::system("first start"), input).await {
         Ok(_) => {}

@@ -105,7 +105,7 @@ async fn mail_export(
     })
     .await?;
     let t = |k: &str| state.i18n().t(page.locale, k, &[]);
-    let zone = state.time_zone();
+    let zone = state.zone_for(page.principal.as_ref());
     let at = |d: chrono::DateTime<chrono::Utc>| crate::ui::csv_time(d, zone);
     let mut out = CsvWriter::new(Delimiter::Semicolon);
     out.row(

@@ -10,6 +10,7 @@ mod m20261123_000006_webhooks;
 mod m20261123_000007_files;
 mod m20261206_000008_role_grants;
 mod m20261206_000009_job_request_id;
+mod m20261209_000010_user_time_zone;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -24,5 +25,6 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261123_000007_files::Migration),
         Box::new(m20261206_000008_role_grants::Migration),
         Box::new(m20261206_000009_job_request_id::Migration),
+        Box::new(m20261209_000010_user_time_zone::Migration),
     ]
 }

@@ -276,11 +276,19 @@ impl Ui {
         // `{{ order.created_at | datetime }}`: an RFC 3339 time in the
         // configured zone, `dd-mm-aaaa HH:MM`; `| date` without the time.
         // Nothing (none, undefined, "") shows as nothing.
-        env.add_filter("datetime", move |value: Value| {
-            local_time(&value, time_zone, "%d-%m-%Y %H:%M")
+        // The reader's zone (`zone` in the render context, from their
+        // profile), else the configured one.
+        fn zone_of(state: &State, default: chrono_tz::Tz) -> chrono_tz::Tz {
+            state
+                .lookup("zone")
+                .and_then(|v| v.as_str().and_then(|z| z.parse().ok()))
+                .unwrap_or(default)
+        }
+        env.add_filter("datetime", move |state: &State, value: Value| {
+            local_time(&value, zone_of(state, time_zone), "%d-%m-%Y %H:%M")
         });
-        env.add_filter("date", move |value: Value| {
-            local_time(&value, time_zone, "%d-%m-%Y")
+        env.add_filter("date", move |state: &State, value: Value| {
+            local_time(&value, zone_of(state, time_zone), "%d-%m-%Y")
         });
         env.add_global("nav", Value::from_serialize(nav));
         env.add_global("app_version", version);
@@ -305,6 +313,7 @@ impl Ui {
             user => &page.user,
             csrf => &page.csrf,
             show_admin => page.show_admin,
+            zone => page.principal.as_ref().and_then(|p| p.time_zone).map(|z| z.name()),
             ..ctx
         })
     }

@@ -312,11 +312,11 @@ async fn destructive_actions_ask_first_and_change_nothing_until_confirmed() {
         .assert_status(StatusCode::NOT_FOUND);
 }
 
-/// Pages show local time (`time_zone`, America/Santiago by default) as
-/// `dd-mm-aaaa HH:MM`; the API keeps UTC; the CSV export writes local
-/// time with its offset.
+/// Pages show local time (`time_zone`, America/Santiago by default, or
+/// the zone on the reader's profile) as `dd-mm-aaaa HH:MM`; the API keeps
+/// UTC; the CSV export writes local time with its offset.
 #[tokio::test]
-async fn pages_and_csv_show_local_time_while_the_api_keeps_utc() {
+async fn pages_and_csv_show_the_readers_local_time_while_the_api_keeps_utc() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
     let browser = app.admin_browser().await;
@@ -342,6 +342,96 @@ async fn pages_and_csv_show_local_time_while_the_api_keeps_utc() {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
         .to_string();
     assert!(csv.contains(&expected), "{expected} in the CSV: {csv}");
+
+    // A user who works in another zone chooses it on their profile: their
+    // pages, date filters and CSV exports follow it, while the API keeps
+    // UTC and everyone else keeps the company's zone.
+    let tokyo = utc.with_timezone(&chrono_tz::Asia::Tokyo);
+    // A zone that does not exist is named, on the form's field.
+    let res = browser
+        .post(
+            "/profile/preferences",
+            &[("time_zone", "America/Atlantida")],
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
+    assert!(html.contains("No es una zona horaria conocida"), "{html}");
+    assert!(html.contains("aria-invalid=\"true\""), "{html}");
+
+    let res = browser
+        .post("/profile/preferences", &[("time_zone", "Asia/Tokyo")])
+        .await;
+    res.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(res.header("location"), Some("/profile?ok=saved"));
+    let html = browser.get("/profile").await.text();
+    assert!(
+        html.contains("<option value=\"Asia&#x2f;Tokyo\" selected>"),
+        "the chosen zone is shown as chosen: {html}"
+    );
+    let me = admin.get("/api/auth/me").await.json();
+    assert_eq!(me["user"]["time_zone"], "Asia/Tokyo", "{me}");
+
+    let html = browser.get(&format!("/orders/{number}")).await.text();
+    let shown = tokyo.format("%d-%m-%Y %H:%M").to_string();
+    assert!(html.contains(&shown), "{shown} (Tokyo) on the page: {html}");
+    assert!(
+        !html.contains(&santiago.format("%d-%m-%Y %H:%M").to_string()),
+        "not the company's zone"
+    );
+    let csv = admin.get("/api/orders/export.csv").await.text();
+    let offset = tokyo.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    assert!(offset.ends_with("+09:00"));
+    assert!(csv.contains(&offset), "{offset} in the CSV: {csv}");
+    // A day in a filter is a day in the reader's zone.
+    let day = tokyo.format("%Y-%m-%d");
+    let found = admin
+        .get(&format!("/api/orders?from={day}&to={day}"))
+        .await
+        .json();
+    assert!(
+        found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["number"] == number.as_str()),
+        "{found}"
+    );
+    assert_eq!(
+        admin.get(&format!("/api/orders/{number}")).await.json()["created_at"],
+        created,
+        "the API keeps UTC"
+    );
+    // Another user still reads the company's zone.
+    let other = app.browser_for("warehouse").await;
+    let html = other.get(&format!("/orders/{number}")).await.text();
+    let shown = santiago.format("%d-%m-%Y %H:%M").to_string();
+    assert!(
+        html.contains(&shown),
+        "{shown} (Santiago) for others: {html}"
+    );
+
+    // Through the API, and back to the company's zone with an empty one.
+    let res = admin
+        .send_json(
+            axum::http::Method::PATCH,
+            "/api/auth/me",
+            &serde_json::json!({ "time_zone": "Mars/Olympus" }),
+        )
+        .await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("time_zone"), "the field is named");
+    let res = admin
+        .send_json(
+            axum::http::Method::PATCH,
+            "/api/auth/me",
+            &serde_json::json!({ "time_zone": "" }),
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    assert!(res.json()["time_zone"].is_null());
+    let html = browser.get(&format!("/orders/{number}")).await.text();
+    assert!(html.contains(&shown), "{shown} (Santiago) again: {html}");
 }
 
 #[tokio::test]

@@ -28,8 +28,11 @@ async fn list_orders(
     OriginalUri(uri): OriginalUri,
     Query(f): Query<OrderFilter>,
     Query(page): Query<PageQuery>,
+    Zone(zone): Zone,
 ) -> AppResult<Json<Page<OrderView>>> {
-    Ok(Json(search(&state, &f, &page, None).await?.linked(&uri)))
+    Ok(Json(
+        search(&state, &f, &page, None, zone).await?.linked(&uri),
+    ))
 }
 
 /// Returned orders, newest first, with their reasons.
@@ -41,9 +44,10 @@ async fn list_returns(
     OriginalUri(uri): OriginalUri,
     Query(f): Query<OrderFilter>,
     Query(page): Query<PageQuery>,
+    Zone(zone): Zone,
 ) -> AppResult<Json<Page<OrderView>>> {
     Ok(Json(
-        search(&state, &f, &page, Some(Status::Returned))
+        search(&state, &f, &page, Some(Status::Returned), zone)
             .await?
             .linked(&uri),
     ))
@@ -133,6 +137,7 @@ async fn export_orders(
     page: faena_platform::ui::PageContext,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(q): Query<super::csv::ExportQuery>,
+    Zone(zone): Zone,
 ) -> AppResult<impl IntoResponse> {
-    super::csv::export(&state, page.locale, uri.query(), q).await
+    super::csv::export(&state, page.locale, zone, uri.query(), q).await
 }

@@ -41,12 +41,12 @@ const EXPORT: ListSpec = ListSpec {
 pub async fn export(
     state: &AppState,
     locale: Locale,
+    zone: chrono_tz::Tz,
     query: Option<&str>,
     q: ExportQuery,
 ) -> AppResult<axum::response::Response> {
     let request = ListRequest::parse(&EXPORT, query)?;
     let t = |k: &str| state.i18n().t(locale, k, &[]);
-    let zone = state.time_zone();
     let at = |d: chrono::DateTime<chrono::Utc>| faena_platform::ui::csv_time(d, zone);
     let headers = [
         "csv.number",
@@ -70,7 +70,7 @@ pub async fn export(
     };
     let orders = list::all_rows(&request, |mut page| {
         let filter = &filter;
-        async move { list_page(state, filter, &mut page, None).await }
+        async move { list_page(state, filter, &mut page, None, zone).await }
     })
     .await?;
     for o in &orders {

@@ -50,7 +50,7 @@ impl Tile<AppState> for OrdersTile {
 
     async fn panel(&self, state: &AppState, page: &PageContext) -> AppResult<Panel> {
         let db = state.db();
-        let zone = state.time_zone();
+        let zone = state.zone_for(page.principal.as_ref());
         let t = |key: &str, params: &[(&str, String)]| state.i18n().t(page.locale, key, params);
         let today = today(zone);
         let counts = store::count_by_status(db).await?;

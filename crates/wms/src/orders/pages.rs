@@ -84,9 +84,10 @@ async fn list(
     page: PageContext,
     RawQuery(raw): RawQuery,
     Query(q): Query<ListQuery>,
+    Zone(zone): Zone,
 ) -> AppResult<Html<String>> {
     let mut request = ListRequest::parse(&ORDERS_LIST, raw.as_deref())?;
-    let (orders, total) = service::list_page(&state, &q.filter(), &mut request, None).await?;
+    let (orders, total) = service::list_page(&state, &q.filter(), &mut request, None, zone).await?;
     let client_name = match (q.client_id, state.directory("client")) {
         (Some(id), Some(dir)) => dir.names(state.db(), &[id]).await?.remove(&id),
         _ => None,
@@ -108,6 +109,7 @@ async fn returns(
     State(state): State<AppState>,
     page: PageContext,
     RawQuery(raw): RawQuery,
+    Zone(zone): Zone,
 ) -> AppResult<Html<String>> {
     let mut request = ListRequest::parse(&RETURNS_LIST, raw.as_deref())?;
     let (orders, total) = service::list_page(
@@ -115,6 +117,7 @@ async fn returns(
         &OrderFilter::default(),
         &mut request,
         Some(Status::Returned),
+        zone,
     )
     .await?;
     render_page(

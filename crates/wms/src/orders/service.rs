@@ -526,10 +526,11 @@ pub async fn search(
     f: &OrderFilter,
     page: &PageQuery,
     forced_status: Option<Status>,
+    zone: chrono_tz::Tz,
 ) -> AppResult<Page<OrderView>> {
     let mut errors = FieldErrors::new();
     let (limit, before) = ORDERS.read(page, &mut errors);
-    let filter = parse_filter(state, f, forced_status, before, limit + 1, errors).await?;
+    let filter = parse_filter(state, f, forced_status, before, limit + 1, zone, errors).await?;
     let rows = store::list(state.db(), &filter).await?;
     let Page {
         items: rows,
@@ -559,9 +560,10 @@ pub async fn list_page(
     f: &OrderFilter,
     request: &mut ListRequest,
     forced_status: Option<Status>,
+    zone: chrono_tz::Tz,
 ) -> AppResult<(Vec<OrderView>, u64)> {
     use store::order::Column as C;
-    let filter = parse_filter(state, f, forced_status, None, 0, FieldErrors::new()).await?;
+    let filter = parse_filter(state, f, forced_status, None, 0, zone, FieldErrors::new()).await?;
     let dir = || request.order();
     let mut order: Vec<(SimpleExpr, Order)> = match request.sort {
         "number" => vec![(C::Number.into_simple_expr(), dir())],
@@ -602,16 +604,10 @@ async fn parse_filter(
     forced_status: Option<Status>,
     before: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
+    zone: chrono_tz::Tz,
     mut errors: FieldErrors,
 ) -> AppResult<store::Filter> {
-    let mut filter = store::Filter::parse(
-        f,
-        forced_status,
-        before,
-        limit,
-        state.time_zone(),
-        &mut errors,
-    );
+    let mut filter = store::Filter::parse(f, forced_status, before, limit, zone, &mut errors);
     errors.finish()?;
     if let (Some(q), Some(dir)) = (f.search(), state.directory("client")) {
         filter.client_ids = Some(dir.search(state.db(), q, 1000).await?);
