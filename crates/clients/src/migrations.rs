@@ -1,6 +1,7 @@
 //! The clients table. Phone, address and tax id hold ciphertexts
 //! (`platform::crypto`); `tax_id_index` is their blind index.
 
+use faena_platform::schema::*;
 use sea_orm_migration::prelude::*;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
@@ -49,53 +50,32 @@ impl MigrationTrait for CreateClients {
         m.create_table(
             Table::create()
                 .table(Clients::Table)
-                .col(ColumnDef::new(Clients::Id).uuid().not_null().primary_key())
-                .col(ColumnDef::new(Clients::Name).string_len(200).not_null())
-                .col(ColumnDef::new(Clients::Email).string_len(254).not_null())
-                .col(
-                    ColumnDef::new(Clients::EmailKey)
-                        .string_len(254)
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(ColumnDef::new(Clients::Phone).text().null())
-                .col(ColumnDef::new(Clients::Address).text().null())
-                .col(ColumnDef::new(Clients::Comuna).string_len(100).null())
-                .col(ColumnDef::new(Clients::City).string_len(100).null())
-                .col(ColumnDef::new(Clients::TaxCountry).string_len(2).null())
-                .col(ColumnDef::new(Clients::TaxId).text().null())
-                .col(ColumnDef::new(Clients::TaxIdIndex).string_len(64).null())
-                .col(ColumnDef::new(Clients::Notes).text().null())
-                .col(
-                    ColumnDef::new(Clients::CreatedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Clients::UpdatedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
-                .col(ColumnDef::new(Clients::Version).integer().not_null())
+                .col(pk_uuid(Clients::Id))
+                .col(string_len(Clients::Name, 200))
+                .col(string_len(Clients::Email, 254))
+                .col(string_len(Clients::EmailKey, 254).unique_key())
+                .col(text_null(Clients::Phone))
+                .col(text_null(Clients::Address))
+                .col(string_len_null(Clients::Comuna, 100))
+                .col(string_len_null(Clients::City, 100))
+                .col(string_len_null(Clients::TaxCountry, 2))
+                .col(text_null(Clients::TaxId))
+                .col(string_len_null(Clients::TaxIdIndex, 64))
+                .col(text_null(Clients::Notes))
+                .col(timestamp_with_time_zone(Clients::CreatedAt))
+                .col(timestamp_with_time_zone(Clients::UpdatedAt))
+                .col(integer(Clients::Version))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_clients_tax_id_index")
-                .table(Clients::Table)
-                .col(Clients::TaxIdIndex)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_clients_tax_id_index",
+            Clients::Table,
+            [Clients::TaxIdIndex],
+        ))
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_clients_name")
-                .table(Clients::Table)
-                .col(Clients::Name)
-                .to_owned(),
-        )
-        .await
+        m.create_index(index("idx_clients_name", Clients::Table, [Clients::Name]))
+            .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -127,16 +107,9 @@ impl MigrationTrait for SearchColumns {
             sort_key.extra("COLLATE \"C\"");
         }
         for column in [
-            ColumnDef::new(Clients::SearchText)
-                .text()
-                .not_null()
-                .default("")
-                .to_owned(),
+            text(Clients::SearchText).default("").to_owned(),
             sort_key,
-            ColumnDef::new(Clients::PhoneIndex)
-                .string_len(64)
-                .null()
-                .to_owned(),
+            string_len_null(Clients::PhoneIndex, 64).to_owned(),
         ] {
             m.alter_table(
                 Table::alter()
@@ -266,14 +239,11 @@ impl MigrationTrait for ComunaKey {
             )
             .await?;
         }
-        m.create_index(
-            Index::create()
-                .name("idx_clients_comuna_key")
-                .table(Clients::Table)
-                .col(Clients::ComunaKey)
-                .col(Clients::SortKey)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_clients_comuna_key",
+            Clients::Table,
+            [Clients::ComunaKey, Clients::SortKey],
+        ))
         .await
     }
 

@@ -30,6 +30,7 @@ pub mod prelude;
 pub mod realtime;
 pub mod references;
 pub mod routes;
+pub mod schema;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;

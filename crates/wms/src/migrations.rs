@@ -1,6 +1,7 @@
 //! Warehouse tables: orders, their lines, their status history, and the
 //! counter that numbers them.
 
+use faena_platform::schema::*;
 use sea_orm_migration::prelude::*;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
@@ -28,12 +29,7 @@ impl MigrationTrait for PartialReturns {
         m.alter_table(
             Table::alter()
                 .table(WmsOrderLines::Table)
-                .add_column(
-                    ColumnDef::new(ReturnedQuantity::ReturnedQuantity)
-                        .integer()
-                        .not_null()
-                        .default(0),
-                )
+                .add_column(integer(ReturnedQuantity::ReturnedQuantity).default(0))
                 .to_owned(),
         )
         .await?;
@@ -119,55 +115,33 @@ enum Clients {
     Id,
 }
 
-fn ts(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for CreateOrders {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()
                 .table(WmsOrders::Table)
-                .col(
-                    ColumnDef::new(WmsOrders::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(WmsOrders::Number)
-                        .string_len(40)
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(ColumnDef::new(WmsOrders::ClientId).uuid().not_null())
-                .col(ColumnDef::new(WmsOrders::Status).string_len(16).not_null())
-                .col(ColumnDef::new(WmsOrders::Notes).text().null())
-                .col(ColumnDef::new(WmsOrders::ReturnReason).text().null())
-                .col(ColumnDef::new(WmsOrders::ReturnCode).string_len(16).null())
-                .col(
-                    ColumnDef::new(WmsOrders::ReturnedAt)
-                        .timestamp_with_time_zone()
-                        .null(),
-                )
-                .col(
-                    ColumnDef::new(WmsOrders::CreatedBy)
-                        .string_len(300)
-                        .not_null(),
-                )
-                .col(ts(WmsOrders::CreatedAt))
-                .col(ts(WmsOrders::UpdatedAt))
-                .col(ColumnDef::new(WmsOrders::Version).integer().not_null())
+                .col(pk_uuid(WmsOrders::Id))
+                .col(string_len(WmsOrders::Number, 40).unique_key())
+                .col(uuid(WmsOrders::ClientId))
+                .col(string_len(WmsOrders::Status, 16))
+                .col(text_null(WmsOrders::Notes))
+                .col(text_null(WmsOrders::ReturnReason))
+                .col(string_len_null(WmsOrders::ReturnCode, 16))
+                .col(timestamp_with_time_zone_null(WmsOrders::ReturnedAt))
+                .col(string_len(WmsOrders::CreatedBy, 300))
+                .col(timestamp_with_time_zone(WmsOrders::CreatedAt))
+                .col(timestamp_with_time_zone(WmsOrders::UpdatedAt))
+                .col(integer(WmsOrders::Version))
                 // A client with orders cannot disappear underneath them.
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(WmsOrders::Table, WmsOrders::ClientId)
-                        .to(Clients::Table, Clients::Id)
-                        .on_delete(ForeignKeyAction::Restrict),
+                    references(
+                        WmsOrders::Table,
+                        WmsOrders::ClientId,
+                        Clients::Table,
+                        Clients::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Restrict),
                 )
                 .to_owned(),
         )
@@ -197,101 +171,66 @@ impl MigrationTrait for CreateOrders {
         m.create_table(
             Table::create()
                 .table(WmsOrderLines::Table)
-                .col(
-                    ColumnDef::new(WmsOrderLines::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(WmsOrderLines::OrderId).uuid().not_null())
-                .col(ColumnDef::new(WmsOrderLines::Position).integer().not_null())
-                .col(ColumnDef::new(WmsOrderLines::Sku).string_len(64).not_null())
-                .col(
-                    ColumnDef::new(WmsOrderLines::Description)
-                        .string_len(300)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(WmsOrderLines::Quantity).integer().not_null())
+                .col(pk_uuid(WmsOrderLines::Id))
+                .col(uuid(WmsOrderLines::OrderId))
+                .col(integer(WmsOrderLines::Position))
+                .col(string_len(WmsOrderLines::Sku, 64))
+                .col(string_len(WmsOrderLines::Description, 300))
+                .col(integer(WmsOrderLines::Quantity))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(WmsOrderLines::Table, WmsOrderLines::OrderId)
-                        .to(WmsOrders::Table, WmsOrders::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
+                    references(
+                        WmsOrderLines::Table,
+                        WmsOrderLines::OrderId,
+                        WmsOrders::Table,
+                        WmsOrders::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_wms_order_lines_order")
-                .table(WmsOrderLines::Table)
-                .col(WmsOrderLines::OrderId)
-                .col(WmsOrderLines::Position)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_wms_order_lines_order",
+            WmsOrderLines::Table,
+            [WmsOrderLines::OrderId, WmsOrderLines::Position],
+        ))
         .await?;
 
         m.create_table(
             Table::create()
                 .table(WmsOrderHistory::Table)
-                .col(
-                    ColumnDef::new(WmsOrderHistory::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(WmsOrderHistory::OrderId).uuid().not_null())
-                .col(
-                    ColumnDef::new(WmsOrderHistory::FromStatus)
-                        .string_len(16)
-                        .null(),
-                )
-                .col(
-                    ColumnDef::new(WmsOrderHistory::ToStatus)
-                        .string_len(16)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(WmsOrderHistory::ActorId)
-                        .string_len(64)
-                        .null(),
-                )
-                .col(
-                    ColumnDef::new(WmsOrderHistory::Actor)
-                        .string_len(300)
-                        .not_null(),
-                )
-                .col(ts(WmsOrderHistory::At))
-                .col(ColumnDef::new(WmsOrderHistory::Reason).text().null())
+                .col(pk_uuid(WmsOrderHistory::Id))
+                .col(uuid(WmsOrderHistory::OrderId))
+                .col(string_len_null(WmsOrderHistory::FromStatus, 16))
+                .col(string_len(WmsOrderHistory::ToStatus, 16))
+                .col(string_len_null(WmsOrderHistory::ActorId, 64))
+                .col(string_len(WmsOrderHistory::Actor, 300))
+                .col(timestamp_with_time_zone(WmsOrderHistory::At))
+                .col(text_null(WmsOrderHistory::Reason))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(WmsOrderHistory::Table, WmsOrderHistory::OrderId)
-                        .to(WmsOrders::Table, WmsOrders::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
+                    references(
+                        WmsOrderHistory::Table,
+                        WmsOrderHistory::OrderId,
+                        WmsOrders::Table,
+                        WmsOrders::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_wms_order_history_order")
-                .table(WmsOrderHistory::Table)
-                .col(WmsOrderHistory::OrderId)
-                .col(WmsOrderHistory::At)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_wms_order_history_order",
+            WmsOrderHistory::Table,
+            [WmsOrderHistory::OrderId, WmsOrderHistory::At],
+        ))
         .await?;
 
         m.create_table(
             Table::create()
                 .table(WmsCounters::Table)
-                .col(
-                    ColumnDef::new(WmsCounters::Name)
-                        .string_len(32)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(WmsCounters::Value).big_integer().not_null())
+                .col(string_len(WmsCounters::Name, 32).primary_key())
+                .col(big_integer(WmsCounters::Value))
                 .to_owned(),
         )
         .await?;

@@ -1,6 +1,7 @@
 //! Users, roles, sessions, refresh tokens, API keys, login failures and the
 //! audit log.
 
+use crate::schema::*;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -112,35 +113,19 @@ enum AuditAnchor {
     ArchiveFile,
 }
 
-fn ts(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
-}
-
-fn ts_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().take()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()
                 .table(Roles::Table)
-                .col(
-                    ColumnDef::new(Roles::Name)
-                        .string_len(64)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(Roles::Description).text().not_null())
-                .col(ColumnDef::new(Roles::Builtin).boolean().not_null())
-                .col(ColumnDef::new(Roles::Permissions).text().not_null())
-                .col(ts(Roles::CreatedAt))
-                .col(ts(Roles::UpdatedAt))
-                .col(ColumnDef::new(Roles::Version).integer().not_null())
+                .col(string_len(Roles::Name, 64).primary_key())
+                .col(text(Roles::Description))
+                .col(boolean(Roles::Builtin))
+                .col(text(Roles::Permissions))
+                .col(timestamp_with_time_zone(Roles::CreatedAt))
+                .col(timestamp_with_time_zone(Roles::UpdatedAt))
+                .col(integer(Roles::Version))
                 .to_owned(),
         )
         .await?;
@@ -148,135 +133,101 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Users::Table)
-                .col(ColumnDef::new(Users::Id).uuid().not_null().primary_key())
-                .col(ColumnDef::new(Users::Email).string_len(254).not_null())
-                .col(
-                    ColumnDef::new(Users::EmailKey)
-                        .string_len(254)
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(ColumnDef::new(Users::Name).string_len(200).not_null())
-                .col(ColumnDef::new(Users::Role).string_len(64).not_null())
-                .col(ColumnDef::new(Users::Active).boolean().not_null())
-                .col(ColumnDef::new(Users::Locale).string_len(8).not_null())
-                .col(ColumnDef::new(Users::PasswordHash).text().not_null())
-                .col(ts_null(Users::LastSeenAt))
-                .col(ts(Users::CreatedAt))
-                .col(ts(Users::UpdatedAt))
-                .col(ColumnDef::new(Users::Version).integer().not_null())
+                .col(pk_uuid(Users::Id))
+                .col(string_len(Users::Email, 254))
+                .col(string_len(Users::EmailKey, 254).unique_key())
+                .col(string_len(Users::Name, 200))
+                .col(string_len(Users::Role, 64))
+                .col(boolean(Users::Active))
+                .col(string_len(Users::Locale, 8))
+                .col(text(Users::PasswordHash))
+                .col(timestamp_with_time_zone_null(Users::LastSeenAt))
+                .col(timestamp_with_time_zone(Users::CreatedAt))
+                .col(timestamp_with_time_zone(Users::UpdatedAt))
+                .col(integer(Users::Version))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(Users::Table, Users::Role)
-                        .to(Roles::Table, Roles::Name)
+                    references(Users::Table, Users::Role, Roles::Table, Roles::Name)
                         .on_update(ForeignKeyAction::Cascade)
                         .on_delete(ForeignKeyAction::Restrict),
                 )
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_users_last_seen_at")
-                .table(Users::Table)
-                .col(Users::LastSeenAt)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_users_last_seen_at",
+            Users::Table,
+            [Users::LastSeenAt],
+        ))
         .await?;
 
         m.create_table(
             Table::create()
                 .table(Sessions::Table)
-                .col(
-                    ColumnDef::new(Sessions::IdHash)
-                        .string_len(64)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(Sessions::UserId).uuid().not_null())
-                .col(ts(Sessions::CreatedAt))
-                .col(ts(Sessions::LastSeenAt))
-                .col(ts(Sessions::ExpiresAt))
-                .col(ColumnDef::new(Sessions::Ip).string_len(64).null())
-                .col(ColumnDef::new(Sessions::UserAgent).string_len(512).null())
+                .col(string_len(Sessions::IdHash, 64).primary_key())
+                .col(uuid(Sessions::UserId))
+                .col(timestamp_with_time_zone(Sessions::CreatedAt))
+                .col(timestamp_with_time_zone(Sessions::LastSeenAt))
+                .col(timestamp_with_time_zone(Sessions::ExpiresAt))
+                .col(string_len_null(Sessions::Ip, 64))
+                .col(string_len_null(Sessions::UserAgent, 512))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(Sessions::Table, Sessions::UserId)
-                        .to(Users::Table, Users::Id)
+                    references(Sessions::Table, Sessions::UserId, Users::Table, Users::Id)
                         .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_sessions_user_id")
-                .table(Sessions::Table)
-                .col(Sessions::UserId)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_sessions_user_id",
+            Sessions::Table,
+            [Sessions::UserId],
+        ))
         .await?;
 
         m.create_table(
             Table::create()
                 .table(RefreshTokens::Table)
-                .col(
-                    ColumnDef::new(RefreshTokens::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(RefreshTokens::FamilyId).uuid().not_null())
-                .col(ColumnDef::new(RefreshTokens::UserId).uuid().not_null())
-                .col(
-                    ColumnDef::new(RefreshTokens::TokenHash)
-                        .string_len(64)
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(ts(RefreshTokens::CreatedAt))
-                .col(ts(RefreshTokens::ExpiresAt))
-                .col(ts_null(RefreshTokens::UsedAt))
-                .col(ts_null(RefreshTokens::RevokedAt))
+                .col(pk_uuid(RefreshTokens::Id))
+                .col(uuid(RefreshTokens::FamilyId))
+                .col(uuid(RefreshTokens::UserId))
+                .col(string_len(RefreshTokens::TokenHash, 64).unique_key())
+                .col(timestamp_with_time_zone(RefreshTokens::CreatedAt))
+                .col(timestamp_with_time_zone(RefreshTokens::ExpiresAt))
+                .col(timestamp_with_time_zone_null(RefreshTokens::UsedAt))
+                .col(timestamp_with_time_zone_null(RefreshTokens::RevokedAt))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(RefreshTokens::Table, RefreshTokens::UserId)
-                        .to(Users::Table, Users::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
+                    references(
+                        RefreshTokens::Table,
+                        RefreshTokens::UserId,
+                        Users::Table,
+                        Users::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_refresh_tokens_family_id")
-                .table(RefreshTokens::Table)
-                .col(RefreshTokens::FamilyId)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_refresh_tokens_family_id",
+            RefreshTokens::Table,
+            [RefreshTokens::FamilyId],
+        ))
         .await?;
 
         m.create_table(
             Table::create()
                 .table(ApiKeys::Table)
-                .col(ColumnDef::new(ApiKeys::Id).uuid().not_null().primary_key())
-                .col(ColumnDef::new(ApiKeys::Name).string_len(100).not_null())
-                .col(ColumnDef::new(ApiKeys::Prefix).string_len(16).not_null())
-                .col(
-                    ColumnDef::new(ApiKeys::KeyHash)
-                        .string_len(64)
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(ColumnDef::new(ApiKeys::Permissions).text().not_null())
-                .col(ColumnDef::new(ApiKeys::CreatedBy).uuid().null())
-                .col(ts(ApiKeys::CreatedAt))
-                .col(ts_null(ApiKeys::LastUsedAt))
-                .col(ts_null(ApiKeys::RevokedAt))
+                .col(pk_uuid(ApiKeys::Id))
+                .col(string_len(ApiKeys::Name, 100))
+                .col(string_len(ApiKeys::Prefix, 16))
+                .col(string_len(ApiKeys::KeyHash, 64).unique_key())
+                .col(text(ApiKeys::Permissions))
+                .col(uuid_null(ApiKeys::CreatedBy))
+                .col(timestamp_with_time_zone(ApiKeys::CreatedAt))
+                .col(timestamp_with_time_zone_null(ApiKeys::LastUsedAt))
+                .col(timestamp_with_time_zone_null(ApiKeys::RevokedAt))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(ApiKeys::Table, ApiKeys::CreatedBy)
-                        .to(Users::Table, Users::Id)
+                    references(ApiKeys::Table, ApiKeys::CreatedBy, Users::Table, Users::Id)
                         .on_delete(ForeignKeyAction::SetNull),
                 )
                 .to_owned(),
@@ -286,67 +237,43 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(LoginFailures::Table)
-                .col(
-                    ColumnDef::new(LoginFailures::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(LoginFailures::EmailKey)
-                        .string_len(254)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(LoginFailures::Ip).string_len(64).null())
-                .col(ts(LoginFailures::At))
+                .col(pk_uuid(LoginFailures::Id))
+                .col(string_len(LoginFailures::EmailKey, 254))
+                .col(string_len_null(LoginFailures::Ip, 64))
+                .col(timestamp_with_time_zone(LoginFailures::At))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_login_failures_email_at")
-                .table(LoginFailures::Table)
-                .col(LoginFailures::EmailKey)
-                .col(LoginFailures::At)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_login_failures_email_at",
+            LoginFailures::Table,
+            [LoginFailures::EmailKey, LoginFailures::At],
+        ))
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_login_failures_ip_at")
-                .table(LoginFailures::Table)
-                .col(LoginFailures::Ip)
-                .col(LoginFailures::At)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_login_failures_ip_at",
+            LoginFailures::Table,
+            [LoginFailures::Ip, LoginFailures::At],
+        ))
         .await?;
 
         m.create_table(
             Table::create()
                 .table(AuditLog::Table)
-                .col(ColumnDef::new(AuditLog::Id).uuid().not_null().primary_key())
-                .col(ts(AuditLog::At))
-                .col(ColumnDef::new(AuditLog::ActorId).string_len(64).null())
-                .col(ColumnDef::new(AuditLog::Actor).string_len(300).not_null())
-                .col(ColumnDef::new(AuditLog::Action).string_len(64).not_null())
-                .col(ColumnDef::new(AuditLog::Entity).string_len(64).not_null())
-                .col(ColumnDef::new(AuditLog::EntityId).string_len(128).null())
-                .col(ColumnDef::new(AuditLog::Ip).string_len(64).null())
-                .col(ColumnDef::new(AuditLog::RequestId).string_len(128).null())
-                .col(ColumnDef::new(AuditLog::Before).text().null())
-                .col(ColumnDef::new(AuditLog::After).text().null())
-                .col(
-                    ColumnDef::new(AuditLog::ContentHash)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(AuditLog::Seq)
-                        .big_integer()
-                        .null()
-                        .unique_key(),
-                )
-                .col(ColumnDef::new(AuditLog::ChainHash).string_len(64).null())
+                .col(pk_uuid(AuditLog::Id))
+                .col(timestamp_with_time_zone(AuditLog::At))
+                .col(string_len_null(AuditLog::ActorId, 64))
+                .col(string_len(AuditLog::Actor, 300))
+                .col(string_len(AuditLog::Action, 64))
+                .col(string_len(AuditLog::Entity, 64))
+                .col(string_len_null(AuditLog::EntityId, 128))
+                .col(string_len_null(AuditLog::Ip, 64))
+                .col(string_len_null(AuditLog::RequestId, 128))
+                .col(text_null(AuditLog::Before))
+                .col(text_null(AuditLog::After))
+                .col(string_len(AuditLog::ContentHash, 64))
+                .col(big_integer_null(AuditLog::Seq).unique_key())
+                .col(string_len_null(AuditLog::ChainHash, 64))
                 .to_owned(),
         )
         .await?;
@@ -369,20 +296,11 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(AuditAnchor::Table)
-                .col(
-                    ColumnDef::new(AuditAnchor::Id)
-                        .integer()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(AuditAnchor::Seq).big_integer().not_null())
-                .col(
-                    ColumnDef::new(AuditAnchor::ChainHash)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(ts(AuditAnchor::ArchivedAt))
-                .col(ColumnDef::new(AuditAnchor::ArchiveFile).text().not_null())
+                .col(integer(AuditAnchor::Id).primary_key())
+                .col(big_integer(AuditAnchor::Seq))
+                .col(string_len(AuditAnchor::ChainHash, 64))
+                .col(timestamp_with_time_zone(AuditAnchor::ArchivedAt))
+                .col(text(AuditAnchor::ArchiveFile))
                 .to_owned(),
         )
         .await?;

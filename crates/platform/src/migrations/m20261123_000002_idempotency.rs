@@ -1,5 +1,6 @@
 //! Stored responses for `Idempotency-Key`.
 
+use crate::schema::*;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -24,41 +25,22 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(IdempotencyKeys::Table)
-                .col(
-                    ColumnDef::new(IdempotencyKeys::KeyHash)
-                        .string_len(64)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(IdempotencyKeys::Fingerprint)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(IdempotencyKeys::Status).integer().null())
-                .col(
-                    ColumnDef::new(IdempotencyKeys::ContentType)
-                        .string_len(200)
-                        .null(),
-                )
-                .col(ColumnDef::new(IdempotencyKeys::Location).text().null())
-                .col(ColumnDef::new(IdempotencyKeys::Etag).string_len(200).null())
-                .col(ColumnDef::new(IdempotencyKeys::Body).binary().null())
-                .col(
-                    ColumnDef::new(IdempotencyKeys::CreatedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
+                .col(string_len(IdempotencyKeys::KeyHash, 64).primary_key())
+                .col(string_len(IdempotencyKeys::Fingerprint, 64))
+                .col(integer_null(IdempotencyKeys::Status))
+                .col(string_len_null(IdempotencyKeys::ContentType, 200))
+                .col(text_null(IdempotencyKeys::Location))
+                .col(string_len_null(IdempotencyKeys::Etag, 200))
+                .col(binary_null(IdempotencyKeys::Body))
+                .col(timestamp_with_time_zone(IdempotencyKeys::CreatedAt))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_idempotency_keys_created_at")
-                .table(IdempotencyKeys::Table)
-                .col(IdempotencyKeys::CreatedAt)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_idempotency_keys_created_at",
+            IdempotencyKeys::Table,
+            [IdempotencyKeys::CreatedAt],
+        ))
         .await
     }
 

@@ -2,6 +2,7 @@
 //! start of a write transaction (see `db::begin_write`).
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -18,12 +19,7 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(FaenaWriteLock::Table)
-                .col(
-                    ColumnDef::new(FaenaWriteLock::Id)
-                        .integer()
-                        .not_null()
-                        .primary_key(),
-                )
+                .col(integer(FaenaWriteLock::Id).primary_key())
                 .to_owned(),
         )
         .await

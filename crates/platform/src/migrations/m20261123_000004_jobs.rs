@@ -1,5 +1,6 @@
 //! The durable job queue and its schedules (see `jobs`).
 
+use crate::schema::*;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -44,122 +45,61 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(FaenaJobs::Table)
-                .col(
-                    ColumnDef::new(FaenaJobs::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(FaenaJobs::Kind).string_len(100).not_null())
-                .col(ColumnDef::new(FaenaJobs::Payload).text().not_null())
-                .col(ColumnDef::new(FaenaJobs::State).string_len(16).not_null())
-                .col(ColumnDef::new(FaenaJobs::Attempts).integer().not_null())
-                .col(ColumnDef::new(FaenaJobs::MaxAttempts).integer().not_null())
-                .col(
-                    ColumnDef::new(FaenaJobs::RunAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaJobs::LeaseUntil)
-                        .timestamp_with_time_zone()
-                        .null(),
-                )
-                .col(ColumnDef::new(FaenaJobs::Worker).string_len(200).null())
-                .col(ColumnDef::new(FaenaJobs::DedupKey).string_len(200).null())
-                .col(
-                    ColumnDef::new(FaenaJobs::DedupActive)
-                        .string_len(200)
-                        .null(),
-                )
-                .col(ColumnDef::new(FaenaJobs::ProgressDone).big_integer().null())
-                .col(
-                    ColumnDef::new(FaenaJobs::ProgressTotal)
-                        .big_integer()
-                        .null(),
-                )
-                .col(ColumnDef::new(FaenaJobs::ProgressMessage).text().null())
-                .col(ColumnDef::new(FaenaJobs::LastError).text().null())
-                .col(
-                    ColumnDef::new(FaenaJobs::CancelRequested)
-                        .boolean()
-                        .not_null()
-                        .default(false),
-                )
-                .col(
-                    ColumnDef::new(FaenaJobs::CreatedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaJobs::UpdatedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaJobs::StartedAt)
-                        .timestamp_with_time_zone()
-                        .null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaJobs::FinishedAt)
-                        .timestamp_with_time_zone()
-                        .null(),
-                )
+                .col(pk_uuid(FaenaJobs::Id))
+                .col(string_len(FaenaJobs::Kind, 100))
+                .col(text(FaenaJobs::Payload))
+                .col(string_len(FaenaJobs::State, 16))
+                .col(integer(FaenaJobs::Attempts))
+                .col(integer(FaenaJobs::MaxAttempts))
+                .col(timestamp_with_time_zone(FaenaJobs::RunAt))
+                .col(timestamp_with_time_zone_null(FaenaJobs::LeaseUntil))
+                .col(string_len_null(FaenaJobs::Worker, 200))
+                .col(string_len_null(FaenaJobs::DedupKey, 200))
+                .col(string_len_null(FaenaJobs::DedupActive, 200))
+                .col(big_integer_null(FaenaJobs::ProgressDone))
+                .col(big_integer_null(FaenaJobs::ProgressTotal))
+                .col(text_null(FaenaJobs::ProgressMessage))
+                .col(text_null(FaenaJobs::LastError))
+                .col(boolean(FaenaJobs::CancelRequested).default(false))
+                .col(timestamp_with_time_zone(FaenaJobs::CreatedAt))
+                .col(timestamp_with_time_zone(FaenaJobs::UpdatedAt))
+                .col(timestamp_with_time_zone_null(FaenaJobs::StartedAt))
+                .col(timestamp_with_time_zone_null(FaenaJobs::FinishedAt))
                 .to_owned(),
         )
         .await?;
         // What a worker asks: the next due job in a given state.
-        m.create_index(
-            Index::create()
-                .name("idx_faena_jobs_state_run_at")
-                .table(FaenaJobs::Table)
-                .col(FaenaJobs::State)
-                .col(FaenaJobs::RunAt)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_faena_jobs_state_run_at",
+            FaenaJobs::Table,
+            [FaenaJobs::State, FaenaJobs::RunAt],
+        ))
         .await?;
         // At most one live job per (kind, deduplication key): the key is
         // copied into `dedup_active` while the job can still run and cleared
         // when it ends (NULLs never collide).
         m.create_index(
-            Index::create()
-                .name("idx_faena_jobs_dedup_active")
-                .table(FaenaJobs::Table)
-                .col(FaenaJobs::Kind)
-                .col(FaenaJobs::DedupActive)
-                .unique()
-                .to_owned(),
+            index(
+                "idx_faena_jobs_dedup_active",
+                FaenaJobs::Table,
+                [FaenaJobs::Kind, FaenaJobs::DedupActive],
+            )
+            .unique()
+            .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_faena_jobs_kind_created")
-                .table(FaenaJobs::Table)
-                .col(FaenaJobs::Kind)
-                .col(FaenaJobs::CreatedAt)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_faena_jobs_kind_created",
+            FaenaJobs::Table,
+            [FaenaJobs::Kind, FaenaJobs::CreatedAt],
+        ))
         .await?;
         m.create_table(
             Table::create()
                 .table(FaenaJobSchedules::Table)
-                .col(
-                    ColumnDef::new(FaenaJobSchedules::Name)
-                        .string_len(100)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(FaenaJobSchedules::NextRunAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaJobSchedules::LastRunAt)
-                        .timestamp_with_time_zone()
-                        .null(),
-                )
+                .col(string_len(FaenaJobSchedules::Name, 100).primary_key())
+                .col(timestamp_with_time_zone(FaenaJobSchedules::NextRunAt))
+                .col(timestamp_with_time_zone_null(FaenaJobSchedules::LastRunAt))
                 .to_owned(),
         )
         .await

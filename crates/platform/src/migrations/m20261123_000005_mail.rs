@@ -1,5 +1,6 @@
 //! The mail outbox (see `mail`).
 
+use crate::schema::*;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -35,72 +36,41 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(FaenaMail::Table)
-                .col(
-                    ColumnDef::new(FaenaMail::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(FaenaMail::ToAddrs).text().not_null())
-                .col(ColumnDef::new(FaenaMail::CcAddrs).text().not_null())
-                .col(ColumnDef::new(FaenaMail::ReplyTo).string_len(320).null())
-                .col(
-                    ColumnDef::new(FaenaMail::Subject)
-                        .string_len(998)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(FaenaMail::TextBody).text().not_null())
-                .col(ColumnDef::new(FaenaMail::HtmlBody).text().null())
-                .col(ColumnDef::new(FaenaMail::Attachments).text().null())
-                .col(ColumnDef::new(FaenaMail::Template).string_len(100).null())
-                .col(ColumnDef::new(FaenaMail::Locale).string_len(8).not_null())
-                .col(
-                    ColumnDef::new(FaenaMail::RelatedEntity)
-                        .string_len(64)
-                        .null(),
-                )
-                .col(ColumnDef::new(FaenaMail::RelatedId).string_len(100).null())
-                .col(ColumnDef::new(FaenaMail::State).string_len(16).not_null())
-                .col(ColumnDef::new(FaenaMail::Attempts).integer().not_null())
-                .col(ColumnDef::new(FaenaMail::LastError).text().null())
-                .col(ColumnDef::new(FaenaMail::Transport).string_len(16).null())
-                .col(
-                    ColumnDef::new(FaenaMail::CreatedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaMail::UpdatedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaMail::SentAt)
-                        .timestamp_with_time_zone()
-                        .null(),
-                )
+                .col(pk_uuid(FaenaMail::Id))
+                .col(text(FaenaMail::ToAddrs))
+                .col(text(FaenaMail::CcAddrs))
+                .col(string_len_null(FaenaMail::ReplyTo, 320))
+                .col(string_len(FaenaMail::Subject, 998))
+                .col(text(FaenaMail::TextBody))
+                .col(text_null(FaenaMail::HtmlBody))
+                .col(text_null(FaenaMail::Attachments))
+                .col(string_len_null(FaenaMail::Template, 100))
+                .col(string_len(FaenaMail::Locale, 8))
+                .col(string_len_null(FaenaMail::RelatedEntity, 64))
+                .col(string_len_null(FaenaMail::RelatedId, 100))
+                .col(string_len(FaenaMail::State, 16))
+                .col(integer(FaenaMail::Attempts))
+                .col(text_null(FaenaMail::LastError))
+                .col(string_len_null(FaenaMail::Transport, 16))
+                .col(timestamp_with_time_zone(FaenaMail::CreatedAt))
+                .col(timestamp_with_time_zone(FaenaMail::UpdatedAt))
+                .col(timestamp_with_time_zone_null(FaenaMail::SentAt))
                 .to_owned(),
         )
         .await?;
         // The admin list by state, newest first.
-        m.create_index(
-            Index::create()
-                .name("idx_faena_mail_state_id")
-                .table(FaenaMail::Table)
-                .col(FaenaMail::State)
-                .col(FaenaMail::Id)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_faena_mail_state_id",
+            FaenaMail::Table,
+            [FaenaMail::State, FaenaMail::Id],
+        ))
         .await?;
         // A record's page lists the mail about it.
-        m.create_index(
-            Index::create()
-                .name("idx_faena_mail_related")
-                .table(FaenaMail::Table)
-                .col(FaenaMail::RelatedEntity)
-                .col(FaenaMail::RelatedId)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_faena_mail_related",
+            FaenaMail::Table,
+            [FaenaMail::RelatedEntity, FaenaMail::RelatedId],
+        ))
         .await
     }
 

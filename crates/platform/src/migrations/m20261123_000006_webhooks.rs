@@ -2,6 +2,7 @@
 //! emitted to them, one delivery per (message, endpoint) with its attempt
 //! log, and the inbound events received from configured sources.
 
+use crate::schema::*;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -75,17 +76,11 @@ enum FaenaWebhookInbound {
 }
 
 fn at(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
+    timestamp_with_time_zone(col).to_owned()
 }
 
 fn at_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
+    timestamp_with_time_zone_null(col).to_owned()
 }
 
 #[async_trait::async_trait]
@@ -95,18 +90,18 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(E::Table)
-                .col(ColumnDef::new(E::Id).uuid().not_null().primary_key())
-                .col(ColumnDef::new(E::Url).text().not_null())
-                .col(ColumnDef::new(E::Description).text().null())
+                .col(pk_uuid(E::Id))
+                .col(text(E::Url))
+                .col(text_null(E::Description))
                 // A JSON array of event types or patterns (`order.*`).
-                .col(ColumnDef::new(E::EventTypes).text().not_null())
+                .col(text(E::EventTypes))
                 // Encrypted (`crypto`), bound to the row.
-                .col(ColumnDef::new(E::Secret).text().not_null())
-                .col(ColumnDef::new(E::State).string_len(16).not_null())
+                .col(text(E::Secret))
+                .col(string_len(E::State, 16))
                 .col(at_null(E::FailingSince))
                 .col(at(E::CreatedAt))
                 .col(at(E::UpdatedAt))
-                .col(ColumnDef::new(E::Version).integer().not_null())
+                .col(integer(E::Version))
                 .to_owned(),
         )
         .await?;
@@ -115,10 +110,10 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(M::Table)
-                .col(ColumnDef::new(M::Id).uuid().not_null().primary_key())
-                .col(ColumnDef::new(M::EventType).string_len(100).not_null())
+                .col(pk_uuid(M::Id))
+                .col(string_len(M::EventType, 100))
                 // The exact bytes every attempt sends.
-                .col(ColumnDef::new(M::Body).text().not_null())
+                .col(text(M::Body))
                 .col(at(M::CreatedAt))
                 .to_owned(),
         )
@@ -128,109 +123,97 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(D::Table)
-                .col(ColumnDef::new(D::Id).uuid().not_null().primary_key())
-                .col(ColumnDef::new(D::MessageId).uuid().not_null())
-                .col(ColumnDef::new(D::EndpointId).uuid().not_null())
-                .col(ColumnDef::new(D::EventType).string_len(100).not_null())
-                .col(ColumnDef::new(D::State).string_len(16).not_null())
-                .col(ColumnDef::new(D::Attempts).integer().not_null())
-                .col(ColumnDef::new(D::LastStatus).integer().null())
-                .col(ColumnDef::new(D::LastError).text().null())
+                .col(pk_uuid(D::Id))
+                .col(uuid(D::MessageId))
+                .col(uuid(D::EndpointId))
+                .col(string_len(D::EventType, 100))
+                .col(string_len(D::State, 16))
+                .col(integer(D::Attempts))
+                .col(integer_null(D::LastStatus))
+                .col(text_null(D::LastError))
                 .col(at_null(D::NextAttemptAt))
                 .col(at(D::CreatedAt))
                 .col(at(D::UpdatedAt))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(D::Table, D::MessageId)
-                        .to(M::Table, M::Id)
+                    references(D::Table, D::MessageId, M::Table, M::Id)
                         .on_delete(ForeignKeyAction::Cascade),
                 )
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(D::Table, D::EndpointId)
-                        .to(E::Table, E::Id)
+                    references(D::Table, D::EndpointId, E::Table, E::Id)
                         .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("idx_faena_webhook_deliveries_message_endpoint")
-                .table(D::Table)
-                .col(D::MessageId)
-                .col(D::EndpointId)
-                .unique()
-                .to_owned(),
+            index(
+                "idx_faena_webhook_deliveries_message_endpoint",
+                D::Table,
+                [D::MessageId, D::EndpointId],
+            )
+            .unique()
+            .to_owned(),
         )
         .await?;
         // An endpoint's deliveries, newest first.
-        m.create_index(
-            Index::create()
-                .name("idx_faena_webhook_deliveries_endpoint_id")
-                .table(D::Table)
-                .col(D::EndpointId)
-                .col(D::Id)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_faena_webhook_deliveries_endpoint_id",
+            D::Table,
+            [D::EndpointId, D::Id],
+        ))
         .await?;
 
         use FaenaWebhookAttempts as A;
         m.create_table(
             Table::create()
                 .table(A::Table)
-                .col(ColumnDef::new(A::Id).uuid().not_null().primary_key())
-                .col(ColumnDef::new(A::DeliveryId).uuid().not_null())
-                .col(ColumnDef::new(A::Attempt).integer().not_null())
+                .col(pk_uuid(A::Id))
+                .col(uuid(A::DeliveryId))
+                .col(integer(A::Attempt))
                 .col(at(A::StartedAt))
-                .col(ColumnDef::new(A::DurationMs).big_integer().not_null())
-                .col(ColumnDef::new(A::StatusCode).integer().null())
-                .col(ColumnDef::new(A::ResponseExcerpt).text().null())
-                .col(ColumnDef::new(A::Error).text().null())
+                .col(big_integer(A::DurationMs))
+                .col(integer_null(A::StatusCode))
+                .col(text_null(A::ResponseExcerpt))
+                .col(text_null(A::Error))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(A::Table, A::DeliveryId)
-                        .to(D::Table, D::Id)
+                    references(A::Table, A::DeliveryId, D::Table, D::Id)
                         .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_faena_webhook_attempts_delivery")
-                .table(A::Table)
-                .col(A::DeliveryId)
-                .col(A::Attempt)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_faena_webhook_attempts_delivery",
+            A::Table,
+            [A::DeliveryId, A::Attempt],
+        ))
         .await?;
 
         use FaenaWebhookInbound as I;
         m.create_table(
             Table::create()
                 .table(I::Table)
-                .col(ColumnDef::new(I::Id).uuid().not_null().primary_key())
-                .col(ColumnDef::new(I::Source).string_len(64).not_null())
-                .col(ColumnDef::new(I::MessageId).string_len(255).not_null())
+                .col(pk_uuid(I::Id))
+                .col(string_len(I::Source, 64))
+                .col(string_len(I::MessageId, 255))
                 .col(at(I::SignedAt))
                 .col(at(I::ReceivedAt))
-                .col(ColumnDef::new(I::Body).text().not_null())
-                .col(ColumnDef::new(I::State).string_len(16).not_null())
+                .col(text(I::Body))
+                .col(string_len(I::State, 16))
                 .col(at_null(I::ProcessedAt))
-                .col(ColumnDef::new(I::Error).text().null())
+                .col(text_null(I::Error))
                 .to_owned(),
         )
         .await?;
         // A sender's retry of a message it already delivered is stored once.
         m.create_index(
-            Index::create()
-                .name("idx_faena_webhook_inbound_source_message")
-                .table(I::Table)
-                .col(I::Source)
-                .col(I::MessageId)
-                .unique()
-                .to_owned(),
+            index(
+                "idx_faena_webhook_inbound_source_message",
+                I::Table,
+                [I::Source, I::MessageId],
+            )
+            .unique()
+            .to_owned(),
         )
         .await
     }

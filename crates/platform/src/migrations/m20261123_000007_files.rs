@@ -1,5 +1,6 @@
 //! Files attached to records, and their versions (see `files`).
 
+use crate::schema::*;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -39,114 +40,43 @@ enum FaenaFileVersions {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let ts = |c: FaenaFiles| ColumnDef::new(c).timestamp_with_time_zone().to_owned();
         m.create_table(
             Table::create()
                 .table(FaenaFiles::Table)
-                .col(
-                    ColumnDef::new(FaenaFiles::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFiles::OwnerKind)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFiles::OwnerId)
-                        .string_len(100)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(FaenaFiles::Name).string_len(255).not_null())
-                .col(
-                    ColumnDef::new(FaenaFiles::CurrentVersion)
-                        .integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFiles::CreatedBy)
-                        .string_len(320)
-                        .not_null(),
-                )
-                .col(ts(FaenaFiles::CreatedAt).not_null())
-                .col(ts(FaenaFiles::UpdatedAt).not_null())
-                .col(ts(FaenaFiles::DeletedAt).null())
+                .col(pk_uuid(FaenaFiles::Id))
+                .col(string_len(FaenaFiles::OwnerKind, 64))
+                .col(string_len(FaenaFiles::OwnerId, 100))
+                .col(string_len(FaenaFiles::Name, 255))
+                .col(integer(FaenaFiles::CurrentVersion))
+                .col(string_len(FaenaFiles::CreatedBy, 320))
+                .col(timestamp_with_time_zone(FaenaFiles::CreatedAt))
+                .col(timestamp_with_time_zone(FaenaFiles::UpdatedAt))
+                .col(timestamp_with_time_zone_null(FaenaFiles::DeletedAt))
                 .to_owned(),
         )
         .await?;
         // A record's attachments, newest first.
-        m.create_index(
-            Index::create()
-                .name("idx_faena_files_owner")
-                .table(FaenaFiles::Table)
-                .col(FaenaFiles::OwnerKind)
-                .col(FaenaFiles::OwnerId)
-                .col(FaenaFiles::Id)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_faena_files_owner",
+            FaenaFiles::Table,
+            [FaenaFiles::OwnerKind, FaenaFiles::OwnerId, FaenaFiles::Id],
+        ))
         .await?;
         m.create_table(
             Table::create()
                 .table(FaenaFileVersions::Table)
-                .col(
-                    ColumnDef::new(FaenaFileVersions::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(FaenaFileVersions::FileId).uuid().not_null())
-                .col(
-                    ColumnDef::new(FaenaFileVersions::Version)
-                        .integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::Name)
-                        .string_len(255)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::ContentType)
-                        .string_len(128)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::Size)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::Sha256)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::StorageKey)
-                        .string_len(255)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::Thumbnail)
-                        .string_len(16)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::ThumbnailKey)
-                        .string_len(255)
-                        .null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::CreatedBy)
-                        .string_len(320)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(FaenaFileVersions::CreatedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
+                .col(pk_uuid(FaenaFileVersions::Id))
+                .col(uuid(FaenaFileVersions::FileId))
+                .col(integer(FaenaFileVersions::Version))
+                .col(string_len(FaenaFileVersions::Name, 255))
+                .col(string_len(FaenaFileVersions::ContentType, 128))
+                .col(big_integer(FaenaFileVersions::Size))
+                .col(string_len(FaenaFileVersions::Sha256, 64))
+                .col(string_len(FaenaFileVersions::StorageKey, 255))
+                .col(string_len(FaenaFileVersions::Thumbnail, 16))
+                .col(string_len_null(FaenaFileVersions::ThumbnailKey, 255))
+                .col(string_len(FaenaFileVersions::CreatedBy, 320))
+                .col(timestamp_with_time_zone(FaenaFileVersions::CreatedAt))
                 .foreign_key(
                     ForeignKey::create()
                         .name("fk_faena_file_versions_file")
@@ -160,13 +90,13 @@ impl MigrationTrait for Migration {
         // One row per version number: two concurrent replacements cannot
         // both become version N.
         m.create_index(
-            Index::create()
-                .name("idx_faena_file_versions_file_version")
-                .table(FaenaFileVersions::Table)
-                .col(FaenaFileVersions::FileId)
-                .col(FaenaFileVersions::Version)
-                .unique()
-                .to_owned(),
+            index(
+                "idx_faena_file_versions_file_version",
+                FaenaFileVersions::Table,
+                [FaenaFileVersions::FileId, FaenaFileVersions::Version],
+            )
+            .unique()
+            .to_owned(),
         )
         .await
     }

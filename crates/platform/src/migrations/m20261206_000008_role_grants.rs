@@ -3,6 +3,7 @@
 //! took away is never given back.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -21,21 +22,9 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(RoleGrantsApplied::Table)
-                .col(
-                    ColumnDef::new(RoleGrantsApplied::Module)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(RoleGrantsApplied::Role)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(RoleGrantsApplied::AppliedAt)
-                        .timestamp_with_time_zone()
-                        .not_null(),
-                )
+                .col(string_len(RoleGrantsApplied::Module, 64))
+                .col(string_len(RoleGrantsApplied::Role, 64))
+                .col(timestamp_with_time_zone(RoleGrantsApplied::AppliedAt))
                 .primary_key(
                     Index::create()
                         .col(RoleGrantsApplied::Module)

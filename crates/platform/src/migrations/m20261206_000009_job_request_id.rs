@@ -2,6 +2,7 @@
 //! webhook it sends) name that request's id.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -18,7 +19,7 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(FaenaJobs::Table)
-                .add_column(ColumnDef::new(FaenaJobs::RequestId).string_len(128).null())
+                .add_column(string_len_null(FaenaJobs::RequestId, 128))
                 .to_owned(),
         )
         .await

@@ -2,6 +2,7 @@
 //! show their times in it. Empty means the configured zone.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -18,7 +19,7 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(Users::Table)
-                .add_column(ColumnDef::new(Users::TimeZone).string_len(64).null())
+                .add_column(string_len_null(Users::TimeZone, 64))
                 .to_owned(),
         )
         .await
