@@ -184,7 +184,13 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn demo(config: Config, clients: u64, orders: u64, seed: u64) -> anyhow::Result<()> {
+pub async fn demo(
+    config: Config,
+    clients: u64,
+    orders: u64,
+    machines: u64,
+    seed: u64,
+) -> anyhow::Result<()> {
     let ring = faena_platform::crypto::KeyRing::load(&config.crypto, &config.data_dir)?;
     let db = open(&config).await?;
     let started = std::time::Instant::now();
@@ -194,8 +200,11 @@ pub async fn demo(config: Config, clients: u64, orders: u64, seed: u64) -> anyho
     let n = faena_wms::demo::generate(&db, &ids, orders, seed)
         .await
         .context("demo orders")?;
+    let (machines, records) = faena_maintenance::demo::generate(&db, machines, seed)
+        .await
+        .context("demo machines")?;
     let entry = audit::Entry::new("demo.generated", "database", None)
-        .after(serde_json::json!({"clients": ids.len(), "orders": n, "seed": seed}));
+        .after(serde_json::json!({"clients": ids.len(), "orders": n, "machines": machines, "maintenance_records": records, "seed": seed}));
     audit::record(&db, &Actor::system("command line"), entry).await?;
     // Fresh statistics after a bulk load, so the planner uses the indexes
     // at once instead of after the next autovacuum (on PostgreSQL, lists
@@ -216,6 +225,8 @@ pub async fn demo(config: Config, clients: u64, orders: u64, seed: u64) -> anyho
             &[
                 ("clients", ids.len().to_string()),
                 ("orders", n.to_string()),
+                ("machines", machines.to_string()),
+                ("records", records.to_string()),
                 ("seconds", seconds)
             ]
         ),

@@ -96,6 +96,9 @@ pub enum Command {
         clients: u64,
         #[arg(long, default_value_t = 1000)]
         orders: u64,
+        /// Machines of the maintenance module, each with a year of history.
+        #[arg(long, default_value_t = 40)]
+        machines: u64,
         /// The same seed gives the same data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,

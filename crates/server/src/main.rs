@@ -79,11 +79,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo {
             clients,
             orders,
+            machines,
             seed,
         } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&quiet(&config));
-            faena_server::admin_cli::demo(config, clients, orders, seed).await
+            faena_server::admin_cli::demo(config, clients, orders, machines, seed).await
         }
         Command::Backup {
             dir,

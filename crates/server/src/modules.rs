@@ -9,6 +9,7 @@ pub fn all() -> Vec<Box<dyn Module>> {
     vec![
         Box::new(faena_clients::ClientsModule),
         Box::new(faena_wms::WmsModule),
+        Box::new(faena_maintenance::MaintenanceModule),
     ]
 }
 

@@ -480,6 +480,68 @@ pub async fn delete(
     Ok(())
 }
 
+/// Someone a module offers where a person must be chosen.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserChoice {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+}
+
+/// Active users whose role grants `permission`, in name order: the people
+/// a module offers where someone must be chosen (the technician who did
+/// the work, the person responsible for a machine).
+pub async fn holding(
+    state: &AppState,
+    permission: crate::auth::Permission,
+) -> AppResult<Vec<UserChoice>> {
+    let users = user::Entity::find()
+        .filter(user::Column::Active.eq(true))
+        .all(state.db())
+        .await?;
+    let mut grants: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for u in users {
+        let holds = match grants.get(&u.role) {
+            Some(h) => *h,
+            None => {
+                let patterns = state.auth().roles.patterns(state.db(), &u.role).await?;
+                let h = patterns
+                    .iter()
+                    .any(|p| super::permission::pattern_matches(p, permission.as_str()));
+                grants.insert(u.role.clone(), h);
+                h
+            }
+        };
+        if holds {
+            out.push(UserChoice {
+                id: u.id,
+                name: u.name,
+                email: u.email,
+            });
+        }
+    }
+    out.sort_by_cached_key(|c| crate::text::sort_key(&c.name));
+    Ok(out)
+}
+
+/// The names of the users `ids` (deleted ones are absent).
+pub async fn names(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, sea_orm::DbErr> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect())
+}
+
 /// Users seen in the last five minutes, most recent first.
 pub async fn active(state: &AppState) -> AppResult<Vec<UserView>> {
     let since = Utc::now() - chrono::Duration::minutes(5);

@@ -142,8 +142,8 @@ pub struct NavEntry {
     pub href: &'static str,
 }
 
-/// A time as pages show it: in `zone`, formatted with `format`; text
-/// that is not an RFC 3339 time is shown as it is.
+/// A time as pages show it: in `zone`, formatted with `format`; a day
+/// (`AAAA-MM-DD`) as `dd-mm-aaaa`; other text as it is.
 pub(crate) fn local_time(value: &Value, zone: chrono_tz::Tz, format: &str) -> String {
     let Some(text) = value.as_str() else {
         return if value.is_none() || value.is_undefined() {
@@ -152,10 +152,31 @@ pub(crate) fn local_time(value: &Value, zone: chrono_tz::Tz, format: &str) -> St
             value.to_string()
         };
     };
-    match chrono::DateTime::parse_from_rfc3339(text) {
-        Ok(t) => t.with_timezone(&zone).format(format).to_string(),
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return t.with_timezone(&zone).format(format).to_string();
+    }
+    // A calendar day (`2026-12-07`) has no zone: it shows as it is.
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) => day.format("%d-%m-%Y").to_string(),
         Err(_) => text.to_owned(),
     }
+}
+
+/// An integer with `.` between thousands, as Chile writes it
+/// (`-1.234.567`).
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub struct Ui {
@@ -290,6 +311,10 @@ impl Ui {
         env.add_filter("date", move |state: &State, value: Value| {
             local_time(&value, zone_of(state, time_zone), "%d-%m-%Y")
         });
+        // `{{ total | clp }}`: pesos as Chileans write them, `$1.234.567`.
+        env.add_filter("clp", |value: i64| -> String {
+            format!("${}", thousands(value))
+        });
         env.add_global("nav", Value::from_serialize(nav));
         env.add_global("app_version", version);
         env.add_global("time_zone", time_zone.name());
@@ -353,5 +378,16 @@ impl Ui {
 
     pub fn template_names(&self) -> Vec<String> {
         self.env.templates().map(|(n, _)| n.to_owned()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_dotted() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1.000");
+        assert_eq!(super::thousands(-1234567), "-1.234.567");
     }
 }

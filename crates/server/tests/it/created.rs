@@ -130,6 +130,24 @@ async fn every_create_answers_a_location_that_resolves() {
             )
             .await,
     );
+    made_by(
+        "POST /api/machines",
+        admin
+            .post_json(
+                "/api/machines",
+                &json!({"code": "MAQ-001", "name": "Centrífuga"}),
+            )
+            .await,
+    );
+    made_by(
+        "POST /api/machines/{code}/maintenance",
+        admin
+            .post_json(
+                "/api/machines/maq-001/maintenance",
+                &json!({"kind": "inspection", "description": "Revisión general"}),
+            )
+            .await,
+    );
 
     assert_eq!(
         covered,

@@ -71,6 +71,18 @@ async fn demo_data_is_valid_and_served() {
         assert!(at(&o["updated_at"]) <= now, "no change in the future: {o}");
         assert!(at(&o["created_at"]) <= at(&o["updated_at"]));
     }
+    // The lab: machines with a year of history, the latest not signed yet.
+    let machines = get("/api/machines?limit=500".into()).await;
+    assert_eq!(machines["items"].as_array().unwrap().len(), 40);
+    let records = get("/api/maintenance?limit=500".into()).await;
+    let records = records["items"].as_array().unwrap();
+    assert!(records.len() >= 80, "about three a machine: {}", records.len());
+    assert!(records.iter().any(|r| r["signed_off_at"].is_string()));
+    assert!(records.iter().any(|r| r["kind"] == "calibration"));
+    for r in records {
+        assert!(at(&r["performed_at"]) <= now, "no work in the future: {r}");
+        assert!(r["machine_code"].as_str().unwrap().starts_with("MAQ-"));
+    }
     let returns = get("/api/orders/returns?limit=500".into()).await;
     let returns = returns["items"].as_array().unwrap();
     assert!(!returns.is_empty());

@@ -1,0 +1,243 @@
+//! Demo equipment for a Chilean lab: machines in several labs, a year of
+//! maintenance history (preventive every few months, calibrations of the
+//! instruments, some corrective work), signed off except the latest, and a
+//! few machines in maintenance or out of service.
+
+use chrono::{Duration, Utc};
+use faena_platform::demo::{DemoRng, FIRST_NAMES, LAST_NAMES};
+use faena_platform::text;
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set};
+use uuid::Uuid;
+
+use crate::machines::store::machine;
+use crate::machines::{Criticality, MachineStatus};
+use crate::records::store::record;
+use crate::records::{Outcome, PartUsed, RecordKind};
+
+const LABS: &[&str] = &[
+    "Laboratorio de Química",
+    "Laboratorio de Microbiología",
+    "Laboratorio de Física",
+    "Planta Piloto",
+    "Laboratorio de Suelos",
+];
+
+/// Kind, name, brand, model, and whether it is an instrument that is
+/// calibrated.
+const EQUIPMENT: &[(&str, &str, &str, &str, bool)] = &[
+    (
+        "Centrífuga",
+        "Centrífuga refrigerada",
+        "Eppendorf",
+        "5810 R",
+        false,
+    ),
+    (
+        "Balanza",
+        "Balanza analítica",
+        "Sartorius",
+        "Quintix 224",
+        true,
+    ),
+    (
+        "Autoclave",
+        "Autoclave vertical",
+        "Tuttnauer",
+        "3870 ELV",
+        false,
+    ),
+    (
+        "Espectrofotómetro",
+        "Espectrofotómetro UV-Vis",
+        "Shimadzu",
+        "UV-1900i",
+        true,
+    ),
+    ("Estufa", "Estufa de cultivo", "Memmert", "IN55", true),
+    ("pH-metro", "pH-metro de mesa", "Hanna", "HI5221", true),
+    (
+        "Campana",
+        "Campana de extracción",
+        "Esco",
+        "Frontier",
+        false,
+    ),
+    (
+        "Refrigerador",
+        "Refrigerador de laboratorio",
+        "Thermo Fisher",
+        "TSX505",
+        true,
+    ),
+    (
+        "Cromatógrafo",
+        "Cromatógrafo HPLC",
+        "Agilent",
+        "1260 Infinity II",
+        true,
+    ),
+    ("Agitador", "Agitador orbital", "IKA", "KS 260", false),
+];
+
+const PREVENTIVE: &[&str] = &[
+    "Limpieza general y revisión de sellos",
+    "Cambio de filtros y lubricación",
+    "Revisión eléctrica y de conexiones",
+    "Inspección de rodamientos y ajuste",
+];
+
+const CORRECTIVE: &[&str] = &[
+    "Reemplazo de sensor de temperatura defectuoso",
+    "Cambio de fusible y revisión de la fuente",
+    "Reparación de la puerta: bisagra suelta",
+    "Reemplazo del motor del ventilador",
+];
+
+const PARTS: &[(&str, i64)] = &[
+    ("Filtro HEPA", 38_500),
+    ("Empaquetadura de silicona", 12_900),
+    ("Fusible 5 A", 1_200),
+    ("Sensor PT100", 64_000),
+    ("Correa de transmisión", 22_400),
+];
+
+/// Adds `n` machines with their history; returns (machines, records).
+pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64, u64), DbErr> {
+    let mut rng = DemoRng::new(seed ^ 0x4d41_5147);
+    let technicians: Vec<String> = (0..4)
+        .map(|_| format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES)))
+        .collect();
+    let now = Utc::now();
+    let txn = faena_platform::db::begin_write(db, &Default::default()).await?;
+    let (mut machines, mut records) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let (kind, name, brand, model, instrument) = *rng.pick(EQUIPMENT);
+        let lab = *rng.pick(LABS);
+        let code = format!("MAQ-{:03}", i + 1);
+        let status = match rng.range(1, 20) {
+            1 => MachineStatus::OutOfService,
+            2 | 3 => MachineStatus::InMaintenance,
+            _ => MachineStatus::Operational,
+        };
+        let criticality = *rng.pick(&Criticality::ALL);
+        let serial = format!(
+            "{}{}",
+            &brand[..2].to_uppercase(),
+            rng.range(100_000, 999_999)
+        );
+        let acquired =
+            now.date_naive() - Duration::days(i64::try_from(rng.range(400, 3_000)).unwrap_or(400));
+        let id = Uuid::now_v7();
+        machines.push(machine::ActiveModel {
+            id: Set(id),
+            code: Set(code.clone()),
+            code_key: Set(code.to_lowercase()),
+            name: Set(name.to_owned()),
+            kind: Set(Some(kind.to_owned())),
+            kind_key: Set(Some(text::fold(kind))),
+            lab: Set(Some(lab.to_owned())),
+            lab_key: Set(Some(text::fold(lab))),
+            brand: Set(Some(brand.to_owned())),
+            model: Set(Some(model.to_owned())),
+            serial: Set(Some(serial.clone())),
+            status: Set(status.as_str().to_owned()),
+            acquired_on: Set(Some(acquired)),
+            responsible_id: Set(None),
+            criticality: Set(criticality.as_str().to_owned()),
+            attributes: Set(r#"{"Voltaje":"220 V"}"#.to_owned()),
+            notes: Set(None),
+            report_token: Set(faena_platform::secrets::random_token(32)),
+            search_text: Set(text::search_text([
+                code.as_str(),
+                name,
+                serial.as_str(),
+                lab,
+                kind,
+                brand,
+                model,
+            ])),
+            sort_key: Set(text::sort_key(name)),
+            created_at: Set(now - Duration::days(365)),
+            updated_at: Set(now - Duration::days(1)),
+            version: Set(1),
+        });
+        // A year of history: preventive every ~90 days, calibration every
+        // ~180 for instruments, a corrective now and then.
+        let mut day = 365i64 - i64::try_from(rng.range(0, 60)).unwrap_or(0);
+        while day > 3 {
+            let roll = rng.range(1, 10);
+            let kind = if instrument && roll <= 3 {
+                RecordKind::Calibration
+            } else if roll == 10 {
+                RecordKind::Corrective
+            } else {
+                RecordKind::Preventive
+            };
+            let description = match kind {
+                RecordKind::Corrective => *rng.pick(CORRECTIVE),
+                RecordKind::Calibration => "Calibración con patrón trazable; dentro de tolerancia",
+                _ => *rng.pick(PREVENTIVE),
+            };
+            let parts: Vec<PartUsed> = if rng.range(1, 3) == 1 {
+                let (part, price) = *rng.pick(PARTS);
+                vec![PartUsed {
+                    name: part.to_owned(),
+                    quantity: i64::try_from(rng.range(1, 3)).unwrap_or(1),
+                    unit_cost_clp: Some(price),
+                }]
+            } else {
+                Vec::new()
+            };
+            let at = now
+                - Duration::days(day)
+                - Duration::minutes(i64::try_from(rng.range(0, 600)).unwrap_or(0));
+            let outcome = if kind == RecordKind::Corrective && rng.range(1, 4) == 1 {
+                Outcome::Observations
+            } else {
+                Outcome::Ok
+            };
+            let signed = day > 20;
+            let step = if kind == RecordKind::Calibration {
+                180
+            } else {
+                90
+            };
+            records.push(record::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                machine_id: Set(id),
+                kind: Set(kind.as_str().to_owned()),
+                performed_at: Set(at),
+                technician_id: Set(None),
+                technician_name: Set(rng.pick(&technicians).clone()),
+                description: Set(description.to_owned()),
+                duration_minutes: Set(Some(i32::try_from(rng.range(30, 240)).unwrap_or(60))),
+                cost_clp: Set(i64::try_from(rng.range(2, 12)).unwrap_or(5) * 10_000),
+                parts: Set(serde_json::to_string(&parts).unwrap_or_else(|_| "[]".into())),
+                details: Set(r#"{"measurements":{}}"#.to_owned()),
+                outcome: Set(outcome.as_str().to_owned()),
+                next_due_on: Set(Some((at + Duration::days(step)).date_naive())),
+                corrects_id: Set(None),
+                signed_off_at: Set(signed.then(|| at + Duration::days(1))),
+                signed_off_by: Set(signed.then(|| "jefatura@laboratorio.cl".to_owned())),
+                created_by: Set("demo".to_owned()),
+                created_at: Set(at),
+                updated_at: Set(at),
+                version: Set(1),
+            });
+            day -= i64::try_from(rng.range(60, 120)).unwrap_or(90);
+        }
+    }
+    let (m, r) = (machines.len() as u64, records.len() as u64);
+    for chunk in machines.chunks(200) {
+        machine::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
+    }
+    for chunk in records.chunks(200) {
+        record::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok((m, r))
+}
