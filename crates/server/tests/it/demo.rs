@@ -76,7 +76,11 @@ async fn demo_data_is_valid_and_served() {
     assert_eq!(machines["items"].as_array().unwrap().len(), 40);
     let records = get("/api/maintenance?limit=500".into()).await;
     let records = records["items"].as_array().unwrap();
-    assert!(records.len() >= 80, "about three a machine: {}", records.len());
+    assert!(
+        records.len() >= 80,
+        "about three a machine: {}",
+        records.len()
+    );
     assert!(records.iter().any(|r| r["signed_off_at"].is_string()));
     assert!(records.iter().any(|r| r["kind"] == "calibration"));
     for r in records {
