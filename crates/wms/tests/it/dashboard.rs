@@ -79,7 +79,7 @@ async fn the_home_page_shows_the_warehouse_day_and_links_each_figure_to_its_list
     let html = admin.get("/").await.text();
     assert!(html.contains(">Bodega</h2>"), "{html}");
     assert!(
-        html.contains("Faena reúne la operación de tu empresa: clientes y órdenes."),
+        html.contains("Faena reúne la operación de tu empresa: clientes, órdenes y máquinas."),
         "the home names what is installed: {html}"
     );
     assert!(!html.contains("taller"), "nothing that is not installed");
