@@ -52,6 +52,20 @@ impl Tile<AppState> for MaintenanceTile {
         let can_records = page.can(perms::RECORDS_READ);
         let mut items = Vec::new();
         if can_records {
+            let open = crate::plans::service::open_work(state, None, today(zone)).await?;
+            let overdue = open.iter().filter(|w| w.overdue).count() as u64;
+            figures.push(Figure {
+                label: t("dashboard.maintenance_overdue", &[]),
+                value: overdue,
+                href: "/machines?due=overdue".to_owned(),
+                tone: Some("problem"),
+            });
+            figures.push(Figure {
+                label: t("dashboard.maintenance_open", &[]),
+                value: open.len() as u64,
+                href: "/maintenance/work".to_owned(),
+                tone: Some("progress"),
+            });
             let day = today(zone);
             let first = day.with_day(1).unwrap_or(day);
             figures.push(Figure {

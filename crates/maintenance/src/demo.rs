@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::machines::store::machine;
 use crate::machines::{Criticality, MachineStatus};
+use crate::plans::store::{plan, work_order};
 use crate::records::store::record;
 use crate::records::{Outcome, PartUsed, RecordKind};
 
@@ -110,6 +111,7 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
     let now = Utc::now();
     let txn = faena_platform::db::begin_write(db, &Default::default()).await?;
     let (mut machines, mut records) = (Vec::new(), Vec::new());
+    let (mut plans, mut orders) = (Vec::new(), Vec::new());
     for i in 0..n {
         let (kind, name, brand, model, instrument) = *rng.pick(EQUIPMENT);
         let lab = *rng.pick(LABS);
@@ -161,6 +163,45 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
             updated_at: Set(now - Duration::days(1)),
             version: Set(1),
         });
+        // A quarterly plan; some fall due soon and some are overdue, with
+        // their open work orders.
+        let plan_id = Uuid::now_v7();
+        let due =
+            now.date_naive() + Duration::days(i64::try_from(rng.range(0, 100)).unwrap_or(50) - 20);
+        plans.push(plan::ActiveModel {
+            id: Set(plan_id),
+            machine_id: Set(id),
+            title: Set("Mantención preventiva trimestral".to_owned()),
+            kind: Set(RecordKind::Preventive.as_str().to_owned()),
+            interval_count: Set(Some(3)),
+            interval_unit: Set(Some("months".to_owned())),
+            meter: Set(None),
+            meter_every: Set(None),
+            lead_days: Set(7),
+            checklist: Set(r#"[{"key":"limpieza","label":"Limpieza general","kind":"check","required":true},{"key":"sellos","label":"Sellos y empaquetaduras","kind":"check","required":true}]"#.to_owned()),
+            next_due_on: Set(Some(due)),
+            next_due_reading: Set(None),
+            active: Set(status != MachineStatus::Retired),
+            created_at: Set(now - Duration::days(365)),
+            updated_at: Set(now - Duration::days(1)),
+            version: Set(1),
+        });
+        if due <= now.date_naive() + Duration::days(7) {
+            orders.push(work_order::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                machine_id: Set(id),
+                plan_id: Set(Some(plan_id)),
+                kind: Set(RecordKind::Preventive.as_str().to_owned()),
+                title: Set("Mantención preventiva trimestral".to_owned()),
+                due_on: Set(due),
+                status: Set("open".to_owned()),
+                record_id: Set(None),
+                reminded_at: Set(Some(now)),
+                overdue_notified_at: Set((due < now.date_naive()).then_some(now)),
+                created_at: Set(now - Duration::days(7)),
+                closed_at: Set(None),
+            });
+        }
         // A year of history: preventive every ~90 days, calibration every
         // ~180 for instruments, a corrective now and then.
         let mut day = 365i64 - i64::try_from(rng.range(0, 60)).unwrap_or(0);
@@ -217,6 +258,7 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
                 outcome: Set(outcome.as_str().to_owned()),
                 next_due_on: Set(Some((at + Duration::days(step)).date_naive())),
                 corrects_id: Set(None),
+                work_order_id: Set(None),
                 signed_off_at: Set(signed.then(|| at + Duration::days(1))),
                 signed_off_by: Set(signed.then(|| "jefatura@laboratorio.cl".to_owned())),
                 created_by: Set("demo".to_owned()),
@@ -235,6 +277,14 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
     }
     for chunk in records.chunks(200) {
         record::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
+    }
+    for chunk in plans.chunks(200) {
+        plan::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+    }
+    for chunk in orders.chunks(200) {
+        work_order::Entity::insert_many(chunk.to_vec())
             .exec(&txn)
             .await?;
     }

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod machines;
 mod migrations;
 pub mod perms;
+pub mod plans;
 pub mod records;
 
 use faena_platform::auth::{Pages, Permission};
@@ -59,11 +60,15 @@ impl Module for MaintenanceModule {
     }
 
     fn api(&self) -> OpenApiRouter<AppState> {
-        machines::api::api().merge(records::api::api())
+        machines::api::api()
+            .merge(records::api::api())
+            .merge(plans::api::api())
     }
 
     fn pages(&self) -> Pages {
-        machines::pages::pages().merge(records::pages::pages())
+        machines::pages::pages()
+            .merge(records::pages::pages())
+            .merge(plans::pages::pages())
     }
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {
@@ -95,6 +100,30 @@ impl Module for MaintenanceModule {
             (
                 "records/form.html",
                 include_str!("../templates/records/form.html"),
+            ),
+            (
+                "plans/form.html",
+                include_str!("../templates/plans/form.html"),
+            ),
+            (
+                "plans/work.html",
+                include_str!("../templates/plans/work.html"),
+            ),
+            (
+                "mail/maintenance_due.subject.txt",
+                include_str!("../templates/mail/maintenance_due.subject.txt"),
+            ),
+            (
+                "mail/maintenance_due.txt",
+                include_str!("../templates/mail/maintenance_due.txt"),
+            ),
+            (
+                "mail/maintenance_overdue.subject.txt",
+                include_str!("../templates/mail/maintenance_overdue.subject.txt"),
+            ),
+            (
+                "mail/maintenance_overdue.txt",
+                include_str!("../templates/mail/maintenance_overdue.txt"),
             ),
         ]
     }
@@ -133,6 +162,19 @@ impl Module for MaintenanceModule {
             title_key: "machines.title",
             href: "/machines",
         })
+    }
+
+    fn jobs(&self) -> Vec<faena_platform::jobs::JobType> {
+        vec![faena_platform::jobs::JobType::of::<plans::jobs::PlansDue>()]
+    }
+
+    fn schedules(&self) -> Vec<faena_platform::jobs::Schedule> {
+        // Hourly: what falls due opens within the hour, after a restart too.
+        vec![faena_platform::jobs::Schedule::new(
+            "maintenance.plans_due",
+            "0 5 * * * *",
+            plans::jobs::PlansDue {},
+        )]
     }
 
     fn file_owners(&self) -> Vec<Box<dyn FileOwner>> {

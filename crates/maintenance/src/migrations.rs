@@ -4,7 +4,7 @@ use faena_platform::schema::*;
 use sea_orm_migration::prelude::*;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateMachines)]
+    vec![Box::new(CreateMachines), Box::new(CreatePlans)]
 }
 
 struct CreateMachines;
@@ -215,5 +215,223 @@ impl MigrationTrait for CreateMachines {
             .await?;
         m.drop_table(Table::drop().table(MntMachines::Table).to_owned())
             .await
+    }
+}
+
+/// Plans, the work orders they open, and meter readings; a record knows
+/// the work order it closed.
+struct CreatePlans;
+
+impl MigrationName for CreatePlans {
+    fn name(&self) -> &str {
+        "m20261210_300002_maintenance_plans"
+    }
+}
+
+#[derive(DeriveIden)]
+enum MntPlans {
+    Table,
+    Id,
+    MachineId,
+    Title,
+    Kind,
+    IntervalCount,
+    IntervalUnit,
+    Meter,
+    MeterEvery,
+    LeadDays,
+    Checklist,
+    NextDueOn,
+    NextDueReading,
+    Active,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+}
+
+#[derive(DeriveIden)]
+enum MntWorkOrders {
+    Table,
+    Id,
+    MachineId,
+    PlanId,
+    Kind,
+    Title,
+    DueOn,
+    Status,
+    RecordId,
+    RemindedAt,
+    OverdueNotifiedAt,
+    CreatedAt,
+    ClosedAt,
+}
+
+#[derive(DeriveIden)]
+enum MntMeterReadings {
+    Table,
+    Id,
+    MachineId,
+    Meter,
+    Value,
+    ReadAt,
+    RecordedBy,
+}
+
+#[derive(DeriveIden)]
+enum WorkOrderId {
+    WorkOrderId,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreatePlans {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(MntPlans::Table)
+                .col(pk_uuid(MntPlans::Id))
+                .col(uuid(MntPlans::MachineId))
+                .col(string_len(MntPlans::Title, 200))
+                .col(string_len(MntPlans::Kind, 20))
+                .col(integer_null(MntPlans::IntervalCount))
+                .col(string_len_null(MntPlans::IntervalUnit, 10))
+                .col(string_len_null(MntPlans::Meter, 40))
+                .col(big_integer_null(MntPlans::MeterEvery))
+                .col(integer(MntPlans::LeadDays))
+                .col(text(MntPlans::Checklist))
+                .col(date_null(MntPlans::NextDueOn))
+                .col(big_integer_null(MntPlans::NextDueReading))
+                .col(boolean(MntPlans::Active))
+                .col(timestamp_with_time_zone(MntPlans::CreatedAt))
+                .col(timestamp_with_time_zone(MntPlans::UpdatedAt))
+                .col(integer(MntPlans::Version))
+                .foreign_key(
+                    references(
+                        MntPlans::Table,
+                        MntPlans::MachineId,
+                        MntMachines::Table,
+                        MntMachines::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_mnt_plans_machine",
+            MntPlans::Table,
+            [MntPlans::MachineId],
+        ))
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(MntWorkOrders::Table)
+                .col(pk_uuid(MntWorkOrders::Id))
+                .col(uuid(MntWorkOrders::MachineId))
+                .col(uuid_null(MntWorkOrders::PlanId))
+                .col(string_len(MntWorkOrders::Kind, 20))
+                .col(string_len(MntWorkOrders::Title, 200))
+                .col(date(MntWorkOrders::DueOn))
+                .col(string_len(MntWorkOrders::Status, 12))
+                .col(uuid_null(MntWorkOrders::RecordId))
+                .col(timestamp_with_time_zone_null(MntWorkOrders::RemindedAt))
+                .col(timestamp_with_time_zone_null(
+                    MntWorkOrders::OverdueNotifiedAt,
+                ))
+                .col(timestamp_with_time_zone(MntWorkOrders::CreatedAt))
+                .col(timestamp_with_time_zone_null(MntWorkOrders::ClosedAt))
+                .foreign_key(
+                    references(
+                        MntWorkOrders::Table,
+                        MntWorkOrders::MachineId,
+                        MntMachines::Table,
+                        MntMachines::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
+                )
+                .foreign_key(
+                    references(
+                        MntWorkOrders::Table,
+                        MntWorkOrders::PlanId,
+                        MntPlans::Table,
+                        MntPlans::Id,
+                    )
+                    .on_delete(ForeignKeyAction::SetNull),
+                )
+                .to_owned(),
+        )
+        .await?;
+        // One work order per plan and due day: two workers running the
+        // schedule at once make it once.
+        m.create_index(
+            index(
+                "idx_mnt_work_orders_plan_due",
+                MntWorkOrders::Table,
+                [MntWorkOrders::PlanId, MntWorkOrders::DueOn],
+            )
+            .unique()
+            .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_mnt_work_orders_open",
+            MntWorkOrders::Table,
+            [MntWorkOrders::Status, MntWorkOrders::DueOn],
+        ))
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(MntMeterReadings::Table)
+                .col(pk_uuid(MntMeterReadings::Id))
+                .col(uuid(MntMeterReadings::MachineId))
+                .col(string_len(MntMeterReadings::Meter, 40))
+                .col(big_integer(MntMeterReadings::Value))
+                .col(timestamp_with_time_zone(MntMeterReadings::ReadAt))
+                .col(string_len(MntMeterReadings::RecordedBy, 320))
+                .foreign_key(
+                    references(
+                        MntMeterReadings::Table,
+                        MntMeterReadings::MachineId,
+                        MntMachines::Table,
+                        MntMachines::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_mnt_meter_readings_machine",
+            MntMeterReadings::Table,
+            [MntMeterReadings::MachineId, MntMeterReadings::Meter],
+        ))
+        .await?;
+
+        m.alter_table(
+            Table::alter()
+                .table(MntRecords::Table)
+                .add_column(uuid_null(WorkOrderId::WorkOrderId))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(MntRecords::Table)
+                .drop_column(WorkOrderId::WorkOrderId)
+                .to_owned(),
+        )
+        .await?;
+        for table in [
+            MntMeterReadings::Table.into_iden(),
+            MntWorkOrders::Table.into_iden(),
+            MntPlans::Table.into_iden(),
+        ] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,8 @@ pub const RECORDS_READ: Permission = Permission::new("maintenance.records.read")
 pub const RECORDS_WRITE: Permission = Permission::new("maintenance.records.write");
 /// Signing a record off: from then on it cannot change.
 pub const RECORDS_APPROVE: Permission = Permission::new("maintenance.records.approve");
+pub const PLANS_READ: Permission = Permission::new("maintenance.plans.read");
+pub const PLANS_WRITE: Permission = Permission::new("maintenance.plans.write");
 
 /// Every permission above, for `Module::permissions`.
 pub const ALL: &[Permission] = &[
@@ -18,4 +20,6 @@ pub const ALL: &[Permission] = &[
     RECORDS_READ,
     RECORDS_WRITE,
     RECORDS_APPROVE,
+    PLANS_READ,
+    PLANS_WRITE,
 ];

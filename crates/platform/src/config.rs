@@ -27,6 +27,10 @@ pub struct Config {
     /// The IANA time zone pages and CSV exports show times in
     /// (`America/Santiago`); the API answers in UTC.
     pub time_zone: String,
+    /// The address people open Faena at (`https://faena.empresa.cl`), for
+    /// links in mails and on printed labels; default `http://` and the
+    /// bind address.
+    pub public_url: String,
     pub http: HttpConfig,
     pub database: DbConfig,
     pub log: LogConfig,
@@ -351,12 +355,29 @@ pub struct ModulesConfig {
     pub disabled: Vec<String>,
 }
 
+impl Config {
+    /// `public_url` without a trailing slash, or the bind address when it
+    /// is not set (an unspecified bind address reads as the loopback one).
+    pub fn public_base(&self) -> String {
+        let given = self.public_url.trim().trim_end_matches('/');
+        if !given.is_empty() {
+            return given.to_owned();
+        }
+        let mut addr = self.http.bind;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("data"),
             server_id: default_server_id(),
             time_zone: "America/Santiago".into(),
+            public_url: String::new(),
             http: HttpConfig::default(),
             database: DbConfig::default(),
             log: LogConfig::default(),

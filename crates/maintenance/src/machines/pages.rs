@@ -41,6 +41,7 @@ struct ListQuery {
     status: Option<String>,
     kind: Option<String>,
     lab: Option<String>,
+    due: Option<String>,
     ok: Option<String>,
 }
 
@@ -64,6 +65,7 @@ async fn list(
         status: q.status.clone(),
         kind: q.kind.clone(),
         lab: q.lab.clone(),
+        due: q.due.clone(),
     };
     let (machines, total) = service::list_page(&state, &filter, &mut request).await?;
     let (labs, kinds) = store::labs_and_kinds(state.db()).await?;
@@ -76,6 +78,7 @@ async fn list(
             labs => labs, kinds => kinds,
             q => q.q.unwrap_or_default(), status => q.status.unwrap_or_default(),
             lab => q.lab.unwrap_or_default(), kind => q.kind.unwrap_or_default(),
+            due => q.due.unwrap_or_default(),
             ok => q.ok, can_write => page.can(perms::MACHINES_WRITE),
         },
     )
@@ -278,34 +281,60 @@ async fn detail(
     Query(q): Query<DetailQuery>,
     Zone(zone): Zone,
 ) -> AppResult<Html<String>> {
-    let machine = service::find(&state, &code).await?;
+    render_detail(&state, &page, &code, zone, q, Vec::new()).await
+}
+
+/// A machine's page: its facts, open work, plans, meters, history and
+/// files; `errors` are those of the meter reading form.
+pub(crate) async fn render_detail(
+    state: &AppState,
+    page: &PageContext,
+    code: &str,
+    zone: chrono_tz::Tz,
+    q: DetailQuery,
+    errors: Vec<serde_json::Value>,
+) -> AppResult<Html<String>> {
+    let machine = service::find(state, code).await?;
     let history = if page.can(perms::RECORDS_READ) {
         let f = RecordFilter {
             machine: Some(machine.code.clone()),
             ..RecordFilter::default()
         };
-        records::search(&state, &f, &PageQuery::first(50), zone)
+        records::search(state, &f, &PageQuery::first(50), zone)
             .await?
             .items
     } else {
         Vec::new()
     };
+    let today = faena_platform::ui::today(zone);
+    let work = if page.can(perms::RECORDS_READ) {
+        crate::plans::service::open_work(state, Some(&machine.code), today).await?
+    } else {
+        Vec::new()
+    };
+    let plans = if page.can(perms::PLANS_READ) {
+        crate::plans::service::plans(state, Some(&machine.code)).await?
+    } else {
+        Vec::new()
+    };
+    let readings = crate::plans::service::readings(state, &machine.code).await?;
     let files = faena_platform::files::pages::panel(
-        &state,
-        &page,
+        state,
+        page,
         service::FILE_KIND,
         &machine.code,
         q.files_error,
     )
     .await?;
     render_page(
-        &state,
+        state,
         "machines/detail.html",
-        &page,
+        page,
         context! {
-            machine => machine, history => history, ok => q.ok,
+            machine => machine, history => history, ok => q.ok, work => work, plans => plans,
+            readings => readings.into_iter().take(10).collect::<Vec<_>>(), errors => errors,
             can_write => page.can(perms::MACHINES_WRITE), can_delete => page.can(perms::MACHINES_DELETE),
-            can_record => page.can(perms::RECORDS_WRITE),
+            can_record => page.can(perms::RECORDS_WRITE), can_plan => page.can(perms::PLANS_WRITE),
             ..files
         },
     )

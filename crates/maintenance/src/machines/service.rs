@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::store::{self, Column, Filter, Model};
 use super::{Criticality, Machine, MachineInput, MachineStatus};
 use crate::perms;
+use crate::plans::DueState;
 
 /// The realtime topic of the module's changes; reading it needs
 /// `maintenance.machines.read`.
@@ -46,6 +47,11 @@ pub struct MachineView {
     pub criticality: Criticality,
     pub attributes: BTreeMap<String, String>,
     pub notes: Option<String>,
+    /// Whether it has open work past its day (`overdue`), open work
+    /// (`due_soon`) or none (`ok`), in the company's days.
+    pub due_state: DueState,
+    /// The day its soonest open work is due.
+    pub next_due_on: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -55,8 +61,14 @@ pub fn status_of(m: &Model) -> MachineStatus {
     MachineStatus::parse(&m.status).unwrap_or(MachineStatus::Operational)
 }
 
-pub fn view(m: Model, responsible_name: Option<String>) -> MachineView {
+pub fn view(
+    m: Model,
+    responsible_name: Option<String>,
+    due: Option<(DueState, NaiveDate)>,
+) -> MachineView {
     MachineView {
+        due_state: due.map(|d| d.0).unwrap_or(DueState::Ok),
+        next_due_on: due.map(|d| d.1),
         status: status_of(&m),
         criticality: Criticality::parse(&m.criticality).unwrap_or(Criticality::Medium),
         attributes: serde_json::from_str(&m.attributes).unwrap_or_default(),
@@ -81,13 +93,22 @@ pub fn view(m: Model, responsible_name: Option<String>) -> MachineView {
 pub async fn views(state: &AppState, rows: Vec<Model>) -> AppResult<Vec<MachineView>> {
     let ids: Vec<Uuid> = rows.iter().filter_map(|m| m.responsible_id).collect();
     let names = faena_platform::auth::users::names(state.db(), &ids).await?;
+    let machine_ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
+    let due =
+        crate::plans::service::due_states(state.db(), &machine_ids, company_today(state)).await?;
     Ok(rows
         .into_iter()
         .map(|m| {
             let name = m.responsible_id.and_then(|id| names.get(&id).cloned());
-            view(m, name)
+            let d = due.get(&m.id).copied();
+            view(m, name, d)
         })
         .collect())
+}
+
+/// Today in the company's zone: the lab's day, for what is due.
+pub fn company_today(state: &AppState) -> NaiveDate {
+    faena_platform::ui::today(state.time_zone())
 }
 
 /// What a machine event carries: which machine and where it stands, for
@@ -386,9 +407,48 @@ pub struct MachineFilter {
     pub kind: Option<String>,
     /// The lab, whatever the case and accents.
     pub lab: Option<String>,
+    /// `overdue`, `due_soon` or `ok`: by the state of its open work.
+    pub due: Option<String>,
 }
 
 impl MachineFilter {
+    /// The parsed filter, with the machines in the asked due state read
+    /// from their open work.
+    pub async fn resolve(&self, state: &AppState, errors: &mut FieldErrors) -> AppResult<Filter> {
+        let mut filter = self.parse(errors);
+        let due = self.due.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let wanted = match due {
+            None => None,
+            Some("overdue") => Some(DueState::Overdue),
+            Some("due_soon") => Some(DueState::DueSoon),
+            Some("ok") => Some(DueState::Ok),
+            Some(_) => {
+                errors.push(
+                    FieldError::new("due", "one_of").with("allowed", "overdue, due_soon, ok"),
+                );
+                None
+            }
+        };
+        let today = company_today(state);
+        match wanted {
+            Some(DueState::Ok) => {
+                let mut busy =
+                    crate::plans::service::machines_in(state.db(), DueState::Overdue, today)
+                        .await?;
+                busy.extend(
+                    crate::plans::service::machines_in(state.db(), DueState::DueSoon, today)
+                        .await?,
+                );
+                filter.exclude = Some(busy);
+            }
+            Some(s) => {
+                filter.only = Some(crate::plans::service::machines_in(state.db(), s, today).await?)
+            }
+            None => {}
+        }
+        Ok(filter)
+    }
+
     pub fn parse(&self, errors: &mut FieldErrors) -> Filter {
         let given = |v: &Option<String>| {
             v.as_deref()
@@ -413,6 +473,7 @@ impl MachineFilter {
             statuses,
             kind_key: given(&self.kind).map(|k| text::fold(&k)),
             lab_key: given(&self.lab).map(|l| text::fold(&l)),
+            ..Filter::default()
         }
     }
 }
@@ -429,7 +490,7 @@ pub async fn search(
 ) -> AppResult<Page<MachineView>> {
     let mut errors = FieldErrors::new();
     let (limit, cursor) = MACHINES.read(page, &mut errors);
-    let filter = f.parse(&mut errors);
+    let filter = f.resolve(state, &mut errors).await?;
     errors.finish()?;
     let rows = store::list(state.db(), &filter, cursor, limit + 1).await?;
     let page = MACHINES.page(rows, limit, |m| (m.sort_key.clone(), m.id));
@@ -456,7 +517,7 @@ pub async fn list_page(
     request: &mut ListRequest,
 ) -> AppResult<(Vec<MachineView>, u64)> {
     let mut errors = FieldErrors::new();
-    let filter = f.parse(&mut errors);
+    let filter = f.resolve(state, &mut errors).await?;
     errors.finish()?;
     let dir = || request.order();
     let first = match request.sort {

@@ -87,6 +87,10 @@ pub struct Filter {
     pub statuses: Vec<String>,
     pub kind_key: Option<String>,
     pub lab_key: Option<String>,
+    /// Only these machines (a due state's).
+    pub only: Option<Vec<Uuid>>,
+    /// Not these machines.
+    pub exclude: Option<Vec<Uuid>>,
 }
 
 impl Filter {
@@ -106,6 +110,12 @@ impl Filter {
         }
         if let Some(l) = &self.lab_key {
             all = all.add(Column::LabKey.eq(l.clone()));
+        }
+        if let Some(ids) = &self.only {
+            all = all.add(Column::Id.is_in(ids.clone()));
+        }
+        if let Some(ids) = self.exclude.as_ref().filter(|ids| !ids.is_empty()) {
+            all = all.add(Column::Id.is_not_in(ids.clone()));
         }
         all
     }

@@ -129,6 +129,14 @@ pub struct RecordInput {
     /// The signed-off record this one corrects (same machine).
     #[serde(default)]
     pub corrects: Option<Uuid>,
+    /// The open work order (of a plan) this work closes.
+    #[serde(default)]
+    pub work_order: Option<Uuid>,
+    /// Answers to the plan's checklist, by item key: `true`/`false`, a
+    /// number or a text, as each item asks.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub checklist: BTreeMap<String, serde_json::Value>,
 }
 
 /// A record's fields, checked.

@@ -11,6 +11,7 @@ use super::service::{self, LIST_COLUMNS, RecordFilter, RecordView};
 use super::{Outcome, PartUsed, RecordInput, RecordKind};
 use crate::machines::service as machines;
 use crate::perms;
+use crate::plans::{ChecklistItem, ItemKind};
 
 pub fn pages() -> Pages {
     Pages::new()
@@ -116,6 +117,7 @@ struct RecordForm {
     outcome: Option<String>,
     next_due_on: Option<String>,
     corrects: Option<String>,
+    work_order: Option<String>,
     version: Option<String>,
     #[serde(flatten)]
     rest: std::collections::HashMap<String, String>,
@@ -164,7 +166,49 @@ impl RecordForm {
 
     /// The input, or an error naming each field a form sends as text that
     /// does not read as what it must be.
-    fn input(&self, zone: chrono_tz::Tz) -> Result<RecordInput, AppError> {
+    /// The checklist answers as posted (`check_<key>`), read as each item
+    /// of `template` asks: a ticked box is `true`, an unticked one `false`,
+    /// a number with `,` or `.` as the decimal mark.
+    fn answers(&self, template: &[ChecklistItem]) -> BTreeMap<String, serde_json::Value> {
+        let mut out = BTreeMap::new();
+        for item in template {
+            let raw = self
+                .rest
+                .get(&format!("check_{}", item.key))
+                .map(|s| s.trim().to_owned());
+            let value = match item.kind {
+                ItemKind::Check => serde_json::Value::Bool(raw.is_some_and(|v| !v.is_empty())),
+                ItemKind::Number => match raw.filter(|v| !v.is_empty()) {
+                    None => serde_json::Value::Null,
+                    Some(v) => v
+                        .replace(',', ".")
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                        .map(serde_json::Value::Number)
+                        .unwrap_or(serde_json::Value::String(v)),
+                },
+                ItemKind::Text => match raw.filter(|v| !v.is_empty()) {
+                    None => serde_json::Value::Null,
+                    Some(v) => serde_json::Value::String(v),
+                },
+            };
+            if !value.is_null() {
+                out.insert(item.key.clone(), value);
+            }
+        }
+        out
+    }
+
+    fn work_order(&self) -> Option<Uuid> {
+        given(&self.work_order).and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    fn input(
+        &self,
+        zone: chrono_tz::Tz,
+        template: &[ChecklistItem],
+    ) -> Result<RecordInput, AppError> {
         let mut errors = FieldErrors::new();
         let number = |field: &str, raw: &str, errors: &mut FieldErrors| -> Option<i64> {
             let digits: String = raw
@@ -249,6 +293,8 @@ impl RecordForm {
             outcome,
             next_due_on,
             corrects,
+            work_order: self.work_order(),
+            checklist: self.answers(template),
         })
     }
 
@@ -269,7 +315,8 @@ impl RecordForm {
             "description": self.description, "duration_minutes": self.duration_minutes,
             "cost_clp": self.cost_clp, "outcome": self.outcome.clone().unwrap_or_else(|| "ok".into()),
             "next_due_on": self.next_due_on, "corrects": self.corrects, "version": self.version,
-            "parts": parts, "measurements": measures,
+            "parts": parts, "measurements": measures, "work_order": self.work_order,
+            "answers": self.rest.iter().filter_map(|(k, v)| k.strip_prefix("check_").map(|k| (k.to_owned(), v.clone()))).collect::<BTreeMap<_, _>>(),
         })
     }
 }
@@ -302,6 +349,8 @@ fn echo_of(v: &RecordView, zone: chrono_tz::Tz) -> serde_json::Value {
         "cost_clp": v.cost_clp.to_string(), "outcome": v.outcome.as_str(),
         "next_due_on": v.next_due_on.map(|d| d.to_string()), "corrects": v.corrects.map(|c| c.to_string()),
         "version": v.version, "parts": parts, "measurements": measures,
+        "work_order": v.work_order.map(|w| w.to_string()),
+        "answers": v.checklist.iter().map(|(k, a)| (k.clone(), match a { serde_json::Value::String(s) => s.clone(), serde_json::Value::Bool(b) => if *b { "yes".into() } else { String::new() }, other => other.to_string() })).collect::<BTreeMap<_, _>>(),
     })
 }
 
@@ -314,13 +363,31 @@ async fn form_page(
     record_id: Option<Uuid>,
 ) -> AppResult<Html<String>> {
     let technicians = faena_platform::auth::users::holding(state, perms::RECORDS_WRITE).await?;
+    let checklist = match form["work_order"]
+        .as_str()
+        .and_then(|w| Uuid::parse_str(w).ok())
+    {
+        Some(w) => crate::plans::service::checklist_of_order(state.db(), w).await?,
+        None => Vec::new(),
+    };
+    // Every item's answer as the form shows it ("" when none yet).
+    let answers: BTreeMap<String, String> = checklist
+        .iter()
+        .map(|it| {
+            let given = form["answers"][&it.key]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            (it.key.clone(), given)
+        })
+        .collect();
     render_page(
         state,
         "records/form.html",
         page,
         context! {
             machine => machine, form => form, errors => errors, record_id => record_id,
-            kinds => kinds(), outcomes => outcomes(), technicians => technicians,
+            kinds => kinds(), outcomes => outcomes(), technicians => technicians, checklist => checklist, answers => answers,
             me => page.principal.as_ref().and_then(|p| p.user_id()),
         },
     )
@@ -330,6 +397,7 @@ async fn form_page(
 struct NewQuery {
     corrects: Option<Uuid>,
     kind: Option<String>,
+    work_order: Option<Uuid>,
 }
 
 async fn new_form(
@@ -351,8 +419,24 @@ async fn new_form(
         }
         None => RecordForm::default().echo(),
     };
+    if let Some(w) = q.work_order {
+        let order = crate::plans::service::open_work(
+            &state,
+            Some(&machine.code),
+            faena_platform::ui::today(zone),
+        )
+        .await?
+        .into_iter()
+        .find(|o| o.id == w)
+        .ok_or(AppError::NotFound)?;
+        form["work_order"] = w.to_string().into();
+        form["kind"] = order.kind.as_str().into();
+        form["description"] = order.title.into();
+    }
     if q.corrects.is_none() {
-        form["kind"] = q.kind.unwrap_or_else(|| "preventive".into()).into();
+        if form["kind"].is_null() {
+            form["kind"] = q.kind.unwrap_or_else(|| "preventive".into()).into();
+        }
         form["performed_at"] = chrono::Utc::now()
             .with_timezone(&zone)
             .format("%Y-%m-%dT%H:%M")
@@ -372,7 +456,11 @@ async fn create(
     Form(form): Form<RecordForm>,
 ) -> AppResult<Response> {
     let machine = machines::find(&state, &code).await?;
-    let result = match form.input(zone) {
+    let template = match form.work_order() {
+        Some(w) => crate::plans::service::checklist_of_order(state.db(), w).await?,
+        None => Vec::new(),
+    };
+    let result = match form.input(zone, &template) {
         Ok(input) => service::create(&state, &actor, &principal, &code, &input).await,
         Err(e) => Err(e),
     };
@@ -452,7 +540,11 @@ async fn update(
     Form(form): Form<RecordForm>,
 ) -> AppResult<Response> {
     let record = service::find(&state, id).await?;
-    let result = match form.input(zone) {
+    let template = match record.work_order {
+        Some(w) => crate::plans::service::checklist_of_order(state.db(), w).await?,
+        None => Vec::new(),
+    };
+    let result = match form.input(zone, &template) {
         Ok(input) => {
             service::update(
                 &state,

@@ -47,6 +47,11 @@ pub struct RecordView {
     /// `cost_clp` plus the parts.
     pub total_cost_clp: i64,
     pub measurements: BTreeMap<String, String>,
+    /// Answers to the plan's checklist.
+    #[schema(value_type = Object)]
+    pub checklist: BTreeMap<String, serde_json::Value>,
+    /// The plan's work order this work closed.
+    pub work_order: Option<Uuid>,
     pub outcome: Outcome,
     pub next_due_on: Option<NaiveDate>,
     /// The record this one corrects.
@@ -66,6 +71,8 @@ pub struct RecordView {
 struct Details {
     #[serde(default)]
     measurements: BTreeMap<String, String>,
+    #[serde(default)]
+    checklist: BTreeMap<String, serde_json::Value>,
 }
 
 fn view(m: Model, machine: Option<&(String, String)>, corrected_by: Option<Uuid>) -> RecordView {
@@ -88,6 +95,8 @@ fn view(m: Model, machine: Option<&(String, String)>, corrected_by: Option<Uuid>
         parts_cost_clp: parts_cost,
         total_cost_clp: m.cost_clp.saturating_add(parts_cost),
         measurements: details.measurements,
+        checklist: details.checklist,
+        work_order: m.work_order_id,
         outcome: Outcome::parse(&m.outcome).unwrap_or(Outcome::Ok),
         next_due_on: m.next_due_on,
         corrects: m.corrects_id,
@@ -171,9 +180,10 @@ async fn technician(
     }
 }
 
-fn details_json(r: &Record) -> String {
+fn details_json(r: &Record, checklist: &BTreeMap<String, serde_json::Value>) -> String {
     serde_json::to_string(&Details {
         measurements: r.measurements.clone(),
+        checklist: checklist.clone(),
     })
     .unwrap_or_else(|_| "{}".into())
 }
@@ -224,14 +234,31 @@ pub async fn create(
             _ => errors.push(FieldError::new("corrects", "unknown_record")),
         }
     }
+    let order = match input.work_order {
+        Some(id) => {
+            let found =
+                crate::plans::service::order_for_record(&txn, id, machine.id, &mut errors).await?;
+            if let Some((_, template)) = &found {
+                crate::plans::check_answers(template, &input.checklist, &mut errors);
+            }
+            found.map(|(w, _)| w)
+        }
+        None => {
+            if !input.checklist.is_empty() {
+                errors.push(FieldError::new("checklist", "checklist_without_plan"));
+            }
+            None
+        }
+    };
     errors.finish()?;
     let (Some(r), Some((tech_id, tech_name))) = (record, tech) else {
         return Err(AppError::Internal(anyhow::anyhow!(
             "validated record missing"
         )));
     };
+    let record_id = Uuid::now_v7();
     let model = store::record::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(record_id),
         machine_id: Set(machine.id),
         kind: Set(r.kind.as_str().to_owned()),
         performed_at: Set(r.performed_at),
@@ -241,10 +268,11 @@ pub async fn create(
         duration_minutes: Set(r.duration_minutes),
         cost_clp: Set(r.cost_clp),
         parts: Set(parts_json(&r)),
-        details: Set(details_json(&r)),
+        details: Set(details_json(&r, &input.checklist)),
         outcome: Set(r.outcome.as_str().to_owned()),
         next_due_on: Set(r.next_due_on),
         corrects_id: Set(input.corrects),
+        work_order_id: Set(order.as_ref().map(|w| w.id)),
         signed_off_at: Set(None),
         signed_off_by: Set(None),
         created_by: Set(actor.label.clone()),
@@ -254,6 +282,9 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
+    if let Some(w) = &order {
+        crate::plans::service::close_order(&txn, w, record_id, r.performed_at.date_naive()).await?;
+    }
     let v = views(&txn, vec![model]).await?.remove(0);
     audit::record(
         &txn,
@@ -296,6 +327,18 @@ pub async fn update(
     if input.corrects != current.corrects_id {
         errors.push(FieldError::new("corrects", "correction_fixed"));
     }
+    if input.work_order.is_some() && input.work_order != current.work_order_id {
+        errors.push(FieldError::new("work_order", "work_order_closed"));
+    }
+    let template = match current.work_order_id {
+        Some(w) => crate::plans::service::checklist_of_order(&txn, w).await?,
+        None => Vec::new(),
+    };
+    if current.work_order_id.is_some() {
+        crate::plans::check_answers(&template, &input.checklist, &mut errors);
+    } else if !input.checklist.is_empty() {
+        errors.push(FieldError::new("checklist", "checklist_without_plan"));
+    }
     errors.finish()?;
     let (Some(r), Some((tech_id, tech_name))) = (record, tech) else {
         return Err(AppError::Internal(anyhow::anyhow!(
@@ -312,7 +355,7 @@ pub async fn update(
     active.duration_minutes = Set(r.duration_minutes);
     active.cost_clp = Set(r.cost_clp);
     active.parts = Set(parts_json(&r));
-    active.details = Set(details_json(&r));
+    active.details = Set(details_json(&r, &input.checklist));
     active.outcome = Set(r.outcome.as_str().to_owned());
     active.next_due_on = Set(r.next_due_on);
     active.updated_at = Set(now);

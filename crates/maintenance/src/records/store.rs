@@ -39,6 +39,8 @@ pub mod record {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub version: i32,
+        /// The plan's work order this record closed.
+        pub work_order_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 
 mod api;
 mod pages;
+mod plans;
 
 use axum::http::StatusCode;
 use faena_testkit::{Client, TestApp};

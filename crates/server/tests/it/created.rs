@@ -148,6 +148,24 @@ async fn every_create_answers_a_location_that_resolves() {
             )
             .await,
     );
+    made_by(
+        "POST /api/machines/{code}/plans",
+        admin
+            .post_json(
+                "/api/machines/MAQ-001/plans",
+                &json!({"title": "Preventiva", "kind": "preventive", "interval_count": 3, "interval_unit": "months"}),
+            )
+            .await,
+    );
+    made_by(
+        "POST /api/machines/{code}/meter-readings",
+        admin
+            .post_json(
+                "/api/machines/MAQ-001/meter-readings",
+                &json!({"meter": "horas", "value": 120}),
+            )
+            .await,
+    );
 
     assert_eq!(
         covered,

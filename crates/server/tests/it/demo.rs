@@ -87,6 +87,14 @@ async fn demo_data_is_valid_and_served() {
         assert!(at(&r["performed_at"]) <= now, "no work in the future: {r}");
         assert!(r["machine_code"].as_str().unwrap().starts_with("MAQ-"));
     }
+    let work = get("/api/maintenance/work-orders".into()).await;
+    let work = work.as_array().unwrap();
+    assert!(
+        work.iter().any(|w| w["overdue"] == true),
+        "some overdue work"
+    );
+    let overdue = get("/api/machines?due=overdue&limit=500".into()).await;
+    assert!(!overdue["items"].as_array().unwrap().is_empty());
     let returns = get("/api/orders/returns?limit=500".into()).await;
     let returns = returns["items"].as_array().unwrap();
     assert!(!returns.is_empty());
