@@ -95,7 +95,7 @@ pub async fn views(state: &AppState, rows: Vec<Model>) -> AppResult<Vec<MachineV
     let names = faena_platform::auth::users::names(state.db(), &ids).await?;
     let machine_ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
     let due =
-        crate::plans::service::due_states(state.db(), &machine_ids, company_today(state)).await?;
+        crate::plans::store::due_states(state.db(), &machine_ids, company_today(state)).await?;
     Ok(rows
         .into_iter()
         .map(|m| {
@@ -433,16 +433,14 @@ impl MachineFilter {
         match wanted {
             Some(DueState::Ok) => {
                 let mut busy =
-                    crate::plans::service::machines_in(state.db(), DueState::Overdue, today)
-                        .await?;
+                    crate::plans::store::machines_in(state.db(), DueState::Overdue, today).await?;
                 busy.extend(
-                    crate::plans::service::machines_in(state.db(), DueState::DueSoon, today)
-                        .await?,
+                    crate::plans::store::machines_in(state.db(), DueState::DueSoon, today).await?,
                 );
                 filter.exclude = Some(busy);
             }
             Some(s) => {
-                filter.only = Some(crate::plans::service::machines_in(state.db(), s, today).await?)
+                filter.only = Some(crate::plans::store::machines_in(state.db(), s, today).await?)
             }
             None => {}
         }

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::store::{self, plan, reading, work_order};
-use super::{ChecklistItem, DueState, IntervalUnit, Plan, PlanInput, Trigger, after};
+use super::{ChecklistItem, IntervalUnit, Plan, PlanInput, Trigger, after};
 use crate::machines::service::{TOPIC, find_model};
 use crate::machines::store as machines;
 use crate::records::RecordKind;
@@ -102,44 +102,6 @@ pub async fn order_views(
                 record_id: w.record_id,
             }
         })
-        .collect())
-}
-
-/// The due state of each machine of `ids` with open work.
-pub async fn due_states(
-    db: &impl ConnectionTrait,
-    ids: &[Uuid],
-    today: NaiveDate,
-) -> AppResult<std::collections::HashMap<Uuid, (DueState, NaiveDate)>> {
-    let mut out = std::collections::HashMap::new();
-    for w in store::open_orders(db, Some(ids)).await? {
-        let entry = out.entry(w.machine_id).or_insert((DueState::Ok, w.due_on));
-        let state = DueState::of([w.due_on], today);
-        if state == DueState::Overdue || entry.0 == DueState::Ok {
-            entry.0 = if entry.0 == DueState::Overdue {
-                DueState::Overdue
-            } else {
-                state
-            };
-        }
-        entry.1 = entry.1.min(w.due_on);
-    }
-    Ok(out)
-}
-
-/// Machines whose open work is in `state`, for the machines list filter.
-pub async fn machines_in(
-    db: &impl ConnectionTrait,
-    state: DueState,
-    today: NaiveDate,
-) -> AppResult<Vec<Uuid>> {
-    let open = store::open_orders(db, None).await?;
-    let ids: Vec<Uuid> = open.iter().map(|w| w.machine_id).collect();
-    let states = due_states(db, &ids, today).await?;
-    Ok(states
-        .into_iter()
-        .filter(|(_, (s, _))| *s == state)
-        .map(|(id, _)| id)
         .collect())
 }
 

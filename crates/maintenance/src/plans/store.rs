@@ -9,6 +9,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::DueState;
+
 pub mod plan {
     use sea_orm::entity::prelude::*;
 
@@ -199,4 +201,42 @@ pub async fn readings(
         .limit(limit)
         .all(db)
         .await
+}
+
+/// The due state of each machine of `ids` with open work.
+pub async fn due_states(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    today: NaiveDate,
+) -> Result<HashMap<Uuid, (DueState, NaiveDate)>, DbErr> {
+    let mut out = HashMap::new();
+    for w in open_orders(db, Some(ids)).await? {
+        let entry = out.entry(w.machine_id).or_insert((DueState::Ok, w.due_on));
+        let state = DueState::of([w.due_on], today);
+        if state == DueState::Overdue || entry.0 == DueState::Ok {
+            entry.0 = if entry.0 == DueState::Overdue {
+                DueState::Overdue
+            } else {
+                state
+            };
+        }
+        entry.1 = entry.1.min(w.due_on);
+    }
+    Ok(out)
+}
+
+/// Machines whose open work is in `state`, for the machines list filter.
+pub async fn machines_in(
+    db: &impl ConnectionTrait,
+    state: DueState,
+    today: NaiveDate,
+) -> Result<Vec<Uuid>, DbErr> {
+    let open = open_orders(db, None).await?;
+    let ids: Vec<Uuid> = open.iter().map(|w| w.machine_id).collect();
+    let states = due_states(db, &ids, today).await?;
+    Ok(states
+        .into_iter()
+        .filter(|(_, (s, _))| *s == state)
+        .map(|(id, _)| id)
+        .collect())
 }
