@@ -66,6 +66,14 @@ impl Tile<AppState> for MaintenanceTile {
                 href: "/maintenance/work".to_owned(),
                 tone: Some("progress"),
             });
+            if page.can(perms::REQUESTS_READ) {
+                figures.push(Figure {
+                    label: t("dashboard.maintenance_requests", &[]),
+                    value: crate::requests::store::count_pending(db).await?,
+                    href: "/maintenance/requests".to_owned(),
+                    tone: Some("new"),
+                });
+            }
             let day = today(zone);
             let first = day.with_day(1).unwrap_or(day);
             figures.push(Figure {

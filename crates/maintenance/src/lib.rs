@@ -13,6 +13,7 @@ mod migrations;
 pub mod perms;
 pub mod plans;
 pub mod records;
+pub mod requests;
 
 use faena_platform::auth::{Pages, Permission};
 use faena_platform::files::FileOwner;
@@ -63,12 +64,14 @@ impl Module for MaintenanceModule {
         machines::api::api()
             .merge(records::api::api())
             .merge(plans::api::api())
+            .merge(requests::api::api())
     }
 
     fn pages(&self) -> Pages {
         machines::pages::pages()
             .merge(records::pages::pages())
             .merge(plans::pages::pages())
+            .merge(requests::pages::pages())
     }
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {
@@ -108,6 +111,22 @@ impl Module for MaintenanceModule {
             (
                 "plans/work.html",
                 include_str!("../templates/plans/work.html"),
+            ),
+            (
+                "requests/report.html",
+                include_str!("../templates/requests/report.html"),
+            ),
+            (
+                "requests/list.html",
+                include_str!("../templates/requests/list.html"),
+            ),
+            (
+                "mail/maintenance_failure.subject.txt",
+                include_str!("../templates/mail/maintenance_failure.subject.txt"),
+            ),
+            (
+                "mail/maintenance_failure.txt",
+                include_str!("../templates/mail/maintenance_failure.txt"),
             ),
             (
                 "mail/maintenance_due.subject.txt",
@@ -178,7 +197,11 @@ impl Module for MaintenanceModule {
     }
 
     fn file_owners(&self) -> Vec<Box<dyn FileOwner>> {
-        vec![Box::new(MachineFiles), Box::new(RecordFiles)]
+        vec![
+            Box::new(MachineFiles),
+            Box::new(RecordFiles),
+            Box::new(RequestFiles),
+        ]
     }
 }
 
@@ -228,6 +251,35 @@ impl FileOwner for RecordFiles {
             return Ok(None);
         };
         Ok(records::store::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|r| r.id.to_string()))
+    }
+}
+
+/// Photos sent with failure reports: read by whoever may read the
+/// reports; attached only through the public report page.
+struct RequestFiles;
+
+#[async_trait::async_trait]
+impl FileOwner for RequestFiles {
+    fn kind(&self) -> &'static str {
+        requests::service::FILE_KIND
+    }
+
+    fn read_permission(&self) -> Permission {
+        perms::REQUESTS_READ
+    }
+
+    fn attach_permission(&self) -> Permission {
+        perms::REQUESTS_REVIEW
+    }
+
+    async fn find(&self, db: &DatabaseConnection, id: &str) -> Result<Option<String>, DbErr> {
+        let Ok(id) = uuid::Uuid::parse_str(id.trim()) else {
+            return Ok(None);
+        };
+        Ok(requests::store::Entity::find_by_id(id)
             .one(db)
             .await?
             .map(|r| r.id.to_string()))

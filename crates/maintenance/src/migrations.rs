@@ -4,7 +4,11 @@ use faena_platform::schema::*;
 use sea_orm_migration::prelude::*;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateMachines), Box::new(CreatePlans)]
+    vec![
+        Box::new(CreateMachines),
+        Box::new(CreatePlans),
+        Box::new(CreateRequests),
+    ]
 }
 
 struct CreateMachines;
@@ -433,5 +437,91 @@ impl MigrationTrait for CreatePlans {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// Failure reports sent from the machines' QR labels.
+struct CreateRequests;
+
+impl MigrationName for CreateRequests {
+    fn name(&self) -> &str {
+        "m20261210_300003_maintenance_requests"
+    }
+}
+
+#[derive(DeriveIden)]
+enum MntRequests {
+    Table,
+    Id,
+    MachineId,
+    Description,
+    ReporterName,
+    ReporterContact,
+    PhotoFileId,
+    Status,
+    RejectReason,
+    WorkOrderId,
+    Ip,
+    CreatedAt,
+    ReviewedBy,
+    ReviewedAt,
+    Version,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRequests {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(MntRequests::Table)
+                .col(pk_uuid(MntRequests::Id))
+                .col(uuid(MntRequests::MachineId))
+                .col(text(MntRequests::Description))
+                .col(string_len_null(MntRequests::ReporterName, 200))
+                .col(string_len_null(MntRequests::ReporterContact, 200))
+                .col(uuid_null(MntRequests::PhotoFileId))
+                .col(string_len(MntRequests::Status, 12))
+                .col(text_null(MntRequests::RejectReason))
+                .col(uuid_null(MntRequests::WorkOrderId))
+                .col(string_len_null(MntRequests::Ip, 64))
+                .col(timestamp_with_time_zone(MntRequests::CreatedAt))
+                .col(string_len_null(MntRequests::ReviewedBy, 320))
+                .col(timestamp_with_time_zone_null(MntRequests::ReviewedAt))
+                .col(integer(MntRequests::Version))
+                .foreign_key(
+                    references(
+                        MntRequests::Table,
+                        MntRequests::MachineId,
+                        MntMachines::Table,
+                        MntMachines::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        for (name, cols) in [
+            (
+                "idx_mnt_requests_status",
+                vec![MntRequests::Status, MntRequests::CreatedAt],
+            ),
+            (
+                "idx_mnt_requests_machine",
+                vec![MntRequests::MachineId, MntRequests::CreatedAt],
+            ),
+            (
+                "idx_mnt_requests_ip",
+                vec![MntRequests::Ip, MntRequests::CreatedAt],
+            ),
+        ] {
+            m.create_index(index(name, MntRequests::Table, cols))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(MntRequests::Table).to_owned())
+            .await
     }
 }

@@ -11,6 +11,9 @@ pub const RECORDS_WRITE: Permission = Permission::new("maintenance.records.write
 pub const RECORDS_APPROVE: Permission = Permission::new("maintenance.records.approve");
 pub const PLANS_READ: Permission = Permission::new("maintenance.plans.read");
 pub const PLANS_WRITE: Permission = Permission::new("maintenance.plans.write");
+pub const REQUESTS_READ: Permission = Permission::new("maintenance.requests.read");
+/// Turning failure reports into work, or rejecting them.
+pub const REQUESTS_REVIEW: Permission = Permission::new("maintenance.requests.review");
 
 /// Every permission above, for `Module::permissions`.
 pub const ALL: &[Permission] = &[
@@ -22,4 +25,6 @@ pub const ALL: &[Permission] = &[
     RECORDS_APPROVE,
     PLANS_READ,
     PLANS_WRITE,
+    REQUESTS_READ,
+    REQUESTS_REVIEW,
 ];

@@ -4,6 +4,7 @@
 mod api;
 mod pages;
 mod plans;
+mod requests;
 
 use axum::http::StatusCode;
 use faena_testkit::{Client, TestApp};

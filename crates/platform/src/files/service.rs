@@ -297,7 +297,7 @@ async fn enqueue_thumbnail(
 }
 
 /// Removes a staged object whose rows could not be written.
-async fn discard(state: &AppState, staged: &Staged) {
+pub async fn discard(state: &AppState, staged: &Staged) {
     if let Err(e) =
         super::storage::delete_quietly(state.files().store().as_ref(), &staged.key).await
     {

@@ -311,6 +311,11 @@ async fn read_fields(
         };
         let name = field.name().unwrap_or("").to_owned();
         if name == FILE_FIELD {
+            // A form whose file input was left empty sends the part with
+            // no file name: that is no file, as when the part is absent.
+            if field.file_name().is_none_or(str::is_empty) {
+                return Err(FieldError::new(FILE_FIELD, "required").into());
+            }
             return stage(files, field, file_id).await;
         }
         let mut value = Vec::new();
