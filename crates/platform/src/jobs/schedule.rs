@@ -49,16 +49,24 @@ pub fn parse(pattern: &str) -> Result<Cron, String> {
 }
 
 /// Enqueues every schedule that is due. Cheap when nothing is: one read.
-pub async fn tick(state: &AppState) -> Result<(), DbErr> {
+/// Fires what is due and returns when the next schedule is due (`None`
+/// without schedules), so the worker looks again then rather than every
+/// second. Rows only ever move forward, so that time is never late.
+pub async fn tick(state: &AppState) -> Result<Option<chrono::DateTime<Utc>>, DbErr> {
     let schedules = state.jobs().schedules();
     if schedules.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
+    let mut earliest: Option<chrono::DateTime<Utc>> = None;
+    let mut note = |at: chrono::DateTime<Utc>| {
+        earliest = Some(earliest.map_or(at, |e| e.min(at)));
+    };
     let now = Utc::now();
     let rows = schedule::Entity::find().all(state.db()).await?;
     for s in schedules {
         let Some(row) = rows.iter().find(|r| r.name == s.name) else {
             if let Some(next) = s.next_after(now) {
+                note(next);
                 schedule::Entity::insert(schedule::ActiveModel {
                     name: Set(s.name.to_owned()),
                     next_run_at: Set(next),
@@ -76,11 +84,13 @@ pub async fn tick(state: &AppState) -> Result<(), DbErr> {
             continue;
         };
         if row.next_run_at > now {
+            note(row.next_run_at);
             continue;
         }
         let Some(next) = s.next_after(now) else {
             continue;
         };
+        note(next);
         let txn = state.begin_write().await?;
         let moved = schedule::Entity::update_many()
             .col_expr(schedule::Column::NextRunAt, Expr::value(next))
@@ -107,5 +117,5 @@ pub async fn tick(state: &AppState) -> Result<(), DbErr> {
         txn.commit().await?;
         state.jobs().wake();
     }
-    Ok(())
+    Ok(earliest)
 }

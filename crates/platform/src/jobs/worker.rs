@@ -72,10 +72,24 @@ pub fn spawn(
             }
             let now = tokio::time::Instant::now();
             if now >= next_schedule_check {
-                if let Err(e) = super::schedule::tick(&state).await {
-                    tracing::warn!(error = %e, "checking job schedules failed");
-                }
-                next_schedule_check = now + Duration::from_secs(1);
+                // Look again when the next schedule is due, and at least
+                // once a minute (a schedule changed elsewhere); after a
+                // failure, in a second.
+                next_schedule_check = match super::schedule::tick(&state).await {
+                    Ok(next) => {
+                        let until_due = match next {
+                            None => Duration::from_secs(60),
+                            Some(at) => {
+                                (at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
+                            }
+                        };
+                        now + until_due.clamp(Duration::from_millis(200), Duration::from_secs(60))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checking job schedules failed");
+                        now + Duration::from_secs(1)
+                    }
+                };
             }
             if now >= next_metrics {
                 if let Err(e) = publish_metrics(&state).await {
