@@ -13,6 +13,7 @@ mod migrations;
 pub mod perms;
 pub mod plans;
 pub mod records;
+pub mod reports;
 pub mod requests;
 
 use faena_platform::auth::{Pages, Permission};
@@ -65,6 +66,7 @@ impl Module for MaintenanceModule {
             .merge(records::api::api())
             .merge(plans::api::api())
             .merge(requests::api::api())
+            .merge(reports::api::api())
     }
 
     fn pages(&self) -> Pages {
@@ -72,6 +74,7 @@ impl Module for MaintenanceModule {
             .merge(records::pages::pages())
             .merge(plans::pages::pages())
             .merge(requests::pages::pages())
+            .merge(reports::pages::pages())
     }
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {
@@ -115,6 +118,14 @@ impl Module for MaintenanceModule {
             (
                 "requests/report.html",
                 include_str!("../templates/requests/report.html"),
+            ),
+            (
+                "reports/calibrations.html",
+                include_str!("../templates/reports/calibrations.html"),
+            ),
+            (
+                "reports/report.html",
+                include_str!("../templates/reports/report.html"),
             ),
             (
                 "requests/list.html",

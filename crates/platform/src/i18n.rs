@@ -111,7 +111,19 @@ impl I18n {
                 return Err(format!("line {}: expected `key = text`", n + 1));
             };
             let text = text.trim().replace("\\n", "\n");
-            self.texts.insert((locale, key.trim().to_owned()), text);
+            // One word for one key: a second catalogue (or a second line)
+            // saying the same key would silently change another page.
+            if self
+                .texts
+                .insert((locale, key.trim().to_owned()), text)
+                .is_some()
+            {
+                return Err(format!(
+                    "line {}: `{}` is already defined",
+                    n + 1,
+                    key.trim()
+                ));
+            }
         }
         Ok(())
     }
@@ -227,6 +239,20 @@ mod tests {
         i18n.add(Locale::En, "greet = Hello, {name}")
             .unwrap_or_default();
         i18n
+    }
+
+    #[test]
+    fn a_key_is_said_once() {
+        let mut i18n = I18n::default();
+        assert!(i18n.add(Locale::Es, "report.title = Informe").is_ok());
+        let err = i18n
+            .add(Locale::Es, "x = y\nreport.title = Reportar")
+            .unwrap_err();
+        assert_eq!(err, "line 2: `report.title` is already defined");
+        assert!(
+            i18n.add(Locale::En, "report.title = Report").is_ok(),
+            "per language"
+        );
     }
 
     #[test]

@@ -182,3 +182,23 @@ pub async fn labs_and_kinds(
     };
     Ok((distinct(Column::Lab).await?, distinct(Column::Kind).await?))
 }
+
+/// Code, name and lab of the machines `ids`, for reports.
+pub async fn facts(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, (String, String, Option<String>)>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut unique = ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    Ok(Entity::find()
+        .filter(Column::Id.is_in(unique))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, (m.code, m.name, m.lab)))
+        .collect())
+}

@@ -4,6 +4,7 @@
 mod api;
 mod pages;
 mod plans;
+mod reports;
 mod requests;
 
 use axum::http::StatusCode;

@@ -296,6 +296,23 @@ async fn enqueue_thumbnail(
     Ok(())
 }
 
+/// The oldest live file attached to a record, if any (a certificate, the
+/// first photo).
+pub async fn first_of(
+    db: &impl sea_orm::ConnectionTrait,
+    kind: &str,
+    owner_id: &str,
+) -> Result<Option<Uuid>, sea_orm::DbErr> {
+    Ok(file::Entity::find()
+        .filter(file::Column::OwnerKind.eq(kind))
+        .filter(file::Column::OwnerId.eq(owner_id))
+        .filter(file::Column::DeletedAt.is_null())
+        .order_by_asc(file::Column::Id)
+        .one(db)
+        .await?
+        .map(|f| f.id))
+}
+
 /// Removes a staged object whose rows could not be written.
 pub async fn discard(state: &AppState, staged: &Staged) {
     if let Err(e) =
