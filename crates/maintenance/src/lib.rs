@@ -67,6 +67,7 @@ impl Module for MaintenanceModule {
             .merge(plans::api::api())
             .merge(requests::api::api())
             .merge(reports::api::api())
+            .merge(reports::dashboard::api())
     }
 
     fn pages(&self) -> Pages {
@@ -75,6 +76,7 @@ impl Module for MaintenanceModule {
             .merge(plans::pages::pages())
             .merge(requests::pages::pages())
             .merge(reports::pages::pages())
+            .merge(reports::dashboard::pages())
     }
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {
@@ -126,6 +128,14 @@ impl Module for MaintenanceModule {
             (
                 "reports/report.html",
                 include_str!("../templates/reports/report.html"),
+            ),
+            (
+                "reports/dashboard.html",
+                include_str!("../templates/reports/dashboard.html"),
+            ),
+            (
+                "machines/import.html",
+                include_str!("../templates/machines/import.html"),
             ),
             (
                 "requests/list.html",

@@ -13,6 +13,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(secured(perms::MACHINES_READ, routes!(list_machines)))
         .routes(secured(perms::MACHINES_WRITE, routes!(create_machine)))
         .routes(secured(perms::MACHINES_READ, routes!(export_machines)))
+        .routes(secured(perms::MACHINES_WRITE, routes!(import_machines)))
         .routes(secured(perms::MACHINES_READ, routes!(find_machine)))
         .routes(secured(perms::MACHINES_WRITE, routes!(replace_machine)))
         .routes(secured(perms::MACHINES_DELETE, routes!(delete_machine)))
@@ -155,4 +156,47 @@ async fn record_maintenance(
         v.version,
         v,
     ))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ImportQuery {
+    /// `true`: check every row and report, write nothing.
+    pub dry_run: Option<bool>,
+}
+
+/// Import machines from a CSV (`text/csv` body; `;` or `,`; headers such
+/// as `código;nombre;tipo;laboratorio;marca;modelo;serie;estado`). Every
+/// bad row is reported with its line and field; nothing is written unless
+/// every row is good.
+#[utoipa::path(post, path = "/api/machines/import", tag = "maintenance",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = super::import::ImportResult, description = "Checked (dry run) or imported"),
+              (status = 422, description = "Some rows are bad (listed in `row_errors` with line, field and message): nothing written")))]
+async fn import_machines(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(q): Query<ImportQuery>,
+    body: String,
+) -> AppResult<Response> {
+    let dry_run = q.dry_run.unwrap_or(false);
+    let result = super::import::import(&state, &actor, &body, dry_run).await?;
+    if result.errors.is_empty() {
+        return Ok(Json(result).into_response());
+    }
+    // A problem document that lists every bad row with its line and field.
+    let mut p =
+        faena_platform::Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "import_rows_invalid");
+    p.params = vec![
+        ("count", result.errors.len().to_string()),
+        ("rows", result.rows.to_string()),
+    ];
+    let p = p
+        .with_extension("rows", result.rows.into())
+        .with_extension("dry_run", result.dry_run.into())
+        .with_extension(
+            "row_errors",
+            serde_json::to_value(&result.errors).unwrap_or_default(),
+        );
+    Err(AppError::Problem(Box::new(p)))
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod csv;
+pub mod import;
 pub mod pages;
 pub mod service;
 pub mod store;

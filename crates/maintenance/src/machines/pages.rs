@@ -15,6 +15,8 @@ pub fn pages() -> Pages {
     Pages::new()
         .get("/machines", perms::MACHINES_READ, list)
         .get("/machines/new", perms::MACHINES_WRITE, new_form)
+        .get("/machines/import", perms::MACHINES_WRITE, import_form)
+        .post("/machines/import", perms::MACHINES_WRITE, import)
         .post("/machines", perms::MACHINES_WRITE, create)
         .get("/machines/{code}", perms::MACHINES_READ, detail)
         .get("/machines/{code}/edit", perms::MACHINES_WRITE, edit_form)
@@ -451,4 +453,81 @@ async fn delete(
         }
         Err(e) => Err(e),
     }
+}
+
+async fn import_form(State(state): State<AppState>, page: PageContext) -> AppResult<Html<String>> {
+    render_page(
+        &state,
+        "machines/import.html",
+        &page,
+        context! { result => (), errors => Vec::<()>::new() },
+    )
+}
+
+/// The import form as posted: the CSV file, and `mode` (`check` or
+/// `import`).
+async fn import(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> AppResult<Response> {
+    let boundary = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| AppError::from(FieldError::new("file", "required")))?;
+    let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+    let (mut csv, mut mode) = (None, String::from("check"));
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|_| AppError::from(FieldError::new("file", "invalid")))?
+    {
+        match field.name() {
+            Some("file") => {
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|_| AppError::from(FieldError::new("file", "invalid")))?;
+                if bytes.len() > 5 * 1024 * 1024 {
+                    return Err(FieldError::new("file", "too_large")
+                        .with("max", "5 MB")
+                        .into());
+                }
+                csv = Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            Some("mode") => mode = field.text().await.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    let Some(csv) = csv.filter(|c| !c.trim().is_empty()) else {
+        let errors = form_errors(&state, &page, FieldError::new("file", "required").into())?;
+        return Ok(unprocessable(render_page(
+            &state,
+            "machines/import.html",
+            &page,
+            context! { result => (), errors => errors },
+        )?));
+    };
+    let result = super::import::import(&state, &actor, &csv, mode != "import").await?;
+    if result.imported > 0 {
+        return Ok(Redirect::to(&format!(
+            "/machines?ok=machines_imported&n={}",
+            result.imported
+        ))
+        .into_response());
+    }
+    let html = render_page(
+        &state,
+        "machines/import.html",
+        &page,
+        context! { result => result, errors => Vec::<()>::new() },
+    )?;
+    Ok(if result.errors.is_empty() {
+        html.into_response()
+    } else {
+        unprocessable(html)
+    })
 }

@@ -216,7 +216,27 @@ pub async fn create(
         )));
     };
     let txn = state.begin_write().await?;
-    if store::find_by_code(&txn, m.code.as_str()).await?.is_some() {
+    let model = insert(&txn, &m).await?;
+    let v = views(state, vec![model]).await?.remove(0);
+    audit::record(
+        &txn,
+        actor,
+        Entry::new("create", "machine", v.code.clone()).after(&v),
+    )
+    .await?;
+    let hooked = notify(&txn, "machine.created", &v).await?;
+    txn.commit().await?;
+    if hooked {
+        state.jobs().wake();
+    }
+    announce(state, "machine.created", &v);
+    Ok(v)
+}
+
+/// Inserts a checked machine in the caller's transaction; a taken code is
+/// a conflict naming the field.
+pub async fn insert(db: &impl sea_orm::ConnectionTrait, m: &Machine) -> AppResult<Model> {
+    if store::find_by_code(db, m.code.as_str()).await?.is_some() {
         return Err(duplicate_code());
     }
     let now = Utc::now();
@@ -236,31 +256,18 @@ pub async fn create(
         acquired_on: Set(m.acquired_on),
         responsible_id: Set(m.responsible_id),
         criticality: Set(m.criticality.as_str().to_owned()),
-        attributes: Set(attributes_json(&m)),
+        attributes: Set(attributes_json(m)),
         notes: Set(m.notes.clone()),
         report_token: Set(report_token()),
-        search_text: Set(searchable(&m)),
+        search_text: Set(searchable(m)),
         sort_key: Set(text::sort_key(&m.name)),
         created_at: Set(now),
         updated_at: Set(now),
         version: Set(1),
     }
-    .insert(&txn)
+    .insert(db)
     .await?;
-    let v = views(state, vec![model]).await?.remove(0);
-    audit::record(
-        &txn,
-        actor,
-        Entry::new("create", "machine", v.code.clone()).after(&v),
-    )
-    .await?;
-    let hooked = notify(&txn, "machine.created", &v).await?;
-    txn.commit().await?;
-    if hooked {
-        state.jobs().wake();
-    }
-    announce(state, "machine.created", &v);
-    Ok(v)
+    Ok(model)
 }
 
 fn duplicate_code() -> AppError {

@@ -318,7 +318,11 @@ pub async fn find_plan(state: &AppState, id: Uuid) -> AppResult<PlanView> {
 pub async fn plans(state: &AppState, machine: Option<&str>) -> AppResult<Vec<PlanView>> {
     let db = state.db();
     let rows = match machine {
-        Some(code) => store::plans_of(db, find_model(state, code).await?.id).await?,
+        // A machine that does not exist has no plans.
+        Some(code) => match machines::find_by_code(db, code).await? {
+            Some(m) => store::plans_of(db, m.id).await?,
+            None => Vec::new(),
+        },
         None => plan::Entity::find().all(db).await?,
     };
     let ids: Vec<Uuid> = rows.iter().map(|p| p.machine_id).collect();
@@ -609,7 +613,11 @@ pub async fn open_work(
     today: NaiveDate,
 ) -> AppResult<Vec<WorkOrderView>> {
     let ids = match machine {
-        Some(code) => Some(vec![find_model(state, code).await?.id]),
+        // A machine that does not exist has no work.
+        Some(code) => match machines::find_by_code(state.db(), code).await? {
+            Some(m) => Some(vec![m.id]),
+            None => return Ok(Vec::new()),
+        },
         None => None,
     };
     let rows = store::open_orders(state.db(), ids.as_deref()).await?;

@@ -100,9 +100,8 @@ pub fn wanted(q: &ReportQuery, headers: &HeaderMap) -> AppResult<&'static str> {
 /// PDF (`format=` or `Accept`).
 #[utoipa::path(get, path = "/api/maintenance/report", tag = "maintenance",
     params(RecordFilter, ReportQuery),
-    responses((status = 200, body = Report),
-              (status = 200, content_type = "text/csv", body = String),
-              (status = 200, content_type = "application/pdf", body = Vec<u8>)))]
+    responses((status = 200, description = "The report in the asked format",
+              content((Report = "application/json"), (String = "text/csv"), (Vec<u8> = "application/pdf")))))]
 async fn maintenance_report(
     State(state): State<AppState>,
     page: PageContext,

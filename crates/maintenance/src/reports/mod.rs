@@ -4,5 +4,6 @@
 
 pub mod api;
 pub mod calibrations;
+pub mod dashboard;
 pub mod pages;
 pub mod report;

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod dashboard;
+mod import;
 mod pages;
 mod plans;
 mod reports;

@@ -1,0 +1,61 @@
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use crate::{a_machine, create_machine, record, setup};
+
+#[tokio::test]
+async fn the_dashboard_counts_status_work_cost_and_failures() {
+    let (app, admin) = setup().await;
+    create_machine(&admin, &a_machine("MAQ-600")).await;
+    let mut down = a_machine("MAQ-601");
+    down["status"] = json!("out_of_service");
+    down["lab"] = json!("Planta Piloto");
+    create_machine(&admin, &down).await;
+    let at = |days: i64| (Utc::now() - Duration::days(days)).to_rfc3339();
+    for (days, minutes) in [(40, 120), (10, 60)] {
+        record(
+            &admin,
+            "MAQ-601",
+            &json!({"kind": "corrective", "description": "Cambio de motor", "duration_minutes": minutes,
+                    "cost_clp": 50000, "performed_at": at(days)}),
+        )
+        .await;
+    }
+    record(&admin, "MAQ-600", &json!({"kind": "preventive", "description": "Limpieza", "cost_clp": 10000, "performed_at": at(1)})).await;
+
+    let d = admin.get("/api/maintenance/dashboard").await.json();
+    assert_eq!(d["by_status"]["operational"], 1, "{d}");
+    assert_eq!(d["by_status"]["out_of_service"], 1);
+    let months = d["per_month"].as_array().unwrap();
+    assert_eq!(months.len(), 12, "the last twelve months: {months:?}");
+    let total: u64 = months.iter().map(|m| m["records"].as_u64().unwrap()).sum();
+    assert_eq!(total, 3);
+    let cost: i64 = months.iter().map(|m| m["cost_clp"].as_i64().unwrap()).sum();
+    assert_eq!(cost, 110000);
+    let pilot = d["per_lab"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == "Planta Piloto")
+        .unwrap()
+        .clone();
+    assert_eq!(pilot["records"], 2);
+    let r = &d["reliability"][0];
+    assert_eq!(r["code"], "MAQ-601");
+    assert_eq!(r["failures"], 2);
+    assert_eq!(r["mttr_minutes"], 90.0);
+    assert!(
+        r["mtbf_days"].as_f64().unwrap() > 100.0,
+        "about a year over two failures: {r}"
+    );
+
+    let browser = app.browser_for("viewer").await;
+    let html = browser.get("/maintenance/dashboard").await;
+    html.assert_status(StatusCode::OK);
+    let html = html.text();
+    assert!(html.contains("Panel de mantención"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 2, "two server-drawn charts");
+    assert!(html.contains("Tiempo medio de reparación"), "{html}");
+    assert!(html.contains(">90.0<"), "MTTR shown: {html}");
+}
