@@ -24,6 +24,11 @@ use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use sea_orm_migration::MigrationTrait;
 use utoipa_axum::router::OpenApiRouter;
 
+/// A form or query value as given: trimmed, and none when blank.
+pub(crate) fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
 pub struct MaintenanceModule;
 
 impl Module for MaintenanceModule {

@@ -10,7 +10,7 @@
 //!   the open-files limit by default) and per client address. At a cap the
 //!   connection idle the longest (a half-open one, typically) is closed to
 //!   make room; when none is idle, the newcomer is answered 503 and closed.
-//! - `EMFILE` never spins the accept loop: a spare descriptor is given up
+//! - `EMFILE` never spins the accept loop: a spare descriptor (of a few) is given up
 //!   to accept and close the waiting connection.
 //! - Shutdown stops accepting, lets requests in flight finish within the
 //!   grace period, then closes what is left.
@@ -110,7 +110,8 @@ pub async fn serve(
     let registry = Arc::new(Registry::new(limits.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let refusals = Arc::new(Semaphore::new(REFUSAL_BUDGET));
-    let mut spare = spare_descriptor();
+    let mut spares = Vec::with_capacity(SPARES);
+    refill(&mut spares);
     let warn_emfile = Throttle::new(Duration::from_secs(60));
     tokio::pin!(shutdown);
     loop {
@@ -134,14 +135,25 @@ pub async fn serve(
                          (this warning repeats at most once a minute)"
                     );
                 }
-                // Give up the spare to take the waiting connection off the
-                // queue and close it, instead of spinning on EMFILE.
-                spare.take();
-                match listener.accept().await {
-                    Ok((stream, _)) => drop(stream),
-                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                // Give up a spare to take the waiting connection off the
+                // queue and close it, instead of spinning on EMFILE. If
+                // something else in the process took the freed descriptor
+                // first (a database pool growing), give up the next spare.
+                let mut closed = false;
+                while !closed && spares.pop().is_some() {
+                    match listener.accept().await {
+                        Ok((stream, _)) => {
+                            drop(stream);
+                            closed = true;
+                        }
+                        Err(e) if is_out_of_descriptors(&e) => {}
+                        Err(_) => break,
+                    }
                 }
-                spare = spare_descriptor();
+                if !closed {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                refill(&mut spares);
                 continue;
             }
             // A connection that went away before being accepted, and the
@@ -207,8 +219,19 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24))
 }
 
-fn spare_descriptor() -> Option<std::fs::File> {
-    std::fs::File::open("/dev/null").ok()
+/// Descriptors held back for taking connections off the queue when the
+/// process is out of them: more than one, so that one taken by another
+/// part of the process in the moment it is freed does not stall the loop.
+const SPARES: usize = 4;
+
+/// Opens spares up to `SPARES` (as many as the process can).
+fn refill(spares: &mut Vec<std::fs::File>) {
+    while spares.len() < SPARES {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => spares.push(f),
+            Err(_) => break,
+        }
+    }
 }
 
 /// One admitted connection, from accept to close.

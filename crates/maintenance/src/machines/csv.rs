@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use super::service::{LIST_COLUMNS, MachineFilter, list_page};
 
+/// How a list is exported: its delimiter and order.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     /// `semicolon` (default) or `comma`.
     pub delimiter: Option<String>,
-    /// A column of the list (`code`, `name`, `lab`, `kind`, `status`);
-    /// default `name`.
+    /// A column of the list; the list's own order when absent.
     pub sort: Option<String>,
     /// `asc` (default) or `desc`.
     pub dir: Option<String>,

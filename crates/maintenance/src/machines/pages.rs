@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use faena_platform::prelude::*;
 
+use crate::given;
+
 use super::service::{self, LIST_COLUMNS, MachineFilter, MachineView};
 use super::{Criticality, MachineInput, MachineStatus, store};
 use crate::perms;
@@ -111,10 +113,6 @@ struct MachineForm {
 
 /// Rows of custom attributes the form always offers blank.
 const BLANK_ATTRIBUTES: usize = 3;
-
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
 
 impl MachineForm {
     fn attributes(&self) -> Vec<(String, String)> {

@@ -3,6 +3,8 @@
 
 use faena_platform::prelude::*;
 
+use crate::given;
+
 use super::service::{self, ReadingInput};
 use super::{ChecklistItem, IntervalUnit, ItemKind, PlanInput};
 use crate::machines::service as machines;
@@ -68,10 +70,6 @@ struct PlanForm {
     first_due_on: Option<String>,
     #[serde(flatten)]
     rest: std::collections::HashMap<String, String>,
-}
-
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A checklist key from its label: `Presión de la cámara` → `presion_de_la_camara`.

@@ -3,19 +3,10 @@
 use faena_platform::csv::{CsvWriter, Delimiter};
 use faena_platform::ui::list::{self, ListRequest, ListSpec};
 use faena_platform::{AppResult, AppState, Locale};
-use serde::Deserialize;
 
 use super::service::{LIST_COLUMNS, RecordFilter, list_page};
 
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct ExportQuery {
-    /// `semicolon` (default) or `comma`.
-    pub delimiter: Option<String>,
-    /// A column of the list; default `performed_at`, newest first.
-    pub sort: Option<String>,
-    /// `asc` or `desc`.
-    pub dir: Option<String>,
-}
+pub use crate::machines::csv::ExportQuery;
 
 const EXPORT: ListSpec = ListSpec {
     path: "/api/maintenance/export.csv",

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::TimeZone;
 use faena_platform::prelude::*;
 
+use crate::given;
+
 use super::service::{self, LIST_COLUMNS, RecordFilter, RecordView};
 use super::{Outcome, PartUsed, RecordInput, RecordKind};
 use crate::machines::service as machines;
@@ -121,10 +123,6 @@ struct RecordForm {
     version: Option<String>,
     #[serde(flatten)]
     rest: std::collections::HashMap<String, String>,
-}
-
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 type PartRow = (String, String, String);

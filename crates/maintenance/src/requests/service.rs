@@ -262,18 +262,62 @@ fn reviewed() -> AppError {
     }
 }
 
-/// Turns a pending report into corrective work, due today.
-#[tracing::instrument(skip_all, fields(request.id = %id, actor = %actor.label))]
-pub async fn accept(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<RequestView> {
-    let txn = state.begin_write().await?;
+/// The report `id`, if it still waits for review.
+async fn pending(txn: &impl sea_orm::ConnectionTrait, id: Uuid) -> AppResult<Model> {
     let current = store::Entity::find_by_id(id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(AppError::NotFound)?;
     if current.status != RequestStatus::Pending.as_str() {
         return Err(reviewed());
     }
-    let now = Utc::now();
+    Ok(current)
+}
+
+/// Closes the review of `current` as `status`, setting `extra` too (the
+/// work order, or the reason), with its audit entry; commits and announces.
+async fn conclude(
+    state: &AppState,
+    txn: faena_platform::db::WriteTxn,
+    actor: &Actor,
+    current: Model,
+    status: RequestStatus,
+    extra: (Column, sea_orm::Value),
+) -> AppResult<RequestView> {
+    use sea_orm::sea_query::Expr;
+    let updated = store::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(status.as_str()))
+        .col_expr(extra.0, Expr::value(extra.1))
+        .col_expr(Column::ReviewedBy, Expr::value(actor.label.clone()))
+        .col_expr(Column::ReviewedAt, Expr::value(Utc::now()))
+        .col_expr(Column::Version, Expr::value(current.version + 1))
+        .filter(Column::Id.eq(current.id))
+        .filter(Column::Status.eq(RequestStatus::Pending.as_str()))
+        .exec_with_returning(&txn)
+        .await?
+        .pop()
+        .ok_or_else(reviewed)?;
+    let v = views(&txn, vec![updated]).await?.remove(0);
+    let action = match status {
+        RequestStatus::Accepted => "accept",
+        _ => "reject",
+    };
+    audit::record(
+        &txn,
+        actor,
+        Entry::new(action, "maintenance_request", v.id.to_string()).after(&v),
+    )
+    .await?;
+    txn.commit().await?;
+    publish(state, &format!("request.{}", status.as_str()), &v);
+    Ok(v)
+}
+
+/// Turns a pending report into corrective work, due today.
+#[tracing::instrument(skip_all, fields(request.id = %id, actor = %actor.label))]
+pub async fn accept(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<RequestView> {
+    let txn = state.begin_write().await?;
+    let current = pending(&txn, id).await?;
     let short: String = current.description.chars().take(80).collect();
     let order = work_order::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -286,45 +330,20 @@ pub async fn accept(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<Requ
         record_id: Set(None),
         reminded_at: Set(None),
         overdue_notified_at: Set(None),
-        created_at: Set(now),
+        created_at: Set(Utc::now()),
         closed_at: Set(None),
     }
     .insert(&txn)
     .await?;
-    let updated = store::Entity::update_many()
-        .col_expr(
-            Column::Status,
-            sea_orm::sea_query::Expr::value(RequestStatus::Accepted.as_str()),
-        )
-        .col_expr(
-            Column::WorkOrderId,
-            sea_orm::sea_query::Expr::value(order.id),
-        )
-        .col_expr(
-            Column::ReviewedBy,
-            sea_orm::sea_query::Expr::value(actor.label.clone()),
-        )
-        .col_expr(Column::ReviewedAt, sea_orm::sea_query::Expr::value(now))
-        .col_expr(
-            Column::Version,
-            sea_orm::sea_query::Expr::value(current.version + 1),
-        )
-        .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(RequestStatus::Pending.as_str()))
-        .exec_with_returning(&txn)
-        .await?
-        .pop()
-        .ok_or_else(reviewed)?;
-    let v = views(&txn, vec![updated]).await?.remove(0);
-    audit::record(
-        &txn,
+    conclude(
+        state,
+        txn,
         actor,
-        Entry::new("accept", "maintenance_request", id.to_string()).after(&v),
+        current,
+        RequestStatus::Accepted,
+        (Column::WorkOrderId, order.id.into()),
     )
-    .await?;
-    txn.commit().await?;
-    publish(state, "request.accepted", &v);
-    Ok(v)
+    .await
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -349,50 +368,16 @@ pub async fn reject(
     }
     errors.finish()?;
     let txn = state.begin_write().await?;
-    let current = store::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if current.status != RequestStatus::Pending.as_str() {
-        return Err(reviewed());
-    }
-    let updated = store::Entity::update_many()
-        .col_expr(
-            Column::Status,
-            sea_orm::sea_query::Expr::value(RequestStatus::Rejected.as_str()),
-        )
-        .col_expr(
-            Column::RejectReason,
-            sea_orm::sea_query::Expr::value(reason),
-        )
-        .col_expr(
-            Column::ReviewedBy,
-            sea_orm::sea_query::Expr::value(actor.label.clone()),
-        )
-        .col_expr(
-            Column::ReviewedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .col_expr(
-            Column::Version,
-            sea_orm::sea_query::Expr::value(current.version + 1),
-        )
-        .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(RequestStatus::Pending.as_str()))
-        .exec_with_returning(&txn)
-        .await?
-        .pop()
-        .ok_or_else(reviewed)?;
-    let v = views(&txn, vec![updated]).await?.remove(0);
-    audit::record(
-        &txn,
+    let current = pending(&txn, id).await?;
+    conclude(
+        state,
+        txn,
         actor,
-        Entry::new("reject", "maintenance_request", id.to_string()).after(&v),
+        current,
+        RequestStatus::Rejected,
+        (Column::RejectReason, reason.into()),
     )
-    .await?;
-    txn.commit().await?;
-    publish(state, "request.rejected", &v);
-    Ok(v)
+    .await
 }
 
 const REQUESTS: List<(DateTime<Utc>, Uuid)> = List::new("maintenance.requests");
