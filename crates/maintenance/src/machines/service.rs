@@ -164,8 +164,8 @@ async fn check_responsible(
     errors: &mut FieldErrors,
 ) -> AppResult<()> {
     let Some(id) = id else { return Ok(()) };
-    let holders = faena_platform::auth::users::holding(state, perms::MACHINES_READ).await?;
-    if !holders.iter().any(|u| u.id == id) {
+    let holder = faena_platform::auth::users::holder(state, id, perms::MACHINES_READ).await?;
+    if holder.is_none() {
         errors.push(FieldError::new("responsible_id", "unknown_responsible"));
     }
     Ok(())
@@ -436,20 +436,21 @@ impl MachineFilter {
                 None
             }
         };
-        let today = company_today(state);
-        match wanted {
-            Some(DueState::Ok) => {
-                let mut busy =
-                    crate::plans::store::machines_in(state.db(), DueState::Overdue, today).await?;
-                busy.extend(
-                    crate::plans::store::machines_in(state.db(), DueState::DueSoon, today).await?,
+        if let Some(wanted) = wanted {
+            let states =
+                crate::plans::store::all_due_states(state.db(), company_today(state)).await?;
+            if wanted == DueState::Ok {
+                // Ok is having no open work: every machine not listed.
+                filter.exclude = Some(states.into_keys().collect());
+            } else {
+                filter.only = Some(
+                    states
+                        .into_iter()
+                        .filter(|(_, (s, _))| *s == wanted)
+                        .map(|(id, _)| id)
+                        .collect(),
                 );
-                filter.exclude = Some(busy);
             }
-            Some(s) => {
-                filter.only = Some(crate::plans::store::machines_in(state.db(), s, today).await?)
-            }
-            None => {}
         }
         Ok(filter)
     }

@@ -203,40 +203,38 @@ pub async fn readings(
         .await
 }
 
+/// Each machine's due state from its open work orders, and the day the
+/// soonest is due.
+fn states_of(
+    orders: Vec<work_order::Model>,
+    today: NaiveDate,
+) -> HashMap<Uuid, (DueState, NaiveDate)> {
+    let mut days: HashMap<Uuid, Vec<NaiveDate>> = HashMap::new();
+    for w in orders {
+        days.entry(w.machine_id).or_default().push(w.due_on);
+    }
+    days.into_iter()
+        .filter_map(|(id, d)| {
+            let soonest = d.iter().min().copied()?;
+            Some((id, (DueState::of(d, today), soonest)))
+        })
+        .collect()
+}
+
 /// The due state of each machine of `ids` with open work.
 pub async fn due_states(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
     today: NaiveDate,
 ) -> Result<HashMap<Uuid, (DueState, NaiveDate)>, DbErr> {
-    let mut out = HashMap::new();
-    for w in open_orders(db, Some(ids)).await? {
-        let entry = out.entry(w.machine_id).or_insert((DueState::Ok, w.due_on));
-        let state = DueState::of([w.due_on], today);
-        if state == DueState::Overdue || entry.0 == DueState::Ok {
-            entry.0 = if entry.0 == DueState::Overdue {
-                DueState::Overdue
-            } else {
-                state
-            };
-        }
-        entry.1 = entry.1.min(w.due_on);
-    }
-    Ok(out)
+    Ok(states_of(open_orders(db, Some(ids)).await?, today))
 }
 
-/// Machines whose open work is in `state`, for the machines list filter.
-pub async fn machines_in(
+/// The due state of every machine with open work (one query), for the
+/// machines list filter.
+pub async fn all_due_states(
     db: &impl ConnectionTrait,
-    state: DueState,
     today: NaiveDate,
-) -> Result<Vec<Uuid>, DbErr> {
-    let open = open_orders(db, None).await?;
-    let ids: Vec<Uuid> = open.iter().map(|w| w.machine_id).collect();
-    let states = due_states(db, &ids, today).await?;
-    Ok(states
-        .into_iter()
-        .filter(|(_, (s, _))| *s == state)
-        .map(|(id, _)| id)
-        .collect())
+) -> Result<HashMap<Uuid, (DueState, NaiveDate)>, DbErr> {
+    Ok(states_of(open_orders(db, None).await?, today))
 }

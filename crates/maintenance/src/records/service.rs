@@ -165,13 +165,12 @@ async fn technician(
     given: Option<Uuid>,
     errors: &mut FieldErrors,
 ) -> AppResult<Option<(Uuid, String)>> {
-    let holders = faena_platform::auth::users::holding(state, perms::RECORDS_WRITE).await?;
     let wanted = given.or(principal.user_id());
     let Some(id) = wanted else {
         errors.push(FieldError::new("technician_id", "required"));
         return Ok(None);
     };
-    match holders.into_iter().find(|u| u.id == id) {
+    match faena_platform::auth::users::holder(state, id, perms::RECORDS_WRITE).await? {
         Some(u) => Ok(Some((u.id, u.name))),
         None => {
             errors.push(FieldError::new("technician_id", "unknown_technician"));

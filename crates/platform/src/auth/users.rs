@@ -488,6 +488,26 @@ pub struct UserChoice {
     pub email: String,
 }
 
+/// Whether `role` grants `permission` (the role cache answers).
+async fn role_grants(
+    state: &AppState,
+    role: &str,
+    permission: crate::auth::Permission,
+) -> AppResult<bool> {
+    let patterns = state.auth().roles.patterns(state.db(), role).await?;
+    Ok(patterns
+        .iter()
+        .any(|p| super::permission::pattern_matches(p, permission.as_str())))
+}
+
+fn choice(u: user::Model) -> UserChoice {
+    UserChoice {
+        id: u.id,
+        name: u.name,
+        email: u.email,
+    }
+}
+
 /// Active users whose role grants `permission`, in name order: the people
 /// a module offers where someone must be chosen (the technician who did
 /// the work, the person responsible for a machine).
@@ -505,24 +525,36 @@ pub async fn holding(
         let holds = match grants.get(&u.role) {
             Some(h) => *h,
             None => {
-                let patterns = state.auth().roles.patterns(state.db(), &u.role).await?;
-                let h = patterns
-                    .iter()
-                    .any(|p| super::permission::pattern_matches(p, permission.as_str()));
+                let h = role_grants(state, &u.role, permission).await?;
                 grants.insert(u.role.clone(), h);
                 h
             }
         };
         if holds {
-            out.push(UserChoice {
-                id: u.id,
-                name: u.name,
-                email: u.email,
-            });
+            out.push(choice(u));
         }
     }
     out.sort_by_cached_key(|c| crate::text::sort_key(&c.name));
     Ok(out)
+}
+
+/// The user `id` when active and holding `permission` (one the form
+/// offered, checked again when it comes back).
+pub async fn holder(
+    state: &AppState,
+    id: Uuid,
+    permission: crate::auth::Permission,
+) -> AppResult<Option<UserChoice>> {
+    let Some(u) = user::Entity::find_by_id(id)
+        .filter(user::Column::Active.eq(true))
+        .one(state.db())
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(role_grants(state, &u.role, permission)
+        .await?
+        .then(|| choice(u)))
 }
 
 /// The names of the users `ids` (deleted ones are absent).
