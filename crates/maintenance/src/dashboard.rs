@@ -52,17 +52,16 @@ impl Tile<AppState> for MaintenanceTile {
         let can_records = page.can(perms::RECORDS_READ);
         let mut items = Vec::new();
         if can_records {
-            let open = crate::plans::service::open_work(state, None, today(zone)).await?;
-            let overdue = open.iter().filter(|w| w.overdue).count() as u64;
+            let work = crate::plans::service::work_summary(state, today(zone), 0).await?;
             figures.push(Figure {
                 label: t("dashboard.maintenance_overdue", &[]),
-                value: overdue,
+                value: work.overdue_count,
                 href: "/machines?due=overdue".to_owned(),
                 tone: Some("problem"),
             });
             figures.push(Figure {
                 label: t("dashboard.maintenance_open", &[]),
-                value: open.len() as u64,
+                value: work.overdue_count + work.due_soon_count,
                 href: "/maintenance/work".to_owned(),
                 tone: Some("progress"),
             });

@@ -13,7 +13,7 @@ use crate::machines::store::machine;
 use crate::machines::{Criticality, MachineStatus};
 use crate::plans::store::{plan, work_order};
 use crate::records::store::record;
-use crate::records::{Outcome, PartUsed, RecordKind};
+use crate::records::{Outcome, PartUsed, Record, RecordKind};
 
 const LABS: &[&str] = &[
     "Laboratorio de Química",
@@ -102,8 +102,16 @@ const PARTS: &[(&str, i64)] = &[
     ("Correa de transmisión", 22_400),
 ];
 
-/// Adds `n` machines with their history; returns (machines, records).
-pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64, u64), DbErr> {
+/// Adds `n` machines with their history, a year of it or, with
+/// `records`, about that many records in all (going back as many years as
+/// it takes); returns (machines, records).
+pub async fn generate(
+    db: &DatabaseConnection,
+    n: u64,
+    records_wanted: Option<u64>,
+    seed: u64,
+) -> Result<(u64, u64), DbErr> {
+    let per_machine = records_wanted.map(|r| r.div_ceil(n.max(1)));
     let mut rng = DemoRng::new(seed ^ 0x4d41_5147);
     let technicians: Vec<String> = (0..4)
         .map(|_| format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES)))
@@ -111,6 +119,7 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
     let now = Utc::now();
     let txn = faena_platform::db::begin_write(db, &Default::default()).await?;
     let (mut machines, mut records) = (Vec::new(), Vec::new());
+    let (mut m, mut r) = (0u64, 0u64);
     let (mut plans, mut orders) = (Vec::new(), Vec::new());
     for i in 0..n {
         let (kind, name, brand, model, instrument) = *rng.pick(EQUIPMENT);
@@ -204,8 +213,11 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
         }
         // A year of history: preventive every ~90 days, calibration every
         // ~180 for instruments, a corrective now and then.
-        let mut day = 365i64 - i64::try_from(rng.range(0, 60)).unwrap_or(0);
-        while day > 3 {
+        let span = per_machine.map_or(365, |k| i64::try_from(k).unwrap_or(0) * 90);
+        let mut day = span - i64::try_from(rng.range(0, 60)).unwrap_or(0);
+        let mut made = 0u64;
+        while day > 3 && per_machine.is_none_or(|k| made < k) {
+            made += 1;
             let roll = rng.range(1, 10);
             let kind = if instrument && roll <= 3 {
                 RecordKind::Calibration
@@ -243,6 +255,7 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
             } else {
                 90
             };
+            let cost = i64::try_from(rng.range(2, 12)).unwrap_or(5) * 10_000;
             records.push(record::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 machine_id: Set(id),
@@ -252,7 +265,8 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
                 technician_name: Set(rng.pick(&technicians).clone()),
                 description: Set(description.to_owned()),
                 duration_minutes: Set(Some(i32::try_from(rng.range(30, 240)).unwrap_or(60))),
-                cost_clp: Set(i64::try_from(rng.range(2, 12)).unwrap_or(5) * 10_000),
+                cost_clp: Set(cost),
+                total_cost_clp: Set(cost.saturating_add(Record::parts_cost(&parts))),
                 parts: Set(serde_json::to_string(&parts).unwrap_or_else(|_| "[]".into())),
                 details: Set(r#"{"measurements":{}}"#.to_owned()),
                 outcome: Set(outcome.as_str().to_owned()),
@@ -268,17 +282,23 @@ pub async fn generate(db: &DatabaseConnection, n: u64, seed: u64) -> Result<(u64
             });
             day -= i64::try_from(rng.range(60, 120)).unwrap_or(90);
         }
-    }
-    let (m, r) = (machines.len() as u64, records.len() as u64);
-    for chunk in machines.chunks(200) {
-        machine::Entity::insert_many(chunk.to_vec())
-            .exec(&txn)
-            .await?;
-    }
-    for chunk in records.chunks(200) {
-        record::Entity::insert_many(chunk.to_vec())
-            .exec(&txn)
-            .await?;
+        // Written as it goes: half a million records are not held at once.
+        if records.len() >= 2_000 || i + 1 == n {
+            for chunk in machines.chunks(200) {
+                machine::Entity::insert_many(chunk.to_vec())
+                    .exec(&txn)
+                    .await?;
+            }
+            for chunk in records.chunks(200) {
+                record::Entity::insert_many(chunk.to_vec())
+                    .exec(&txn)
+                    .await?;
+            }
+            m += machines.len() as u64;
+            r += records.len() as u64;
+            machines.clear();
+            records.clear();
+        }
     }
     for chunk in plans.chunks(200) {
         plan::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;

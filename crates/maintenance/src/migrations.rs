@@ -8,6 +8,7 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(CreateMachines),
         Box::new(CreatePlans),
         Box::new(CreateRequests),
+        Box::new(AddRecordTotals),
     ]
 }
 
@@ -523,5 +524,69 @@ impl MigrationTrait for CreateRequests {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table(MntRequests::Table).to_owned())
             .await
+    }
+}
+
+/// Each record's total cost (labour and other costs plus its parts) as a
+/// column, so the report and the dashboard sum it in the database instead
+/// of reading every record's parts.
+struct AddRecordTotals;
+
+impl MigrationName for AddRecordTotals {
+    fn name(&self) -> &str {
+        "m20261214_300004_maintenance_records_total_cost"
+    }
+}
+
+#[derive(DeriveIden)]
+enum TotalCostClp {
+    TotalCostClp,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddRecordTotals {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        use crate::records::store::{Column, Entity};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        m.alter_table(
+            Table::alter()
+                .table(MntRecords::Table)
+                .add_column(big_integer(TotalCostClp::TotalCostClp).default(0))
+                .to_owned(),
+        )
+        .await?;
+        let db = m.get_connection();
+        db.execute_unprepared("UPDATE mnt_records SET total_cost_clp = cost_clp")
+            .await?;
+        // Records with parts: their cost is read the way the service
+        // computes it.
+        let rows: Vec<(uuid::Uuid, i64, String)> = Entity::find()
+            .select_only()
+            .columns([Column::Id, Column::CostClp, Column::Parts])
+            .filter(Column::Parts.ne("[]"))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, cost, parts) in rows {
+            let parts: Vec<crate::records::PartUsed> =
+                serde_json::from_str(&parts).unwrap_or_default();
+            let total = cost.saturating_add(crate::records::Record::parts_cost(&parts));
+            Entity::update_many()
+                .col_expr(Column::TotalCostClp, Expr::value(total))
+                .filter(Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(MntRecords::Table)
+                .drop_column(TotalCostClp::TotalCostClp)
+                .to_owned(),
+        )
+        .await
     }
 }

@@ -184,13 +184,23 @@ pub async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn demo(
-    config: Config,
-    clients: u64,
-    orders: u64,
-    machines: u64,
-    seed: u64,
-) -> anyhow::Result<()> {
+/// How much demo data to make.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSizes {
+    pub clients: u64,
+    pub orders: u64,
+    pub machines: u64,
+    /// Maintenance records in all; none: a year of each machine's.
+    pub maintenance_records: Option<u64>,
+}
+
+pub async fn demo(config: Config, sizes: DemoSizes, seed: u64) -> anyhow::Result<()> {
+    let DemoSizes {
+        clients,
+        orders,
+        machines,
+        maintenance_records,
+    } = sizes;
     let ring = faena_platform::crypto::KeyRing::load(&config.crypto, &config.data_dir)?;
     let db = open(&config).await?;
     let started = std::time::Instant::now();
@@ -200,9 +210,10 @@ pub async fn demo(
     let n = faena_wms::demo::generate(&db, &ids, orders, seed)
         .await
         .context("demo orders")?;
-    let (machines, records) = faena_maintenance::demo::generate(&db, machines, seed)
-        .await
-        .context("demo machines")?;
+    let (machines, records) =
+        faena_maintenance::demo::generate(&db, machines, maintenance_records, seed)
+            .await
+            .context("demo machines")?;
     let entry = audit::Entry::new("demo.generated", "database", None)
         .after(serde_json::json!({"clients": ids.len(), "orders": n, "machines": machines, "maintenance_records": records, "seed": seed}));
     audit::record(&db, &Actor::system("command line"), entry).await?;

@@ -99,6 +99,10 @@ pub enum Command {
         /// Machines of the maintenance module, each with a year of history.
         #[arg(long, default_value_t = 40)]
         machines: u64,
+        /// Maintenance records in all, spread over the machines and as many
+        /// years back as it takes (by default a year of each machine's).
+        #[arg(long)]
+        maintenance_records: Option<u64>,
         /// The same seed gives the same data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,

@@ -80,11 +80,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             clients,
             orders,
             machines,
+            maintenance_records,
             seed,
         } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
             telemetry::init_tracing(&quiet(&config));
-            faena_server::admin_cli::demo(config, clients, orders, machines, seed).await
+            let sizes = faena_server::admin_cli::DemoSizes {
+                clients,
+                orders,
+                machines,
+                maintenance_records,
+            };
+            faena_server::admin_cli::demo(config, sizes, seed).await
         }
         Command::Backup {
             dir,

@@ -164,23 +164,30 @@ pub struct ImportQuery {
     pub dry_run: Option<bool>,
 }
 
-/// Import machines from a CSV (`text/csv` body; `;` or `,`; headers such
-/// as `código;nombre;tipo;laboratorio;marca;modelo;serie;estado`). Every
-/// bad row is reported with its line and field; nothing is written unless
+/// Import machines from a spreadsheet: the body is an Excel workbook
+/// (XLSX, XLS), an OpenDocument sheet (its first sheet) or a CSV (`;` or
+/// `,`, UTF-8 or Windows-1252), with headers such as
+/// `código;nombre;tipo;laboratorio;marca;modelo;serie;estado`. Every bad
+/// row is reported with its line and field; nothing is written unless
 /// every row is good.
 #[utoipa::path(post, path = "/api/machines/import", tag = "maintenance",
     params(ImportQuery),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content(
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (Vec<u8> = "application/vnd.oasis.opendocument.spreadsheet"),
+    )),
     responses((status = 200, body = super::import::ImportResult, description = "Checked (dry run) or imported"),
               (status = 422, description = "Some rows are bad (listed in `row_errors` with line, field and message): nothing written")))]
 async fn import_machines(
     State(state): State<AppState>,
     actor: Actor,
     Query(q): Query<ImportQuery>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> AppResult<Response> {
     let dry_run = q.dry_run.unwrap_or(false);
-    let result = super::import::import(&state, &actor, &body, dry_run).await?;
+    let rows = super::import::read(&body)?;
+    let result = super::import::import(&state, &actor, rows, dry_run).await?;
     if result.errors.is_empty() {
         return Ok(Json(result).into_response());
     }

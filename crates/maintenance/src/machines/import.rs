@@ -1,6 +1,8 @@
-//! Importing a machine list from a spreadsheet saved as CSV (`;` or `,`,
-//! UTF-8 with or without BOM): a dry run names every bad row with its line
-//! and field; the import writes every row or none.
+//! Importing a machine list from a spreadsheet: an Excel workbook (XLSX,
+//! XLS) or OpenDocument sheet, its first sheet; or a CSV (`;` or `,`,
+//! UTF-8 with or without BOM, or Windows-1252 as Excel on Windows saves
+//! it). A dry run names every bad row with its line and field; the import
+//! writes every row or none.
 
 use std::collections::HashMap;
 
@@ -19,7 +21,10 @@ pub const MAX_ROWS: usize = 10_000;
 /// The columns, by the headers people write (Spanish or English, any case
 /// and accents).
 const HEADERS: &[(&str, &[&str])] = &[
-    ("code", &["codigo", "code", "cod"]),
+    (
+        "code",
+        &["codigo", "code", "cod", "codigo equipo", "codigo interno"],
+    ),
     ("name", &["nombre", "name", "equipo"]),
     ("kind", &["tipo", "kind"]),
     ("lab", &["laboratorio", "lab", "ubicacion", "location"]),
@@ -27,18 +32,22 @@ const HEADERS: &[(&str, &[&str])] = &[
     ("model", &["modelo", "model"]),
     (
         "serial",
-        &["serie", "n de serie", "numero de serie", "serial"],
+        &[
+            "serie",
+            "n de serie",
+            "n serie",
+            "no de serie",
+            "nro de serie",
+            "numero de serie",
+            "serial",
+            "serial number",
+        ],
     ),
     ("status", &["estado", "status"]),
     ("criticality", &["criticidad", "criticality"]),
     (
         "acquired_on",
-        &[
-            "adquisicion",
-            "fecha de adquisicion",
-            "acquired on",
-            "acquired_on",
-        ],
+        &["adquisicion", "fecha de adquisicion", "acquired on"],
     ),
     ("notes", &["notas", "notes", "observaciones"]),
 ];
@@ -99,6 +108,97 @@ fn records(text: &str, delimiter: char) -> Vec<Vec<String>> {
     rows
 }
 
+/// A sheet's rows, each with its line number as the spreadsheet shows it.
+pub type Rows = Vec<(usize, Vec<String>)>;
+
+/// The rows of an uploaded file: a workbook by its content (a zip for
+/// XLSX and ODS, the OLE signature for XLS), else CSV text.
+pub fn read(bytes: &[u8]) -> Result<Rows, faena_platform::FieldError> {
+    const ZIP: &[u8] = b"PK\x03\x04";
+    const OLE: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    if bytes.starts_with(ZIP) || bytes.starts_with(OLE) {
+        return workbook(bytes);
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        // Not UTF-8: Excel's "CSV (delimitado por comas)" on Windows.
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0,
+    };
+    let text = text.trim_start_matches('\u{feff}');
+    let first = text.lines().next().unwrap_or_default();
+    let delimiter = if first.matches(';').count() >= first.matches(',').count() {
+        ';'
+    } else {
+        ','
+    };
+    Ok(records(text, delimiter)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (i + 1, r))
+        .collect())
+}
+
+/// The first sheet of a workbook, each cell as its text: whole numbers
+/// without decimals (a serial typed as a number), dates as `AAAA-MM-DD`.
+fn workbook(bytes: &[u8]) -> Result<Rows, faena_platform::FieldError> {
+    use calamine::{Data, Reader};
+    let unreadable = || faena_platform::FieldError::new("file", "import_unreadable");
+    let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|_| unreadable())?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or_else(unreadable)?
+        .map_err(|_| unreadable())?;
+    let (top, _) = range.start().unwrap_or((0, 0));
+    let cell = |d: &Data| match d {
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) => match dt.as_datetime() {
+            Some(t) if t.time() == chrono::NaiveTime::MIN => t.date().to_string(),
+            Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+            None => dt.as_f64().to_string(),
+        },
+        Data::Error(_) | Data::Empty => String::new(),
+    };
+    Ok(range
+        .rows()
+        .enumerate()
+        .map(|(i, row)| {
+            let line = usize::try_from(top).unwrap_or(0) + i + 1;
+            (line, row.iter().map(cell).collect())
+        })
+        .collect())
+}
+
+/// A header as people write it, for matching: folded (case, accents) and
+/// without punctuation (`N.º de serie`, `N° serie`).
+fn header_key(h: &str) -> String {
+    let folded = text::fold(h);
+    let kept: String = folded
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The columns of `header`, by name.
+fn columns_of(header: &[String]) -> HashMap<&'static str, usize> {
+    let mut columns = HashMap::new();
+    for (i, h) in header.iter().enumerate() {
+        let h = header_key(h);
+        if let Some((name, _)) = HEADERS
+            .iter()
+            .find(|(_, names)| names.contains(&h.as_str()))
+        {
+            columns.entry(*name).or_insert(i);
+        }
+    }
+    columns
+}
+
 fn status_of(raw: &str, locale_words: &HashMap<String, &'static str>) -> Option<MachineStatus> {
     MachineStatus::parse(raw.trim()).or_else(|| {
         locale_words
@@ -107,38 +207,32 @@ fn status_of(raw: &str, locale_words: &HashMap<String, &'static str>) -> Option<
     })
 }
 
-/// Reads, checks and (unless `dry_run`) writes the machines of `csv`.
+/// Reads, checks and (unless `dry_run`) writes the machines of `rows`
+/// (see [`read`]). The header is the first row that names the code and
+/// name columns (a sheet may have a title above it), or the first row.
 pub async fn import(
     state: &AppState,
     actor: &Actor,
-    csv: &str,
+    rows: Rows,
     dry_run: bool,
 ) -> AppResult<ImportResult> {
-    let csv = csv.trim_start_matches('\u{feff}');
-    let first = csv.lines().next().unwrap_or_default();
-    let delimiter = if first.matches(';').count() >= first.matches(',').count() {
-        ';'
-    } else {
-        ','
-    };
-    let mut rows = records(csv, delimiter).into_iter();
-    let header = rows.next().unwrap_or_default();
+    let header_at = rows
+        .iter()
+        .take(10)
+        .position(|(_, r)| {
+            let c = columns_of(r);
+            c.contains_key("code") && c.contains_key("name")
+        })
+        .unwrap_or(0);
+    let mut rows = rows.into_iter().skip(header_at);
+    let (header_line, header) = rows.next().unwrap_or((1, Vec::new()));
     let t = |k: &str| state.i18n().t(Locale::Es, k, &[]);
-    let mut columns: HashMap<&'static str, usize> = HashMap::new();
-    for (i, h) in header.iter().enumerate() {
-        let h = text::fold(h);
-        if let Some((name, _)) = HEADERS
-            .iter()
-            .find(|(_, names)| names.contains(&h.as_str()))
-        {
-            columns.entry(name).or_insert(i);
-        }
-    }
+    let columns = columns_of(&header);
     let mut errors = Vec::new();
     for required in ["code", "name"] {
         if !columns.contains_key(required) {
             errors.push(RowError {
-                line: 1,
+                line: header_line,
                 field: required.to_owned(),
                 message: state.i18n().t(
                     Locale::Es,
@@ -184,8 +278,7 @@ pub async fn import(
     let mut checked = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut count = 0;
-    for (i, row) in rows.enumerate() {
-        let line = i + 2;
+    for (line, row) in rows {
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
         }

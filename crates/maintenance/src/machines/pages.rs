@@ -477,7 +477,7 @@ async fn import(
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(|| AppError::from(FieldError::new("file", "required")))?;
     let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
-    let (mut csv, mut mode) = (None, String::from("check"));
+    let (mut file, mut mode) = (None, String::from("check"));
     while let Some(field) = form
         .next_field()
         .await
@@ -494,13 +494,13 @@ async fn import(
                         .with("max", "5 MB")
                         .into());
                 }
-                csv = Some(String::from_utf8_lossy(&bytes).into_owned());
+                file = Some(bytes);
             }
             Some("mode") => mode = field.text().await.unwrap_or_default(),
             _ => {}
         }
     }
-    let Some(csv) = csv.filter(|c| !c.trim().is_empty()) else {
+    let Some(file) = file.filter(|f| !f.trim_ascii().is_empty()) else {
         let errors = form_errors(&state, &page, FieldError::new("file", "required").into())?;
         return Ok(unprocessable(render_page(
             &state,
@@ -509,7 +509,19 @@ async fn import(
             context! { result => (), errors => errors },
         )?));
     };
-    let result = super::import::import(&state, &actor, &csv, mode != "import").await?;
+    let rows = match super::import::read(&file) {
+        Ok(rows) => rows,
+        Err(e) => {
+            let errors = form_errors(&state, &page, e.into())?;
+            return Ok(unprocessable(render_page(
+                &state,
+                "machines/import.html",
+                &page,
+                context! { result => (), errors => errors },
+            )?));
+        }
+    };
+    let result = super::import::import(&state, &actor, rows, mode != "import").await?;
     if result.imported > 0 {
         return Ok(Redirect::to(&format!(
             "/machines?ok=machines_imported&n={}",

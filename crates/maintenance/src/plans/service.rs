@@ -202,6 +202,17 @@ pub async fn create_plan(
     }
     .insert(&txn)
     .await?;
+    // Due within its lead time already: its work opens now, not at the
+    // schedule's next hour.
+    let opened = match model.next_due_on {
+        Some(next)
+            if next - chrono::Duration::days(i64::from(model.lead_days)) <= today
+                && model.active =>
+        {
+            open_order(&txn, state, &machine, &model, today).await?
+        }
+        _ => None,
+    };
     let v = plan_view(model, machine.code.clone());
     audit::record(
         &txn,
@@ -210,6 +221,10 @@ pub async fn create_plan(
     )
     .await?;
     txn.commit().await?;
+    if let Some(w) = opened {
+        state.jobs().wake();
+        publish(state, "work_order.created", &w, &machine.code);
+    }
     Ok(v)
 }
 
@@ -622,6 +637,32 @@ pub async fn open_work(
     };
     let rows = store::open_orders(state.db(), ids.as_deref()).await?;
     order_views(state.db(), rows, today).await
+}
+
+/// Open work in two lists, overdue and coming up, each the soonest
+/// `limit`, with how many there are of each.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkSummary {
+    pub overdue: Vec<WorkOrderView>,
+    pub overdue_count: u64,
+    pub due_soon: Vec<WorkOrderView>,
+    pub due_soon_count: u64,
+}
+
+pub async fn work_summary(
+    state: &AppState,
+    today: NaiveDate,
+    limit: u64,
+) -> AppResult<WorkSummary> {
+    let db = state.db();
+    let (overdue, overdue_count) = store::open_orders_by_state(db, true, today, limit).await?;
+    let (due_soon, due_soon_count) = store::open_orders_by_state(db, false, today, limit).await?;
+    Ok(WorkSummary {
+        overdue: order_views(db, overdue, today).await?,
+        overdue_count,
+        due_soon: order_views(db, due_soon, today).await?,
+        due_soon_count,
+    })
 }
 
 /// What recording work against `order_id` requires and does: the order

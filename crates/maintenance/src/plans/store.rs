@@ -156,6 +156,34 @@ pub async fn open_orders(
     q.order_by_asc(work_order::Column::DueOn).all(db).await
 }
 
+/// Open orders past their day (`overdue`) or not yet, soonest first, at
+/// most `limit`; and how many there are in all.
+pub async fn open_orders_by_state(
+    db: &impl ConnectionTrait,
+    overdue: bool,
+    today: NaiveDate,
+    limit: u64,
+) -> Result<(Vec<work_order::Model>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let q = work_order::Entity::find().filter(work_order::Column::Status.eq(OPEN));
+    let q = if overdue {
+        q.filter(work_order::Column::DueOn.lt(today))
+    } else {
+        q.filter(work_order::Column::DueOn.gte(today))
+    };
+    let count = q.clone().count(db).await?;
+    if limit == 0 {
+        return Ok((Vec::new(), count));
+    }
+    let rows = q
+        .order_by_asc(work_order::Column::DueOn)
+        .order_by_asc(work_order::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, count))
+}
+
 /// Open orders past their day that nobody has been told about yet.
 pub async fn overdue_unnotified(
     db: &impl ConnectionTrait,

@@ -161,6 +161,11 @@ impl Record {
             .map(|p| p.quantity.saturating_mul(p.unit_cost_clp.unwrap_or(0)))
             .fold(0i64, i64::saturating_add)
     }
+
+    /// Labour and other costs plus the parts, in pesos.
+    pub fn total_cost(&self) -> i64 {
+        self.cost_clp.saturating_add(Self::parts_cost(&self.parts))
+    }
 }
 
 fn amount(field: &str, v: Option<i64>, errors: &mut FieldErrors) -> Option<i64> {

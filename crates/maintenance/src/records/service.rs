@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::plans::ChecklistItem;
+
 use super::store::{self, Column, Filter, Model};
 use super::{Outcome, PartUsed, Record, RecordInput, RecordKind};
 use crate::machines::service::{TOPIC, notify, status_of};
@@ -50,6 +52,9 @@ pub struct RecordView {
     /// Answers to the plan's checklist.
     #[schema(value_type = Object)]
     pub checklist: BTreeMap<String, serde_json::Value>,
+    /// The checklist as it was asked when the work was recorded (a later
+    /// change to the plan does not rewrite it), each with its answer.
+    pub checklist_lines: Vec<ChecklistLine>,
     /// The plan's work order this work closed.
     pub work_order: Option<Uuid>,
     pub outcome: Outcome,
@@ -67,12 +72,58 @@ pub struct RecordView {
     pub version: i32,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChecklistLine {
+    pub key: String,
+    /// The question as the technician read it.
+    pub label: String,
+    pub unit: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// `true`/`false`, a number or a text; none when left blank.
+    #[schema(value_type = Option<Object>)]
+    pub answer: Option<serde_json::Value>,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Details {
     #[serde(default)]
     measurements: BTreeMap<String, String>,
     #[serde(default)]
     checklist: BTreeMap<String, serde_json::Value>,
+    /// The template's items when recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    questions: Vec<ChecklistItem>,
+}
+
+/// The answers in the order they were asked; answers to no known
+/// question (none, normally) last, by their key.
+fn checklist_lines(d: &Details) -> Vec<ChecklistLine> {
+    let mut lines: Vec<ChecklistLine> = d
+        .questions
+        .iter()
+        .map(|q| ChecklistLine {
+            key: q.key.clone(),
+            label: q.label.clone(),
+            unit: q.unit.clone(),
+            min: q.min,
+            max: q.max,
+            answer: d.checklist.get(&q.key).cloned(),
+        })
+        .collect();
+    for (k, v) in &d.checklist {
+        if !d.questions.iter().any(|q| &q.key == k) {
+            lines.push(ChecklistLine {
+                key: k.clone(),
+                label: k.clone(),
+                unit: None,
+                min: None,
+                max: None,
+                answer: Some(v.clone()),
+            });
+        }
+    }
+    lines
 }
 
 fn view(m: Model, machine: Option<&(String, String)>, corrected_by: Option<Uuid>) -> RecordView {
@@ -94,6 +145,7 @@ fn view(m: Model, machine: Option<&(String, String)>, corrected_by: Option<Uuid>
         parts,
         parts_cost_clp: parts_cost,
         total_cost_clp: m.cost_clp.saturating_add(parts_cost),
+        checklist_lines: checklist_lines(&details),
         measurements: details.measurements,
         checklist: details.checklist,
         work_order: m.work_order_id,
@@ -179,10 +231,15 @@ async fn technician(
     }
 }
 
-fn details_json(r: &Record, checklist: &BTreeMap<String, serde_json::Value>) -> String {
+fn details_json(
+    r: &Record,
+    checklist: &BTreeMap<String, serde_json::Value>,
+    questions: &[ChecklistItem],
+) -> String {
     serde_json::to_string(&Details {
         measurements: r.measurements.clone(),
         checklist: checklist.clone(),
+        questions: questions.to_vec(),
     })
     .unwrap_or_else(|_| "{}".into())
 }
@@ -240,7 +297,7 @@ pub async fn create(
             if let Some((_, template)) = &found {
                 crate::plans::check_answers(template, &input.checklist, &mut errors);
             }
-            found.map(|(w, _)| w)
+            found
         }
         None => {
             if !input.checklist.is_empty() {
@@ -248,6 +305,10 @@ pub async fn create(
             }
             None
         }
+    };
+    let (order, questions) = match order {
+        Some((w, template)) => (Some(w), template),
+        None => (None, Vec::new()),
     };
     errors.finish()?;
     let (Some(r), Some((tech_id, tech_name))) = (record, tech) else {
@@ -266,8 +327,9 @@ pub async fn create(
         description: Set(r.description.clone()),
         duration_minutes: Set(r.duration_minutes),
         cost_clp: Set(r.cost_clp),
+        total_cost_clp: Set(r.total_cost()),
         parts: Set(parts_json(&r)),
-        details: Set(details_json(&r, &input.checklist)),
+        details: Set(details_json(&r, &input.checklist, &questions)),
         outcome: Set(r.outcome.as_str().to_owned()),
         next_due_on: Set(r.next_due_on),
         corrects_id: Set(input.corrects),
@@ -353,8 +415,9 @@ pub async fn update(
     active.description = Set(r.description.clone());
     active.duration_minutes = Set(r.duration_minutes);
     active.cost_clp = Set(r.cost_clp);
+    active.total_cost_clp = Set(r.total_cost());
     active.parts = Set(parts_json(&r));
-    active.details = Set(details_json(&r, &input.checklist));
+    active.details = Set(details_json(&r, &input.checklist, &template));
     active.outcome = Set(r.outcome.as_str().to_owned());
     active.next_due_on = Set(r.next_due_on);
     active.updated_at = Set(now);

@@ -27,6 +27,8 @@ pub mod record {
         pub cost_clp: i64,
         /// JSON array of parts used.
         pub parts: String,
+        /// `cost_clp` plus the parts, for sums in the database.
+        pub total_cost_clp: i64,
         /// JSON object: the flexible part (`measurements`, and later the
         /// plan's checklist answers).
         pub details: String,
@@ -133,6 +135,217 @@ impl Filter {
 
 pub fn select(filter: &Filter) -> Select<Entity> {
     Entity::find().filter(filter.condition())
+}
+
+/// Records grouped by one or more keys, with their count, cost and
+/// downtime; what the report and the dashboard read.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct Sums {
+    pub records: i64,
+    pub cost: Option<i64>,
+    pub minutes: Option<i64>,
+}
+
+/// One kind of work on one machine (the report's finest grain).
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct KindMachineSums {
+    pub kind: String,
+    pub code: String,
+    pub name: String,
+    pub lab: Option<String>,
+    #[sea_orm(nested)]
+    pub sums: Sums,
+}
+
+fn machines_join() -> sea_orm::RelationDef {
+    use crate::machines::store as machines;
+    Entity::belongs_to(machines::Entity)
+        .from(Column::MachineId)
+        .to(machines::Column::Id)
+        .into()
+}
+
+fn machine_col(c: crate::machines::store::Column) -> sea_orm::sea_query::SimpleExpr {
+    sea_orm::sea_query::Expr::col((crate::machines::store::Entity, c)).into()
+}
+
+/// `SUM(column)` as a 64-bit integer on every database (PostgreSQL sums
+/// a BIGINT as NUMERIC).
+fn sum(column: Column) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Alias, Expr, Func};
+    Expr::expr(Func::sum(Expr::col((Entity, column)))).cast_as(Alias::new("BIGINT"))
+}
+
+fn with_sums<E: EntityTrait>(q: Select<E>) -> Select<E> {
+    q.column_as(Column::Id.count(), "records")
+        .column_as(sum(Column::TotalCostClp), "cost")
+        .column_as(sum(Column::DurationMinutes), "minutes")
+}
+
+/// The records matching `filter`, summed by kind and machine.
+pub async fn sums_by_kind_and_machine(
+    db: &impl ConnectionTrait,
+    filter: &Filter,
+) -> Result<Vec<KindMachineSums>, DbErr> {
+    use crate::machines::store::Column as M;
+    with_sums(
+        select(filter)
+            .select_only()
+            .column(Column::Kind)
+            .column_as(machine_col(M::Code), "code")
+            .column_as(machine_col(M::Name), "name")
+            .column_as(machine_col(M::Lab), "lab"),
+    )
+    .join(sea_orm::JoinType::InnerJoin, machines_join())
+    .group_by(Column::Kind)
+    .group_by(Column::MachineId)
+    .group_by(machine_col(M::Code))
+    .group_by(machine_col(M::Name))
+    .group_by(machine_col(M::Lab))
+    .into_model::<KindMachineSums>()
+    .all(db)
+    .await
+}
+
+/// One lab's work since a day.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct LabSums {
+    pub lab: Option<String>,
+    #[sea_orm(nested)]
+    pub sums: Sums,
+}
+
+/// Work since `since`, summed by the machines' lab.
+pub async fn sums_by_lab(
+    db: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Vec<LabSums>, DbErr> {
+    use crate::machines::store::Column as M;
+    with_sums(
+        Entity::find()
+            .select_only()
+            .column_as(machine_col(M::Lab), "lab"),
+    )
+    .join(sea_orm::JoinType::InnerJoin, machines_join())
+    .filter(Column::PerformedAt.gte(since))
+    .group_by(machine_col(M::Lab))
+    .into_model::<LabSums>()
+    .all(db)
+    .await
+}
+
+/// Work in each of the periods that `bounds` (ascending instants) mark
+/// out: the first period is `[bounds[0], bounds[1])`; the last runs from
+/// the last bound on. Returns one line a period, zero where nothing was
+/// done.
+pub async fn sums_by_period(
+    db: &impl ConnectionTrait,
+    bounds: &[DateTime<Utc>],
+) -> Result<Vec<Sums>, DbErr> {
+    use sea_orm::sea_query::{CaseStatement, Expr};
+    #[derive(Debug, sea_orm::FromQueryResult)]
+    struct Line {
+        period: i32,
+        #[sea_orm(nested)]
+        sums: Sums,
+    }
+    let Some(first) = bounds.first() else {
+        return Ok(Vec::new());
+    };
+    // The period of a record: the number of bounds at or before it, less
+    // one; written as one CASE, from the latest bound down.
+    let mut case = CaseStatement::new();
+    for (i, b) in bounds.iter().enumerate().rev() {
+        case = case.case(
+            Expr::col((Entity, Column::PerformedAt)).gte(*b),
+            Expr::value(i32::try_from(i).unwrap_or(i32::MAX)),
+        );
+    }
+    let lines = with_sums(Entity::find().select_only().column_as(
+        sea_orm::sea_query::SimpleExpr::Case(Box::new(case.finally(Expr::value(-1)))),
+        "period",
+    ))
+    .filter(Column::PerformedAt.gte(*first))
+    .group_by(Expr::cust("period"))
+    .into_model::<Line>()
+    .all(db)
+    .await?;
+    let mut out = vec![
+        Sums {
+            records: 0,
+            cost: None,
+            minutes: None,
+        };
+        bounds.len()
+    ];
+    for l in lines {
+        if let Some(slot) = usize::try_from(l.period).ok().and_then(|i| out.get_mut(i)) {
+            *slot = l.sums;
+        }
+    }
+    Ok(out)
+}
+
+/// One machine's corrective work since a day.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct FailureSums {
+    pub code: String,
+    pub name: String,
+    pub records: i64,
+    /// Minutes of the jobs with a duration, and how many those are.
+    pub minutes: Option<i64>,
+    pub timed: i64,
+}
+
+/// The `limit` machines with the most corrective work since `since`, most
+/// first (then by code).
+pub async fn failures_since(
+    db: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<FailureSums>, DbErr> {
+    use crate::machines::store::Column as M;
+    use sea_orm::sea_query::{Expr, Order};
+    Entity::find()
+        .select_only()
+        .column_as(machine_col(M::Code), "code")
+        .column_as(machine_col(M::Name), "name")
+        .column_as(Column::Id.count(), "records")
+        .column_as(sum(Column::DurationMinutes), "minutes")
+        .column_as(Column::DurationMinutes.count(), "timed")
+        .join(sea_orm::JoinType::InnerJoin, machines_join())
+        .filter(Column::Kind.eq(crate::records::RecordKind::Corrective.as_str()))
+        .filter(Column::PerformedAt.gte(since))
+        .group_by(Column::MachineId)
+        .group_by(machine_col(M::Code))
+        .group_by(machine_col(M::Name))
+        .order_by(Expr::col((Entity, Column::Id)).count(), Order::Desc)
+        .order_by(machine_col(M::Code), Order::Asc)
+        .limit(limit)
+        .into_model::<FailureSums>()
+        .all(db)
+        .await
+}
+
+/// Each machine's latest record of `kind` (two when two share the same
+/// instant), oldest first.
+pub async fn latest_of_kind(db: &impl ConnectionTrait, kind: &str) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let other = Alias::new("later");
+    let latest = Query::select()
+        .expr(Expr::col((other.clone(), Column::PerformedAt)).max())
+        .from_as(Entity, other.clone())
+        .and_where(
+            Expr::col((other.clone(), Column::MachineId)).equals((Entity, Column::MachineId)),
+        )
+        .and_where(Expr::col((other, Column::Kind)).eq(kind))
+        .to_owned();
+    Entity::find()
+        .filter(Column::Kind.eq(kind))
+        .filter(Expr::col((Entity, Column::PerformedAt)).in_subquery(latest))
+        .order_by_asc(Column::PerformedAt)
+        .all(db)
+        .await
 }
 
 /// Newest work first, after `cursor` (performed at, id).

@@ -30,13 +30,14 @@ async fn calibration_register(
     Ok(Json(calibrations::register(&state, today).await?))
 }
 
+/// A PDF to download (the pages' buttons say so), named `filename`.
 pub fn pdf_response(bytes: Vec<u8>, filename: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{filename}\""),
+                format!("attachment; filename=\"{filename}\""),
             ),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
         ],

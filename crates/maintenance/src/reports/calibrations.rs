@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use faena_platform::{AppResult, AppState, Locale};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -78,11 +78,7 @@ pub async fn register(state: &AppState, today: NaiveDate) -> AppResult<Vec<Calib
         .filter(plan::Column::Active.eq(true))
         .all(db)
         .await?;
-    let calibrations = records::Entity::find()
-        .filter(records::Column::Kind.eq(RecordKind::Calibration.as_str()))
-        .order_by_asc(records::Column::PerformedAt)
-        .all(db)
-        .await?;
+    let calibrations = records::latest_of_kind(db, RecordKind::Calibration.as_str()).await?;
     // The latest calibration of each machine (corrected ones give way to
     // their corrections, which come later).
     let mut last: HashMap<Uuid, records::Model> = HashMap::new();

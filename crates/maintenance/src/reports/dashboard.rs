@@ -8,13 +8,11 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use faena_platform::dashboard::Chart;
 use faena_platform::prelude::*;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::machines::{MachineStatus, store as machines};
 use crate::perms;
-use crate::plans::service::{WorkOrderView, open_work};
+use crate::plans::service::{WorkOrderView, work_summary};
 use crate::records::store as records;
-use crate::records::{PartUsed, Record, RecordKind};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(secured(perms::RECORDS_READ, routes!(maintenance_dashboard)))
@@ -55,8 +53,12 @@ pub struct Reliability {
 pub struct Dashboard {
     /// Machines in each status.
     pub by_status: BTreeMap<String, u64>,
+    /// The 20 most overdue work orders, and how many there are.
     pub overdue: Vec<WorkOrderView>,
+    pub overdue_count: u64,
+    /// The next 20 work orders not yet due, and how many there are.
     pub due_soon: Vec<WorkOrderView>,
+    pub due_soon_count: u64,
     /// The last 12 months, oldest first.
     pub per_month: Vec<Month>,
     pub per_lab: Vec<LabLine>,
@@ -81,63 +83,57 @@ pub async fn build(state: &AppState, zone: chrono_tz::Tz) -> AppResult<Dashboard
             )
         })
         .collect();
-    let open = open_work(state, None, crate::machines::service::company_today(state)).await?;
-    let (overdue, due_soon): (Vec<_>, Vec<_>) = open.into_iter().partition(|w| w.overdue);
+    let work = work_summary(state, crate::machines::service::company_today(state), 20).await?;
 
     // The 12 months up to this one, in the reader's zone.
     let first = (today - Duration::days(334)).with_day(1).unwrap_or(today);
     let since = faena_platform::ui::day_start(first, zone);
-    let rows = records::Entity::find()
-        .filter(records::Column::PerformedAt.gte(since))
-        .all(db)
-        .await?;
-    let mut months: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+    let mut starts = Vec::new();
     let mut d = first;
     while d <= today {
-        months.insert(month_of(d), (0, 0));
+        starts.push(d);
         d = d
             .checked_add_months(chrono::Months::new(1))
             .unwrap_or(today + Duration::days(1));
     }
-    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.machine_id).collect();
-    let facts = machines::facts(db, &ids).await?;
-    let mut labs: BTreeMap<String, (u64, i64)> = BTreeMap::new();
-    let mut failures: BTreeMap<uuid::Uuid, (u64, i64, u64)> = BTreeMap::new();
+    let bounds: Vec<_> = starts
+        .iter()
+        .map(|d| faena_platform::ui::day_start(*d, zone))
+        .collect();
+    let months = records::sums_by_period(db, &bounds).await?;
+    let per_month = starts
+        .iter()
+        .zip(months)
+        .map(|(d, s)| Month {
+            month: month_of(*d),
+            records: u64::try_from(s.records).unwrap_or(0),
+            cost_clp: s.cost.unwrap_or(0),
+        })
+        .collect();
     let no_lab = state
         .i18n()
         .t(faena_platform::Locale::Es, "report.no_lab", &[]);
-    for r in &rows {
-        let parts: Vec<PartUsed> = serde_json::from_str(&r.parts).unwrap_or_default();
-        let cost = r.cost_clp.saturating_add(Record::parts_cost(&parts));
-        let day = r.performed_at.with_timezone(&zone).date_naive();
-        if let Some(m) = months.get_mut(&month_of(day)) {
-            m.0 += 1;
-            m.1 = m.1.saturating_add(cost);
-        }
-        let lab = facts
-            .get(&r.machine_id)
-            .and_then(|f| f.2.clone())
-            .unwrap_or_else(|| no_lab.clone());
-        let l = labs.entry(lab).or_default();
-        l.0 += 1;
-        l.1 = l.1.saturating_add(cost);
-        if r.kind == RecordKind::Corrective.as_str() {
-            let f = failures.entry(r.machine_id).or_default();
-            f.0 += 1;
-            if let Some(min) = r.duration_minutes {
-                f.1 += i64::from(min);
-                f.2 += 1;
-            }
-        }
-    }
-    let period_days = (Utc::now() - since).num_days().max(1);
-    let mut reliability: Vec<Reliability> = failures
+    let mut per_lab: Vec<LabLine> = records::sums_by_lab(db, since)
+        .await?
         .into_iter()
-        .map(|(id, (n, minutes, timed))| {
-            let (code, name, _) = facts.get(&id).cloned().unwrap_or_default();
+        .map(|l| LabLine {
+            lab: l.lab.unwrap_or_else(|| no_lab.clone()),
+            records: u64::try_from(l.sums.records).unwrap_or(0),
+            cost_clp: l.sums.cost.unwrap_or(0),
+        })
+        .collect();
+    per_lab.sort_by(|a, b| a.lab.cmp(&b.lab));
+    let period_days = (Utc::now() - since).num_days().max(1);
+    let reliability = records::failures_since(db, since, 20)
+        .await?
+        .into_iter()
+        .map(|f| {
+            let n = u64::try_from(f.records).unwrap_or(0);
+            let timed = u64::try_from(f.timed).unwrap_or(0);
+            let minutes = f.minutes.unwrap_or(0);
             Reliability {
-                code,
-                name,
+                code: f.code,
+                name: f.name,
                 failures: n,
                 mtbf_days: (n > 0).then(|| (period_days as f64 / n as f64 * 10.0).round() / 10.0),
                 mttr_minutes: (timed > 0)
@@ -145,28 +141,14 @@ pub async fn build(state: &AppState, zone: chrono_tz::Tz) -> AppResult<Dashboard
             }
         })
         .collect();
-    reliability.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.code.cmp(&b.code)));
-    reliability.truncate(20);
     Ok(Dashboard {
         by_status,
-        overdue: overdue.into_iter().take(20).collect(),
-        due_soon: due_soon.into_iter().take(20).collect(),
-        per_month: months
-            .into_iter()
-            .map(|(month, (records, cost_clp))| Month {
-                month,
-                records,
-                cost_clp,
-            })
-            .collect(),
-        per_lab: labs
-            .into_iter()
-            .map(|(lab, (records, cost_clp))| LabLine {
-                lab,
-                records,
-                cost_clp,
-            })
-            .collect(),
+        overdue_count: work.overdue_count,
+        due_soon_count: work.due_soon_count,
+        overdue: work.overdue,
+        due_soon: work.due_soon,
+        per_month,
+        per_lab,
         reliability,
     })
 }

@@ -10,10 +10,9 @@ use faena_platform::{AppResult, AppState, Locale};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::machines::store as machines;
+use crate::records::RecordKind;
 use crate::records::service::RecordFilter;
 use crate::records::store as records;
-use crate::records::{PartUsed, Record, RecordKind};
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct Totals {
@@ -25,10 +24,18 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, cost: i64, minutes: i64) {
-        self.records += 1;
-        self.cost_clp = self.cost_clp.saturating_add(cost);
-        self.downtime_minutes = self.downtime_minutes.saturating_add(minutes);
+    fn of(s: &records::Sums) -> Self {
+        Self {
+            records: u64::try_from(s.records).unwrap_or(0),
+            cost_clp: s.cost.unwrap_or(0),
+            downtime_minutes: s.minutes.unwrap_or(0),
+        }
+    }
+
+    fn merge(&mut self, other: &Totals) {
+        self.records += other.records;
+        self.cost_clp = self.cost_clp.saturating_add(other.cost_clp);
+        self.downtime_minutes = self.downtime_minutes.saturating_add(other.downtime_minutes);
     }
 }
 
@@ -66,28 +73,23 @@ pub async fn build(state: &AppState, f: &RecordFilter, zone: chrono_tz::Tz) -> A
     let Some(filter) = f.parse(state, zone).await? else {
         return Ok(report);
     };
-    let rows = records::select(&filter).all(state.db()).await?;
-    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.machine_id).collect();
-    let machine_rows = machines::facts(state.db(), &ids).await?;
+    let lines = records::sums_by_kind_and_machine(state.db(), &filter).await?;
     let mut kinds: BTreeMap<String, Totals> = BTreeMap::new();
     let mut labs: BTreeMap<String, Totals> = BTreeMap::new();
     let mut by_machine: BTreeMap<String, (String, Totals)> = BTreeMap::new();
     let no_lab = state.i18n().t(Locale::Es, "report.no_lab", &[]);
-    for r in &rows {
-        let parts: Vec<PartUsed> = serde_json::from_str(&r.parts).unwrap_or_default();
-        let cost = r.cost_clp.saturating_add(Record::parts_cost(&parts));
-        let minutes = i64::from(r.duration_minutes.unwrap_or(0));
-        report.totals.add(cost, minutes);
-        kinds.entry(r.kind.clone()).or_default().add(cost, minutes);
-        let (code, name, lab) = machine_rows.get(&r.machine_id).cloned().unwrap_or_default();
-        labs.entry(lab.unwrap_or_else(|| no_lab.clone()))
+    for l in lines {
+        let t = Totals::of(&l.sums);
+        report.totals.merge(&t);
+        kinds.entry(l.kind).or_default().merge(&t);
+        labs.entry(l.lab.unwrap_or_else(|| no_lab.clone()))
             .or_default()
-            .add(cost, minutes);
+            .merge(&t);
         by_machine
-            .entry(code)
-            .or_insert_with(|| (name, Totals::default()))
+            .entry(l.code)
+            .or_insert_with(|| (l.name, Totals::default()))
             .1
-            .add(cost, minutes);
+            .merge(&t);
     }
     report.by_kind = RecordKind::ALL
         .iter()
@@ -214,7 +216,7 @@ pub fn pdf(state: &AppState, locale: Locale, zone: chrono_tz::Tz, report: &Repor
                 locale,
                 "report.summary",
                 &[
-                    ("records", report.totals.records.to_string()),
+                    ("count", report.totals.records.to_string()),
                     ("cost", clp(report.totals.cost_clp)),
                     ("minutes", report.totals.downtime_minutes.to_string()),
                 ],

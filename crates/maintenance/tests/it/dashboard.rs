@@ -23,6 +23,8 @@ async fn the_dashboard_counts_status_work_cost_and_failures() {
         .await;
     }
     record(&admin, "MAQ-600", &json!({"kind": "preventive", "description": "Limpieza", "cost_clp": 10000, "performed_at": at(1)})).await;
+    // Older than the twelve months: not counted.
+    record(&admin, "MAQ-600", &json!({"kind": "preventive", "description": "Limpieza", "cost_clp": 7000, "performed_at": at(400)})).await;
 
     let d = admin.get("/api/maintenance/dashboard").await.json();
     assert_eq!(d["by_status"]["operational"], 1, "{d}");
@@ -33,6 +35,34 @@ async fn the_dashboard_counts_status_work_cost_and_failures() {
     assert_eq!(total, 3);
     let cost: i64 = months.iter().map(|m| m["cost_clp"].as_i64().unwrap()).sum();
     assert_eq!(cost, 110000);
+    // Each in the month it was done in, Santiago time.
+    let month_of = |days: i64| {
+        (Utc::now() - Duration::days(days))
+            .with_timezone(&chrono_tz::America::Santiago)
+            .format("%Y-%m")
+            .to_string()
+    };
+    let mut expected = std::collections::BTreeMap::<String, (u64, i64)>::new();
+    for (days, cost) in [(40, 50000), (10, 50000), (1, 10000)] {
+        let e = expected.entry(month_of(days)).or_default();
+        e.0 += 1;
+        e.1 += cost;
+    }
+    for m in months {
+        let (n, c) = expected
+            .get(m["month"].as_str().unwrap())
+            .copied()
+            .unwrap_or_default();
+        assert_eq!(
+            (
+                m["records"].as_u64().unwrap(),
+                m["cost_clp"].as_i64().unwrap()
+            ),
+            (n, c),
+            "{m}"
+        );
+    }
+    assert_eq!(months[11]["month"], month_of(0), "this month last");
     let pilot = d["per_lab"]
         .as_array()
         .unwrap()

@@ -68,25 +68,26 @@ async fn a_plan_opens_its_work_once_reminds_then_warns_and_is_closed_by_the_reco
     let res = admin
         .post_json(
             "/api/machines/MAQ-300/plans",
-            &quarterly(today() + Duration::days(3)),
+            &quarterly(today() + Duration::days(10)),
         )
         .await;
     res.assert_status(StatusCode::CREATED);
     let plan = res.json();
     assert_eq!(
         plan["next_due_on"],
-        (today() + Duration::days(3)).to_string()
+        (today() + Duration::days(10)).to_string()
     );
 
-    // Not yet within its lead time: nothing opens.
-    let before = run_due(&app.state, today() - Duration::days(10))
-        .await
-        .unwrap();
+    // Not yet within its lead time (7 days): nothing opens.
+    assert!(admin.get("/api/maintenance/work-orders").await.json()[0].is_null());
+    let before = run_due(&app.state, today()).await.unwrap();
     assert_eq!(before.opened, 0);
 
-    // Two workers run the schedule at once: one work order, one reminder.
+    // Three days on, two workers run the schedule at once: one work
+    // order, one reminder.
     let mut events = app.state.realtime().subscribe(None);
-    let (a, b) = tokio::join!(run_due(&app.state, today()), run_due(&app.state, today()));
+    let later = today() + Duration::days(3);
+    let (a, b) = tokio::join!(run_due(&app.state, later), run_due(&app.state, later));
     assert_eq!(a.unwrap().opened + b.unwrap().opened, 1);
     let work = admin.get("/api/maintenance/work-orders").await.json();
     let work = work.as_array().unwrap();
@@ -357,7 +358,8 @@ async fn work_is_planned_and_recorded_from_the_pages() {
     assert!(html.contains("Calibración semestral"), "{html}");
     assert!(html.contains("cada 6 meses"), "{html}");
 
-    run_due(&app.state, today()).await.unwrap();
+    // Due within its lead time: its work is open at once, before the
+    // schedule's next run.
     let html = manager.get("/maintenance/work").await.text();
     assert!(html.contains("MAQ-320"), "{html}");
     assert!(html.contains("Próximo"), "{html}");

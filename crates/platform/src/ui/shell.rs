@@ -315,6 +315,24 @@ impl Ui {
         env.add_filter("clp", |value: i64| -> String {
             format!("${}", thousands(value))
         });
+        // `{{ reading | decimal }}`: a number as the reader writes it, with
+        // a decimal comma in Spanish (`100,01`), a point in English; whole
+        // numbers without decimals.
+        env.add_filter("decimal", |state: &State, value: f64| -> String {
+            let text = if value.fract() == 0.0 && value.abs() < 1e15 {
+                format!("{value:.0}")
+            } else {
+                value.to_string()
+            };
+            match state
+                .lookup("locale")
+                .as_ref()
+                .and_then(|l| l.as_str().map(str::to_owned))
+            {
+                Some(l) if l == "en" => text,
+                _ => text.replace('.', ","),
+            }
+        });
         env.add_global("nav", Value::from_serialize(nav));
         env.add_global("app_version", version);
         env.add_global("time_zone", time_zone.name());
