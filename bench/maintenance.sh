@@ -3,8 +3,9 @@
 # records (faena demo), then one machine by its code and the dashboard,
 # each cold (the first request after the server starts: its pools and the
 # database's own caches empty, SQLite's pages not yet read) and warm (wrk
-# -t2 -c64 -d15s --latency, the dashboard with -c8), as a technician who
-# signed in through the API.
+# -t2 -c64 -d15s --latency; the dashboard and a 12-month report with -c8),
+# as a technician who signed in through the API. The all-time report is
+# measured cold only. RSS is read after each stage.
 # Usage: bench/maintenance.sh sqlite|postgres [BINARY]   (needs wrk and a release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,10 +53,16 @@ start
 cold() { curl -s -o /dev/null -w "$1 cold: %{http_code} in %{time_total} s\n" -H "$auth" "$base$2"; }
 cold "GET /api/machines/{code}" "/api/machines/$code"
 cold "GET /api/maintenance/dashboard" "/api/maintenance/dashboard"
+year=$(date -u -d '-365 days' +%Y-%m-%d)
+cold "GET /api/maintenance/report (12 months)" "/api/maintenance/report?from=$year"
 cold "GET /api/maintenance/report (all time)" "/api/maintenance/report"
+rss() { echo "server RSS: $(awk '/VmRSS/ {print $2}' /proc/$pid/status) KiB"; }
+rss
 
 run() { echo "== $1"; shift; wrk -t2 "$@" -d15s --latency -H "$auth" | grep -E "Requests/sec|Latency |  50%|  99%|Non-2xx|Socket errors"; }
 run "GET /api/machines/{code} (warm)" -c64 "$base/api/machines/$code"
+rss
 run "GET /api/maintenance/dashboard (warm)" -c8 "$base/api/maintenance/dashboard"
-run "GET /api/maintenance/report (warm, all time)" -c8 "$base/api/maintenance/report"
-echo "server RSS: $(awk '/VmRSS/ {print $2}' /proc/$pid/status) KiB"
+rss
+run "GET /api/maintenance/report?from=12 months ago (warm)" -c8 "$base/api/maintenance/report?from=$year"
+rss

@@ -204,6 +204,12 @@ test("a failure reported from the QR label without an account, accepted as work"
   assert.deepEqual(errors, []);
   await phone.close();
 
+  // Someone else has the pending work open in another tab.
+  const board = await page.context().newPage();
+  await board.goto("/maintenance/work");
+  await board.getByText("En vivo").waitFor();
+  assert.equal(await board.locator("tr", { hasText: "CEN-010" }).count(), 0);
+
   // The manager sees it pending, with its photo, and turns it into work.
   await page.goto("/maintenance/requests");
   const card = page.locator(".card", { hasText: "CEN-010" });
@@ -214,6 +220,10 @@ test("a failure reported from the QR label without an account, accepted as work"
   await card.getByRole("button", { name: "Convertir en trabajo" }).click();
   await page.getByText("El reporte es ahora un trabajo pendiente.").waitFor();
   assert.equal(await page.locator(".card", { hasText: "CEN-010" }).count(), 0, "no longer pending");
+
+  // The other tab shows the new work without a reload.
+  await board.locator("tr", { hasText: "CEN-010" }).waitFor({ timeout: 10_000 });
+  await board.close();
 
   // It is open work on the machine, and recording it closes it.
   await page.goto("/maintenance/work");

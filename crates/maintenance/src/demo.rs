@@ -213,10 +213,11 @@ pub async fn generate(
         }
         // A year of history: preventive every ~90 days, calibration every
         // ~180 for instruments, a corrective now and then.
-        let span = per_machine.map_or(365, |k| i64::try_from(k).unwrap_or(0) * 90);
-        let mut day = span - i64::try_from(rng.range(0, 60)).unwrap_or(0);
+        // From the latest back, 60 to 120 days apart: a year of it, or
+        // the machine's share of the records asked for.
+        let mut day = 4 + i64::try_from(rng.range(0, 60)).unwrap_or(0);
         let mut made = 0u64;
-        while day > 3 && per_machine.is_none_or(|k| made < k) {
+        while per_machine.map_or(day <= 365, |k| made < k) {
             made += 1;
             let roll = rng.range(1, 10);
             let kind = if instrument && roll <= 3 {
@@ -280,7 +281,7 @@ pub async fn generate(
                 updated_at: Set(at),
                 version: Set(1),
             });
-            day -= i64::try_from(rng.range(60, 120)).unwrap_or(90);
+            day += i64::try_from(rng.range(60, 120)).unwrap_or(90);
         }
         // Written as it goes: half a million records are not held at once.
         if records.len() >= 2_000 || i + 1 == n {

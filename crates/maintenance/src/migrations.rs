@@ -529,18 +529,34 @@ impl MigrationTrait for CreateRequests {
 
 /// Each record's total cost (labour and other costs plus its parts) as a
 /// column, so the report and the dashboard sum it in the database instead
-/// of reading every record's parts.
+/// of reading every record's parts; and the indexes those sums read
+/// without touching the table: by period (the months), by machine (the
+/// report, the labs), by kind (failures, the latest calibrations), and
+/// open work by machine.
 struct AddRecordTotals;
 
 impl MigrationName for AddRecordTotals {
     fn name(&self) -> &str {
-        "m20261214_300004_maintenance_records_total_cost"
+        "m20261214_300004_maintenance_records_totals_and_indexes"
     }
 }
 
 #[derive(DeriveIden)]
 enum TotalCostClp {
     TotalCostClp,
+}
+
+/// The columns the sums read, after the ones they search by.
+fn covering(
+    name: &str,
+    columns: impl IntoIterator<Item = DynIden>,
+) -> sea_orm_migration::prelude::IndexCreateStatement {
+    let mut i = Index::create();
+    i.name(name).table(MntRecords::Table);
+    for c in columns {
+        i.col(c);
+    }
+    i.to_owned()
 }
 
 #[async_trait::async_trait]
@@ -577,10 +593,92 @@ impl MigrationTrait for AddRecordTotals {
                 .exec(db)
                 .await?;
         }
-        Ok(())
+        // A machine's history, now with what the sums read (the report
+        // and the labs' figures go machine by machine).
+        m.drop_index(
+            Index::drop()
+                .name("idx_mnt_records_machine")
+                .table(MntRecords::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(covering(
+            "idx_mnt_records_machine_sums",
+            [
+                MntRecords::MachineId.into_iden(),
+                MntRecords::PerformedAt.into_iden(),
+                MntRecords::Kind.into_iden(),
+                TotalCostClp::TotalCostClp.into_iden(),
+                MntRecords::DurationMinutes.into_iden(),
+            ],
+        ))
+        .await?;
+        // Its first column is the new period index's: it would only cost
+        // writes.
+        m.drop_index(
+            Index::drop()
+                .name("idx_mnt_records_performed_at")
+                .table(MntRecords::Table)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(covering(
+            "idx_mnt_records_period",
+            [
+                MntRecords::PerformedAt.into_iden(),
+                MntRecords::MachineId.into_iden(),
+                MntRecords::Kind.into_iden(),
+                TotalCostClp::TotalCostClp.into_iden(),
+                MntRecords::DurationMinutes.into_iden(),
+            ],
+        ))
+        .await?;
+        m.create_index(covering(
+            "idx_mnt_records_kind",
+            [
+                MntRecords::Kind.into_iden(),
+                MntRecords::PerformedAt.into_iden(),
+                MntRecords::MachineId.into_iden(),
+                MntRecords::DurationMinutes.into_iden(),
+            ],
+        ))
+        .await?;
+        m.create_index(index(
+            "idx_mnt_work_orders_machine",
+            MntWorkOrders::Table,
+            [MntWorkOrders::MachineId, MntWorkOrders::Status],
+        ))
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table) in [
+            (
+                "idx_mnt_work_orders_machine",
+                MntWorkOrders::Table.into_iden(),
+            ),
+            ("idx_mnt_records_kind", MntRecords::Table.into_iden()),
+            ("idx_mnt_records_period", MntRecords::Table.into_iden()),
+            (
+                "idx_mnt_records_machine_sums",
+                MntRecords::Table.into_iden(),
+            ),
+        ] {
+            m.drop_index(Index::drop().name(name).table(table).to_owned())
+                .await?;
+        }
+        m.create_index(index(
+            "idx_mnt_records_machine",
+            MntRecords::Table,
+            [MntRecords::MachineId, MntRecords::PerformedAt],
+        ))
+        .await?;
+        m.create_index(index(
+            "idx_mnt_records_performed_at",
+            MntRecords::Table,
+            [MntRecords::PerformedAt],
+        ))
+        .await?;
         m.alter_table(
             Table::alter()
                 .table(MntRecords::Table)

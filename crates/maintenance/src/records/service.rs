@@ -420,18 +420,7 @@ pub async fn update(
     active.details = Set(details_json(&r, &input.checklist, &template));
     active.outcome = Set(r.outcome.as_str().to_owned());
     active.next_due_on = Set(r.next_due_on);
-    active.updated_at = Set(now);
-    active.version = Set(current.version + 1);
-    let updated = store::Entity::update_many()
-        .set(active)
-        .filter(Column::Id.eq(id))
-        .filter(Column::Version.eq(current.version))
-        .filter(Column::SignedOffAt.is_null())
-        .exec_with_returning(&txn)
-        .await?
-        .pop()
-        .ok_or(AppError::PreconditionFailed)?;
-    let v = views(&txn, vec![updated]).await?.remove(0);
+    let v = write_draft(&txn, &current, active, now).await?;
     audit::record(
         &txn,
         actor,
@@ -443,6 +432,29 @@ pub async fn update(
     txn.commit().await?;
     announce(state, "record.updated", &v);
     Ok(v)
+}
+
+/// Writes `active` over the draft `current`, its version moved on, unless
+/// another change or a sign-off got there first (then 412); the record as
+/// it is now.
+async fn write_draft(
+    txn: &impl sea_orm::ConnectionTrait,
+    current: &Model,
+    mut active: store::record::ActiveModel,
+    now: DateTime<Utc>,
+) -> AppResult<RecordView> {
+    active.updated_at = Set(now);
+    active.version = Set(current.version + 1);
+    let updated = store::Entity::update_many()
+        .set(active)
+        .filter(Column::Id.eq(current.id))
+        .filter(Column::Version.eq(current.version))
+        .filter(Column::SignedOffAt.is_null())
+        .exec_with_returning(txn)
+        .await?
+        .pop()
+        .ok_or(AppError::PreconditionFailed)?;
+    Ok(views(txn, vec![updated]).await?.remove(0))
 }
 
 /// Signs a record off: from now on it never changes.
@@ -466,18 +478,7 @@ pub async fn sign_off(
     let now = Utc::now();
     active.signed_off_at = Set(Some(now));
     active.signed_off_by = Set(Some(actor.label.clone()));
-    active.updated_at = Set(now);
-    active.version = Set(current.version + 1);
-    let updated = store::Entity::update_many()
-        .set(active)
-        .filter(Column::Id.eq(id))
-        .filter(Column::Version.eq(current.version))
-        .filter(Column::SignedOffAt.is_null())
-        .exec_with_returning(&txn)
-        .await?
-        .pop()
-        .ok_or(AppError::PreconditionFailed)?;
-    let v = views(&txn, vec![updated]).await?.remove(0);
+    let v = write_draft(&txn, &current, active, now).await?;
     audit::record(
         &txn,
         actor,

@@ -29,7 +29,10 @@ pub const PG_CHANNEL: &str = "faena_events";
 const PG_MAX_PAYLOAD: usize = 7_999;
 
 const FIRST_RETRY: Duration = Duration::from_millis(500);
-const LAST_RETRY: Duration = Duration::from_secs(30);
+/// However long the bus was down, events flow again at most this long
+/// after it is back (a retry is one connection attempt: cheap even from
+/// many replicas).
+const LAST_RETRY: Duration = Duration::from_secs(2);
 
 /// How this node's events reach other replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
