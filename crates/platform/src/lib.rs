@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod csv;

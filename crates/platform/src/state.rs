@@ -26,6 +26,7 @@ struct Inner {
     audit_writer: crate::audit::writer::AuditWriter,
     jobs: crate::jobs::registry::Registry<AppState>,
     realtime: crate::realtime::Realtime,
+    cache: crate::cache::Cache,
     mailer: crate::mail::transport::Mailer,
     webhooks: crate::webhooks::runtime::Webhooks<AppState>,
     files: crate::files::Files,
@@ -87,6 +88,7 @@ impl AppState {
             write_gate,
             audit_writer,
             jobs: parts.jobs,
+            cache: crate::cache::Cache::new(parts.realtime.signals(), crate::cache::TTL),
             realtime: parts.realtime,
             webhooks: parts.webhooks,
             files: parts.files,
@@ -149,6 +151,11 @@ impl AppState {
         caller
             .and_then(|p| p.time_zone)
             .unwrap_or_else(|| self.time_zone())
+    }
+
+    /// Computed figures kept until their topic changes (see `cache`).
+    pub fn cache(&self) -> &crate::cache::Cache {
+        &self.0.cache
     }
 
     pub fn config(&self) -> &Config {

@@ -4,6 +4,7 @@
 //! its mean time between failures and mean time to repair.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use faena_platform::dashboard::Chart;
@@ -68,6 +69,22 @@ pub struct Dashboard {
 
 fn month_of(d: NaiveDate) -> String {
     format!("{:04}-{:02}", d.year(), d.month())
+}
+
+/// The dashboard as `zone` reads it, from the platform cache while no
+/// maintenance event (a record, a machine, work opened or overdue, a
+/// failure report) has changed it on any replica; summed again otherwise.
+pub async fn cached(state: &AppState, zone: chrono_tz::Tz) -> AppResult<Arc<Dashboard>> {
+    let key = format!(
+        "dashboard:{}:{}:{}",
+        zone.name(),
+        faena_platform::ui::today(zone),
+        crate::machines::service::company_today(state)
+    );
+    state
+        .cache()
+        .get_or_compute(crate::machines::service::TOPIC, &key, || build(state, zone))
+        .await
 }
 
 pub async fn build(state: &AppState, zone: chrono_tz::Tz) -> AppResult<Dashboard> {
@@ -159,8 +176,8 @@ pub async fn build(state: &AppState, zone: chrono_tz::Tz) -> AppResult<Dashboard
 async fn maintenance_dashboard(
     State(state): State<AppState>,
     Zone(zone): Zone,
-) -> AppResult<Json<Dashboard>> {
-    Ok(Json(build(&state, zone).await?))
+) -> AppResult<Json<Arc<Dashboard>>> {
+    Ok(Json(cached(&state, zone).await?))
 }
 
 async fn page(
@@ -168,7 +185,7 @@ async fn page(
     page: PageContext,
     Zone(zone): Zone,
 ) -> AppResult<Html<String>> {
-    let d = build(&state, zone).await?;
+    let d = cached(&state, zone).await?;
     let t = |k: &str| state.i18n().t(page.locale, k, &[]);
     let month_href = |m: &str| format!("/maintenance?from={m}-01&to={}", last_day(m));
     let work = Chart::bars(

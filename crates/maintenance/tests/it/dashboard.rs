@@ -89,3 +89,81 @@ async fn the_dashboard_counts_status_work_cost_and_failures() {
     assert!(html.contains("Tiempo medio de reparación"), "{html}");
     assert!(html.contains(">90.0<"), "MTTR shown: {html}");
 }
+
+/// The dashboard's sums are kept between reads and dropped by the next
+/// maintenance event: at once on the replica where the work was recorded,
+/// and on another as soon as the event reaches it.
+#[tokio::test]
+async fn the_dashboard_is_kept_until_work_is_recorded_on_any_replica() {
+    use faena_maintenance::machines::store as machines;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+    let (app, admin) = setup().await;
+    create_machine(&admin, &a_machine("MAQ-610")).await;
+    let worked = |d: &serde_json::Value| -> u64 {
+        d["per_month"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["records"].as_u64().unwrap())
+            .sum()
+    };
+    let d = admin.get("/api/maintenance/dashboard").await.json();
+    assert_eq!(d["by_status"]["operational"], 1);
+
+    // A change that announces nothing (straight to the database) is not
+    // seen: the figures come from the cache.
+    machines::Entity::update_many()
+        .col_expr(machines::Column::Status, Expr::value("out_of_service"))
+        .filter(machines::Column::Code.eq("MAQ-610"))
+        .exec(app.state.db())
+        .await
+        .unwrap();
+    let d = admin.get("/api/maintenance/dashboard").await.json();
+    assert_eq!(d["by_status"]["operational"], 1, "kept: {d}");
+    let metrics = admin.get("/metrics").await.text();
+    assert!(
+        metrics.contains("faena_cache_hits_total{topic=\"maintenance\"}"),
+        "{metrics}"
+    );
+
+    // Work recorded here: the next read sums again.
+    record(
+        &admin,
+        "MAQ-610",
+        &json!({"kind": "inspection", "description": "Revisión"}),
+    )
+    .await;
+    let d = admin.get("/api/maintenance/dashboard").await.json();
+    assert_eq!(worked(&d), 1, "{d}");
+    assert_eq!(d["by_status"]["out_of_service"], 1, "{d}");
+
+    // Another replica (its events cross on the database's or Redis's bus).
+    if app.db_kind() != faena_platform::db::DbKind::Postgres {
+        return;
+    }
+    let replica = app.replica().await;
+    let there = replica.admin().await;
+    assert_eq!(
+        worked(&there.get("/api/maintenance/dashboard").await.json()),
+        1
+    );
+    record(
+        &admin,
+        "MAQ-610",
+        &json!({"kind": "inspection", "description": "Segunda revisión"}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let n = worked(&there.get("/api/maintenance/dashboard").await.json());
+        if n == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other replica still shows {n} after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -449,6 +449,12 @@ impl Realtime {
         topics
     }
 
+    /// Every signal from now on, unfiltered and without a lifetime: for the
+    /// node's own bookkeeping (the cache), not for clients.
+    pub(crate) fn signals(&self) -> broadcast::Receiver<Signal> {
+        self.0.sender.subscribe()
+    }
+
     /// A new subscription to every signal from now on; with `last_event_id`,
     /// first what this node delivered after that event (or a `Resync` when
     /// it no longer knows that event). Topic filtering is the caller's.
