@@ -68,7 +68,10 @@ pub async fn connect(config: &DbConfig) -> anyhow::Result<DatabaseConnection> {
                 })
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_millis(config.sqlite_busy_timeout_ms))
-                .pragma("temp_store", "memory")
+                // Sorts and groupings stay in memory up to the page cache
+                // and spill to a temporary file beyond it (SQLite's
+                // default), so a large report cannot hold tens of MiB per
+                // connection (decision 0003, amended 2026-12-07).
                 // Keep statements prepared across requests.
                 .statement_cache_capacity(256);
             if let Some(parent) = options.get_filename().parent()
