@@ -593,56 +593,42 @@ impl MigrationTrait for AddRecordTotals {
                 .exec(db)
                 .await?;
         }
-        // A machine's history, now with what the sums read (the report
-        // and the labs' figures go machine by machine).
-        m.drop_index(
-            Index::drop()
-                .name("idx_mnt_records_machine")
-                .table(MntRecords::Table)
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(covering(
-            "idx_mnt_records_machine_sums",
-            [
-                MntRecords::MachineId.into_iden(),
-                MntRecords::PerformedAt.into_iden(),
-                MntRecords::Kind.into_iden(),
+        // A machine's history now with what the sums read (the report and
+        // the labs' figures go machine by machine); the period index starts
+        // with `performed_at`, so the old one would only cost writes.
+        for old in ["idx_mnt_records_machine", "idx_mnt_records_performed_at"] {
+            m.drop_index(Index::drop().name(old).table(MntRecords::Table).to_owned())
+                .await?;
+        }
+        use MntRecords::{DurationMinutes, Kind, MachineId, PerformedAt};
+        let sums = || {
+            vec![
+                Kind.into_iden(),
                 TotalCostClp::TotalCostClp.into_iden(),
-                MntRecords::DurationMinutes.into_iden(),
-            ],
-        ))
-        .await?;
-        // Its first column is the new period index's: it would only cost
-        // writes.
-        m.drop_index(
-            Index::drop()
-                .name("idx_mnt_records_performed_at")
-                .table(MntRecords::Table)
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(covering(
-            "idx_mnt_records_period",
-            [
-                MntRecords::PerformedAt.into_iden(),
-                MntRecords::MachineId.into_iden(),
-                MntRecords::Kind.into_iden(),
-                TotalCostClp::TotalCostClp.into_iden(),
-                MntRecords::DurationMinutes.into_iden(),
-            ],
-        ))
-        .await?;
-        m.create_index(covering(
-            "idx_mnt_records_kind",
-            [
-                MntRecords::Kind.into_iden(),
-                MntRecords::PerformedAt.into_iden(),
-                MntRecords::MachineId.into_iden(),
-                MntRecords::DurationMinutes.into_iden(),
-            ],
-        ))
-        .await?;
+                DurationMinutes.into_iden(),
+            ]
+        };
+        for (name, columns) in [
+            (
+                "idx_mnt_records_machine_sums",
+                [vec![MachineId.into_iden(), PerformedAt.into_iden()], sums()].concat(),
+            ),
+            (
+                "idx_mnt_records_period",
+                [vec![PerformedAt.into_iden(), MachineId.into_iden()], sums()].concat(),
+            ),
+            (
+                "idx_mnt_records_kind",
+                vec![
+                    Kind.into_iden(),
+                    PerformedAt.into_iden(),
+                    MachineId.into_iden(),
+                    DurationMinutes.into_iden(),
+                ],
+            ),
+        ] {
+            m.create_index(covering(name, columns)).await?;
+        }
         m.create_index(index(
             "idx_mnt_work_orders_machine",
             MntWorkOrders::Table,

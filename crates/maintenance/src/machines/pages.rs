@@ -500,26 +500,22 @@ async fn import(
             _ => {}
         }
     }
-    let Some(file) = file.filter(|f| !f.trim_ascii().is_empty()) else {
-        let errors = form_errors(&state, &page, FieldError::new("file", "required").into())?;
-        return Ok(unprocessable(render_page(
+    // The form again, with what is wrong with the file.
+    let refused = |e: FieldError| -> AppResult<Response> {
+        let errors = form_errors(&state, &page, e.into())?;
+        Ok(unprocessable(render_page(
             &state,
             "machines/import.html",
             &page,
             context! { result => (), errors => errors },
-        )?));
+        )?))
+    };
+    let Some(file) = file.filter(|f| !f.trim_ascii().is_empty()) else {
+        return refused(FieldError::new("file", "required"));
     };
     let rows = match super::import::read(&file) {
         Ok(rows) => rows,
-        Err(e) => {
-            let errors = form_errors(&state, &page, e.into())?;
-            return Ok(unprocessable(render_page(
-                &state,
-                "machines/import.html",
-                &page,
-                context! { result => (), errors => errors },
-            )?));
-        }
+        Err(e) => return refused(e),
     };
     let result = super::import::import(&state, &actor, rows, mode != "import").await?;
     if result.imported > 0 {

@@ -204,14 +204,10 @@ pub async fn create_plan(
     .await?;
     // Due within its lead time already: its work opens now, not at the
     // schedule's next hour.
-    let opened = match model.next_due_on {
-        Some(next)
-            if next - chrono::Duration::days(i64::from(model.lead_days)) <= today
-                && model.active =>
-        {
-            open_order(&txn, state, &machine, &model, today).await?
-        }
-        _ => None,
+    let opened = if model.active && opens_by(&model, today) {
+        open_order(&txn, state, &machine, &model, today).await?
+    } else {
+        None
     };
     let v = plan_view(model, machine.code.clone());
     audit::record(
@@ -520,6 +516,13 @@ async fn mail_about(
     Ok(true)
 }
 
+/// Whether a calendar plan's work is open by `today`: its due day less its
+/// lead time has come.
+fn opens_by(p: &plan::Model, today: NaiveDate) -> bool {
+    p.next_due_on
+        .is_some_and(|next| next - chrono::Duration::days(i64::from(p.lead_days)) <= today)
+}
+
 /// Opens the plan's work order due on its due day (today for a meter
 /// plan), unless another worker did; reminds the responsible person.
 async fn open_order(
@@ -568,8 +571,7 @@ pub async fn run_due(state: &AppState, today: NaiveDate) -> AppResult<DueRun> {
     let mut run = DueRun::default();
     let mut events = Vec::new();
     for p in store::active_plans(state.db()).await? {
-        let Some(next) = p.next_due_on else { continue };
-        if next - chrono::Duration::days(i64::from(p.lead_days)) > today {
+        if !opens_by(&p, today) {
             continue;
         }
         let txn = state.begin_write().await?;

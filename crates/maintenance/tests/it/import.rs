@@ -161,19 +161,8 @@ async fn a_machine_list_is_checked_row_by_row_and_imported_whole_or_not_at_all()
     let r = res.json();
     assert_eq!(r["rows"], 5);
     assert_eq!(r["title"], "6 problemas en 5 filas: no se importó nada");
-    let errors: Vec<(u64, String)> = r["row_errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["line"].as_u64().unwrap(),
-                e["field"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
     assert_eq!(
-        errors,
+        bad_rows(&r),
         [
             (3, "code".into()),
             (4, "status".into()),
