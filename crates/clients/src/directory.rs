@@ -22,16 +22,14 @@ impl Directory for ClientDirectory {
         &self,
         id: sea_orm::sea_query::SimpleExpr,
     ) -> Option<sea_orm::sea_query::SimpleExpr> {
-        use sea_orm::sea_query::{Expr, Query, SimpleExpr, SubQueryStatement};
-        let select = Query::select()
-            .column((Entity, Column::SortKey))
-            .from(Entity)
-            .and_where(Expr::col((Entity, Column::Id)).eq(id))
-            .to_owned();
-        Some(SimpleExpr::SubQuery(
-            None,
-            Box::new(SubQueryStatement::SelectStatement(select)),
-        ))
+        Some(column_of(Column::SortKey, id))
+    }
+
+    fn name_of(
+        &self,
+        id: sea_orm::sea_query::SimpleExpr,
+    ) -> Option<sea_orm::sea_query::SimpleExpr> {
+        Some(column_of(Column::Name, id))
     }
 
     async fn names(
@@ -92,4 +90,16 @@ impl Directory for ClientDirectory {
         }
         query.limit(limit).into_tuple().all(db).await
     }
+}
+
+/// `(SELECT column FROM clients WHERE id = <id>)`, for another module's
+/// statement.
+fn column_of(column: Column, id: sea_orm::sea_query::SimpleExpr) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Expr, Query, SimpleExpr, SubQueryStatement};
+    let select = Query::select()
+        .column((Entity, column))
+        .from(Entity)
+        .and_where(Expr::col((Entity, Column::Id)).eq(id))
+        .to_owned();
+    SimpleExpr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(select)))
 }

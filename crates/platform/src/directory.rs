@@ -34,6 +34,16 @@ pub trait Directory: Send + Sync {
     ) -> Option<sea_orm::sea_query::SimpleExpr> {
         None
     }
+    /// An expression giving, in the asking module's own query, the display
+    /// name of the record whose id is `id` (as `sort_key_of`), so a read of
+    /// one record and the names it shows is one statement. `None`: ask
+    /// `names`.
+    fn name_of(
+        &self,
+        _id: sea_orm::sea_query::SimpleExpr,
+    ) -> Option<sea_orm::sea_query::SimpleExpr> {
+        None
+    }
     /// Choices for a selector, by name.
     async fn choices(
         &self,

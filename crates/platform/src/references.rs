@@ -25,6 +25,16 @@ pub trait ReferenceCounter: Send + Sync {
     /// (`error.<code>`, with `{count}`) is in the referring module's
     /// catalog, e.g. "the client has 3 orders".
     fn conflict_code(&self) -> &'static str;
+    /// An expression counting, in the owner's own query, the references
+    /// to the row whose id is `id` (a qualified column of the owner's
+    /// table), so a read of one row and its counts is one statement.
+    /// `None`: ask `count`.
+    fn count_of(
+        &self,
+        _id: sea_orm::sea_query::SimpleExpr,
+    ) -> Option<sea_orm::sea_query::SimpleExpr> {
+        None
+    }
     /// References to each of `ids` (ids without any may be left out).
     async fn count(
         &self,
@@ -59,6 +69,22 @@ impl References {
             }
         }
         Ok(out)
+    }
+
+    /// One expression adding up every reference to the row whose id is
+    /// `id` in the owner's query (0 when nothing refers to `target`);
+    /// `None` when some counter cannot say it in SQL.
+    pub fn total_of(
+        &self,
+        target: &str,
+        id: sea_orm::sea_query::SimpleExpr,
+    ) -> Option<sea_orm::sea_query::SimpleExpr> {
+        use sea_orm::sea_query::{Expr, SimpleExpr};
+        let mut total: SimpleExpr = Expr::val(0i64).into();
+        for counter in self.counters.iter().filter(|c| c.target() == target) {
+            total = total.add(counter.count_of(id.clone())?);
+        }
+        Some(total)
     }
 
     /// References to one row, one entry per referring kind (those with

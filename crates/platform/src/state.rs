@@ -105,7 +105,7 @@ impl AppState {
             started_at: Instant::now(),
             metrics: parts.metrics,
         }));
-        state.forget_changed_roles();
+        state.forget_changed_access();
         state
     }
 
@@ -114,24 +114,21 @@ impl AppState {
     /// replica's open streams of the callers concerned check their access
     /// again (closing or narrowing) while their role caches forget too.
     pub fn access_changed(&self, change: crate::realtime::AccessChange) {
-        if change.touches_roles() {
-            self.auth().roles.invalidate();
-        }
+        forget_access(self.auth(), &change);
         self.realtime().access_changed(change);
     }
 
-    /// Clears the role cache whenever another replica announces a role
-    /// change (or the bus was down and one may have been missed), so a
-    /// role edit applies on the next request everywhere.
-    fn forget_changed_roles(&self) {
+    /// Clears the role cache and the sign-ins concerned whenever another
+    /// replica announces an access change (or the bus was down and one may
+    /// have been missed), so a role edit, a deactivation or a sign-out
+    /// applies on the next request everywhere.
+    fn forget_changed_access(&self) {
         let mut watch = self.realtime().watch_access();
         let inner = Arc::downgrade(&self.0);
         tokio::spawn(async move {
             while let Some(change) = watch.next().await {
                 let Some(inner) = inner.upgrade() else { break };
-                if change.touches_roles() {
-                    inner.auth.roles.invalidate();
-                }
+                forget_access(&inner.auth, &change);
             }
         });
     }
@@ -281,5 +278,18 @@ impl AppState {
 
     pub fn metrics(&self) -> Option<&metrics_exporter_prometheus::PrometheusHandle> {
         self.0.metrics.as_ref()
+    }
+}
+
+/// What this node's auth caches forget when someone's access changed.
+fn forget_access(auth: &crate::auth::cache::AuthState, change: &crate::realtime::AccessChange) {
+    use crate::realtime::AccessChange;
+    if change.touches_roles() {
+        auth.roles.invalidate();
+    }
+    match change {
+        AccessChange::User(id) => auth.signed_in.forget(Some(*id)),
+        AccessChange::All => auth.signed_in.forget(None),
+        AccessChange::Role(_) | AccessChange::ApiKey(_) => {}
     }
 }

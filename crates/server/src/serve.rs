@@ -74,6 +74,9 @@ pub async fn run(config: Config, with_worker: bool) -> anyhow::Result<()> {
     if let Some(worker) = worker {
         worker.await.ok();
     }
+    // Every request has been answered: what they queued for the audit log
+    // is written before the database closes.
+    app.state.audit_writer().flush().await;
     app.state.db().clone().close().await.ok();
     tracing::info!("stopped");
     Ok(())
@@ -113,6 +116,7 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     tracing::info!(signal, "stopping the worker: letting running jobs finish");
     let _ = stop_tx.send(true);
     worker.await.ok();
+    app.state.audit_writer().flush().await;
     app.state.db().clone().close().await.ok();
     tracing::info!("stopped");
     Ok(())

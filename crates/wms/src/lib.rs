@@ -180,6 +180,13 @@ impl ReferenceCounter for OrdersOfClient {
         "client_has_orders"
     }
 
+    fn count_of(
+        &self,
+        id: sea_orm::sea_query::SimpleExpr,
+    ) -> Option<sea_orm::sea_query::SimpleExpr> {
+        Some(orders::store::count_of_client(id))
+    }
+
     async fn count(
         &self,
         db: &DatabaseConnection,

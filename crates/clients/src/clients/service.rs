@@ -7,6 +7,7 @@ use faena_platform::auth::Actor;
 use faena_platform::crypto::KeyRing;
 use faena_platform::http::etag::IfMatch;
 use faena_platform::{AppError, AppResult, AppState};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -139,15 +140,22 @@ async fn order_count(state: &AppState, id: Uuid) -> AppResult<u64> {
 /// One client, decrypted; the reading is audited.
 #[tracing::instrument(skip_all, fields(client.id = %id, actor = %actor.label))]
 pub async fn find(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<ClientView> {
-    let m = store::find(state.db(), id)
+    let counted = state
+        .references()
+        .total_of("client", Expr::col((Entity, Column::Id)).into());
+    let (m, count) = store::find_counted(state.db(), id, counted)
         .await?
         .ok_or(AppError::NotFound)?;
+    let count = match count {
+        Some(n) => n,
+        None => order_count(state, id).await?,
+    };
     let has_personal = m.phone.is_some() || m.address.is_some() || m.tax_id.is_some();
-    let v = view(state.keys(), m, order_count(state, id).await?)?;
+    let v = view(state.keys(), m, count)?;
     if has_personal {
         state
             .audit_writer()
-            .record(actor, Entry::new("read", "client", id.to_string()))
+            .append(actor, Entry::new("read", "client", id.to_string()))
             .await?;
     }
     Ok(v)

@@ -3,8 +3,8 @@
 use faena_platform::text;
 use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
@@ -55,6 +55,31 @@ pub use client::{Column, Entity, Model};
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
+}
+
+/// One client and, when `references` gives the expression
+/// (`References::total_of`), how many rows of other modules refer to it:
+/// one statement.
+pub async fn find_counted(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    references: Option<sea_orm::sea_query::SimpleExpr>,
+) -> Result<Option<(Model, Option<u64>)>, DbErr> {
+    let Some(count) = references else {
+        return Ok(Entity::find_by_id(id).one(db).await?.map(|m| (m, None)));
+    };
+    let select = Entity::find_by_id(id).expr_as(count, "reference_count");
+    let Some(row) = db
+        .query_one(select.build(db.get_database_backend()))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let n: i64 = row.try_get("", "reference_count")?;
+    Ok(Some((
+        Model::from_query_result(&row, "")?,
+        Some(u64::try_from(n).unwrap_or(0)),
+    )))
 }
 
 pub async fn email_taken(

@@ -98,6 +98,8 @@ pub async fn query(
     let mut errors = FieldErrors::new();
     let (limit, cursor) = AUDIT.read(page, &mut errors);
     errors.finish()?;
+    // What this replica queued is part of what the reader asked for.
+    state.audit_writer().flush().await;
     let mut q = select(f).order_by_desc(audit_log::Column::Id);
     if let Some(c) = cursor {
         q = q.filter(audit_log::Column::Id.lt(c));

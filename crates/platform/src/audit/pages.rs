@@ -87,6 +87,7 @@ async fn audit_export(
     use crate::csv::{CsvWriter, Delimiter};
     let request = ListRequest::parse(&LIST, raw.as_deref())?;
     let filter = page_filter(state.zone_for(page.principal.as_ref()), &q)?;
+    state.audit_writer().flush().await;
     let rows = list::all_rows(&request, |mut p| {
         let (state, filter) = (&state, &filter);
         async move {
@@ -140,6 +141,7 @@ async fn audit_list(
     let mut request = ListRequest::parse(&LIST, raw.as_deref())?;
     let filter = page_filter(state.zone_for(page.principal.as_ref()), &q)?;
     let order = audit_order(&request);
+    state.audit_writer().flush().await;
     let (rows, total) = list::fetch(state.db(), select(&filter), order, &mut request).await?;
     let entries: Vec<serde_json::Value> = rows
         .into_iter()

@@ -171,6 +171,8 @@ pub async fn set_own_preferences(
     };
     let updated = users::update(&txn, actor, id, IfMatch::ANY, update).await?;
     txn.commit().await?;
+    // The zone and language ride in the cached sign-in: forget it.
+    state.access_changed(crate::realtime::AccessChange::User(id));
     Ok(updated)
 }
 

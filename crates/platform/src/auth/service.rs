@@ -129,29 +129,41 @@ async fn resolve_access_token(
         .map_err(|_| AppError::Unauthorized)?;
     let id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized)?;
     let family = Uuid::parse_str(&claims.fam).map_err(|_| AppError::Unauthorized)?;
-    // One round trip: the user, if active and still signed in.
-    let live_sign_in = sea_orm::sea_query::Query::select()
-        .expr(Expr::val(1))
-        .from(refresh_token::Entity)
-        .and_where(refresh_token::Column::FamilyId.eq(family))
-        .and_where(refresh_token::Column::UserId.eq(id))
-        .and_where(refresh_token::Column::RevokedAt.is_null())
-        .and_where(refresh_token::Column::ExpiresAt.gt(now))
-        .to_owned();
-    let user = user::Entity::find_by_id(id)
-        .filter(user::Column::Active.eq(true))
-        .filter(Expr::exists(live_sign_in))
-        .one(state.db())
-        .await?
-        .ok_or(AppError::Unauthorized)?;
+    let user = match state.auth().signed_in.get(id, family) {
+        Ok(user) => user,
+        Err(generation) => {
+            // One round trip: the user, if active and still signed in.
+            let live_sign_in = sea_orm::sea_query::Query::select()
+                .expr(Expr::val(1))
+                .from(refresh_token::Entity)
+                .and_where(refresh_token::Column::FamilyId.eq(family))
+                .and_where(refresh_token::Column::UserId.eq(id))
+                .and_where(refresh_token::Column::RevokedAt.is_null())
+                .and_where(refresh_token::Column::ExpiresAt.gt(now))
+                .to_owned();
+            let user = Arc::new(
+                user::Entity::find_by_id(id)
+                    .filter(user::Column::Active.eq(true))
+                    .filter(Expr::exists(live_sign_in))
+                    .one(state.db())
+                    .await?
+                    .ok_or(AppError::Unauthorized)?,
+            );
+            state
+                .auth()
+                .signed_in
+                .keep(family, user.clone(), generation);
+            user
+        }
+    };
     touch(state, id).await;
     let patterns = state.auth().roles.patterns(state.db(), &user.role).await?;
     Ok(Principal {
         time_zone: zone_of(&user),
         subject: Subject::User {
             id,
-            email: user.email,
-            role: user.role,
+            email: user.email.clone(),
+            role: user.role.clone(),
         },
         method: AuthMethod::AccessToken,
         patterns,

@@ -569,9 +569,16 @@ async fn assert_streams_follow_access(publisher: &TestApp, listener: &TestApp) {
     let mut ws = Ws::connect(&base, &token).await;
     assert_eq!(ws.subscribe(&["orders"]).await["topics"], json!(["orders"]));
     let sse = Sse::connect(&base, &token, "orders", None).await;
+    let reader = listener.anonymous().with_bearer(&token);
+    reader
+        .get("/api/orders")
+        .await
+        .assert_status(StatusCode::OK);
     patch_user(user_id(&admin, &email).await, json!({"active": false})).await;
     assert_eq!(ws.closed().await, (1008, "access_revoked".to_owned()));
     sse.ended().await;
+    // The listener had the sign-in cached: the announcement drops it.
+    refused_soon(&reader, StatusCode::UNAUTHORIZED).await;
 
     // Signed out: the streams of that sign-in end; another sign-in of the
     // same user keeps its stream.
@@ -580,12 +587,24 @@ async fn assert_streams_follow_access(publisher: &TestApp, listener: &TestApp) {
     let (other_token, _) = sign_in(publisher, &email).await;
     let sse = Sse::connect(&base, &token, "orders", None).await;
     let mut kept = Sse::connect(&base, &other_token, "orders", None).await;
+    let reader = listener.anonymous().with_bearer(&token);
+    reader
+        .get("/api/orders")
+        .await
+        .assert_status(StatusCode::OK);
     publisher
         .anonymous()
         .post_json("/api/auth/logout", &json!({"refresh_token": refresh}))
         .await
         .assert_status(StatusCode::NO_CONTENT);
     sse.ended().await;
+    refused_soon(&reader, StatusCode::UNAUTHORIZED).await;
+    listener
+        .anonymous()
+        .with_bearer(&other_token)
+        .get("/api/orders")
+        .await
+        .assert_status(StatusCode::OK);
     move_order(&admin, &number, "packing").await;
     assert_eq!(kept.next_event().await["data"]["status"], "packing");
 
@@ -617,15 +636,23 @@ async fn assert_streams_follow_access(publisher: &TestApp, listener: &TestApp) {
         .await
         .assert_status(StatusCode::OK);
     sse.ended().await;
+    refused_soon(&reader, StatusCode::FORBIDDEN).await;
+    assert!(edited.elapsed() < Duration::from_secs(2));
+}
+
+/// `reader`'s next answers turn from 200 to `status` well within the auth
+/// caches' 5 seconds: the access change reached this node's caches.
+async fn refused_soon(reader: &Client, status: StatusCode) {
+    let started = std::time::Instant::now();
     loop {
-        let status = reader.get("/api/orders").await.status;
-        if status == StatusCode::FORBIDDEN {
-            break;
+        let got = reader.get("/api/orders").await.status;
+        if got == status {
+            return;
         }
-        assert_eq!(status, StatusCode::OK);
+        assert_eq!(got, StatusCode::OK);
         assert!(
-            edited.elapsed() < Duration::from_secs(2),
-            "the role edit reached the other node's cache in time"
+            started.elapsed() < Duration::from_secs(2),
+            "still {got} after 2 s: the access change did not reach this node's cache"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -143,11 +143,16 @@ async fn client_name(state: &AppState, id: Uuid) -> AppResult<Option<String>> {
 
 #[tracing::instrument(skip_all, fields(order.number = %number))]
 pub async fn find(state: &AppState, number: &str) -> AppResult<OrderView> {
-    let m = store::find_by_number(state.db(), number)
+    let dir = state.directory("client");
+    let name_of =
+        dir.and_then(|d| d.name_of(Expr::col((order::Entity, order::Column::ClientId)).into()));
+    let asked_name = name_of.is_some();
+    let (m, lines, mut name) = store::find_with_lines(state.db(), number, name_of)
         .await?
         .ok_or(AppError::NotFound)?;
-    let lines = store::lines(state.db(), m.id).await?;
-    let name = client_name(state, m.client_id).await?;
+    if !asked_name {
+        name = client_name(state, m.client_id).await?;
+    }
     Ok(view(m, lines, name))
 }
 

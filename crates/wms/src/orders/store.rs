@@ -9,8 +9,8 @@ use faena_platform::ui::filter_instant;
 use faena_platform::{FieldError, FieldErrors};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
@@ -131,6 +131,47 @@ pub async fn find_by_number(
         .filter(order::Column::Number.eq(number.trim().to_uppercase()))
         .one(db)
         .await
+}
+
+/// One order with its lines (in order) and, when `client_name` gives the
+/// expression (`Directory::name_of`), its client's name: one statement,
+/// the lines joined, the name a subquery.
+pub async fn find_with_lines(
+    db: &impl ConnectionTrait,
+    number: &str,
+    client_name: Option<sea_orm::sea_query::SimpleExpr>,
+) -> Result<Option<(order::Model, Vec<line::Model>, Option<String>)>, DbErr> {
+    let join = order::Entity::belongs_to(line::Entity)
+        .from(order::Column::Id)
+        .to(line::Column::OrderId)
+        .into();
+    let mut select = order::Entity::find()
+        .filter(order::Column::Number.eq(number.trim().to_uppercase()))
+        .join(JoinType::LeftJoin, join)
+        .select_also(line::Entity)
+        .order_by_asc(line::Column::Position);
+    if let Some(name) = client_name {
+        select = select.expr_as(name, "client_name");
+    }
+    let rows = db
+        .query_all(select.build(db.get_database_backend()))
+        .await?;
+    let mut found: Option<(order::Model, Vec<line::Model>, Option<String>)> = None;
+    for row in rows {
+        let (_, lines, _) = match &mut found {
+            Some(f) => f,
+            None => found.insert((
+                order::Model::from_query_result(&row, "A_")?,
+                Vec::new(),
+                row.try_get::<Option<String>>("", "client_name")
+                    .unwrap_or(None),
+            )),
+        };
+        if let Some(line) = line::Model::from_query_result_optional(&row, "B_")? {
+            lines.push(line);
+        }
+    }
+    Ok(found)
 }
 
 pub async fn lines(db: &impl ConnectionTrait, order_id: Uuid) -> Result<Vec<line::Model>, DbErr> {
@@ -310,6 +351,18 @@ pub async fn lines_of(
 }
 
 /// Orders per client, for the clients module (through platform references).
+/// `(SELECT COUNT(*) FROM wms_orders WHERE client_id = <id>)`, for the
+/// clients module's read of one client.
+pub fn count_of_client(id: sea_orm::sea_query::SimpleExpr) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{SimpleExpr, SubQueryStatement};
+    let select = Query::select()
+        .expr(Expr::col((order::Entity, order::Column::Id)).count())
+        .from(order::Entity)
+        .and_where(Expr::col((order::Entity, order::Column::ClientId)).eq(id))
+        .to_owned();
+    SimpleExpr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(select)))
+}
+
 pub async fn count_by_client(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
