@@ -74,7 +74,8 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, sock.groups())) if sock else 0)
-print(f"{rps:.0f} {ms(\"50%\"):.2f} {ms(\"99%\"):.2f} {errors}")
+p50, p99 = ms("50%"), ms("99%")
+print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors}")
 '
 }
 median() { # lines of "rps p50 p99 errors": the line of the median req/s

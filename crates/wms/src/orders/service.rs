@@ -536,14 +536,35 @@ pub async fn search(
     let mut errors = FieldErrors::new();
     let (limit, before) = ORDERS.read(page, &mut errors);
     let filter = parse_filter(state, f, forced_status, before, limit + 1, zone, errors).await?;
-    let rows = store::list(state.db(), &filter).await?;
+    let dir = state.directory("client");
+    let name_of =
+        dir.and_then(|d| d.name_of(Expr::col((order::Entity, order::Column::ClientId)).into()));
+    let named = name_of.is_some();
+    // The names in the same statement as the orders; the lines in one more.
+    let rows = store::list(state.db(), &filter, name_of).await?;
     let Page {
         items: rows,
         next_cursor,
         ..
-    } = ORDERS.page(rows, limit, |m| (m.created_at, m.id));
+    } = ORDERS.page(rows, limit, |(m, _)| (m.created_at, m.id));
+    let ids: Vec<Uuid> = rows.iter().map(|(m, _)| m.id).collect();
+    let mut lines = store::lines_of(state.db(), &ids).await?;
+    let names = match dir {
+        Some(dir) if !named => {
+            let client_ids: Vec<Uuid> = rows.iter().map(|(m, _)| m.client_id).collect();
+            dir.names(state.db(), &client_ids).await?
+        }
+        _ => Default::default(),
+    };
     Ok(Page {
-        items: views(state, rows).await?,
+        items: rows
+            .into_iter()
+            .map(|(m, name)| {
+                let l = lines.remove(&m.id).unwrap_or_default();
+                let name = name.or_else(|| names.get(&m.client_id).cloned());
+                view(m, l, name)
+            })
+            .collect(),
         next_cursor,
         next: None,
     })

@@ -317,9 +317,21 @@ pub fn select(f: &Filter) -> Select<order::Entity> {
 }
 
 /// Newest first, after `f.before`, at most `f.limit`.
-pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<order::Model>, DbErr> {
+/// The orders `f` asks for, newest first, each with its client's name
+/// when `client_name` gives the expression (`Directory::name_of`): one
+/// statement.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    f: &Filter,
+    client_name: Option<sea_orm::sea_query::SimpleExpr>,
+) -> Result<Vec<(order::Model, Option<String>)>, DbErr> {
     use order::Column as C;
-    let mut q = select(f).order_by_desc(C::CreatedAt).order_by_desc(C::Id);
+    let named = client_name.is_some();
+    let mut q = select(f);
+    if let Some(name) = client_name {
+        q = q.expr_as(name, "client_name");
+    }
+    let mut q = q.order_by_desc(C::CreatedAt).order_by_desc(C::Id);
     if let Some((at, id)) = f.before {
         q = q.filter(
             Condition::any()
@@ -327,7 +339,19 @@ pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<order::Mo
                 .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.lt(id))),
         );
     }
-    q.limit(f.limit).all(db).await
+    let q = q.limit(f.limit);
+    db.query_all(q.build(db.get_database_backend()))
+        .await?
+        .iter()
+        .map(|row| {
+            let name = if named {
+                row.try_get::<Option<String>>("", "client_name")?
+            } else {
+                None
+            };
+            Ok((order::Model::from_query_result(row, "")?, name))
+        })
+        .collect()
 }
 
 /// Lines of several orders at once, by order.
