@@ -66,7 +66,7 @@ pub async fn find_counted(
     references: Option<sea_orm::sea_query::SimpleExpr>,
 ) -> Result<Option<(Model, Option<u64>)>, DbErr> {
     let Some(count) = references else {
-        return Ok(Entity::find_by_id(id).one(db).await?.map(|m| (m, None)));
+        return Ok(find(db, id).await?.map(|m| (m, None)));
     };
     let select = Entity::find_by_id(id).expr_as(count, "reference_count");
     let Some(row) = db

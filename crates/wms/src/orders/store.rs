@@ -150,6 +150,7 @@ pub async fn find_with_lines(
         .join(JoinType::LeftJoin, join)
         .select_also(line::Entity)
         .order_by_asc(line::Column::Position);
+    let named = client_name.is_some();
     if let Some(name) = client_name {
         select = select.expr_as(name, "client_name");
     }
@@ -163,8 +164,7 @@ pub async fn find_with_lines(
             None => found.insert((
                 order::Model::from_query_result(&row, "A_")?,
                 Vec::new(),
-                row.try_get::<Option<String>>("", "client_name")
-                    .unwrap_or(None),
+                client_name_of(&row, named)?,
             )),
         };
         if let Some(line) = line::Model::from_query_result_optional(&row, "B_")? {
@@ -344,14 +344,21 @@ pub async fn list(
         .await?
         .iter()
         .map(|row| {
-            let name = if named {
-                row.try_get::<Option<String>>("", "client_name")?
-            } else {
-                None
-            };
-            Ok((order::Model::from_query_result(row, "")?, name))
+            Ok((
+                order::Model::from_query_result(row, "")?,
+                client_name_of(row, named)?,
+            ))
         })
         .collect()
+}
+
+/// The `client_name` column of a row, when the statement asked for it.
+fn client_name_of(row: &sea_orm::QueryResult, named: bool) -> Result<Option<String>, DbErr> {
+    if named {
+        row.try_get("", "client_name")
+    } else {
+        Ok(None)
+    }
 }
 
 /// Lines of several orders at once, by order.
