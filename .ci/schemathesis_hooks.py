@@ -7,10 +7,29 @@ permission it needs (`bearer: [perm]`), `bearer: []` any signed-in caller,
 (JSON, from /api/auth/me; absent for an anonymous run).
 """
 
+import ast
 import json
 import os
+import threading
 
 import schemathesis
+
+# CPython 3.11 keeps the AST constructor's recursion counter in one place
+# for the whole interpreter: two threads inside `ast.parse` at once (the
+# runner's workers, when hypothesis describes a strategy's lambdas) can
+# corrupt it, and the parse fails with "AST constructor recursion depth
+# mismatch" (python/cpython#106905), reported as a Runtime Error against
+# whichever operation was running. One parse at a time.
+_parse = ast.parse
+_parse_lock = threading.Lock()
+
+
+def _serialized_parse(*args, **kwargs):
+    with _parse_lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _serialized_parse
 
 ROLE = os.environ.get("FAENA_ATTACK_ROLE", "anonymous")
 PATTERNS = json.loads(os.environ.get("FAENA_ATTACK_PATTERNS", "null"))
