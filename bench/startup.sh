@@ -27,10 +27,11 @@ for i in $(seq 1 "$runs"); do
     done
     sleep 1
     rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+    split=$(awk '/RssAnon|RssFile/ {printf "%s %d MiB, ", $1, $2 / 1024}' /proc/$pid/status)
   fi
   kill -INT $pid; wait $pid || true
   rm -rf "$dir"
 done
 sorted=($(printf '%s\n' "${times[@]}" | sort -n))
 echo "start to ready (ms) over $runs runs: min ${sorted[0]}, median ${sorted[$((runs / 2))]}, max ${sorted[$((runs - 1))]}"
-echo "idle RSS: $((rss / 1024)) MiB ($rss KiB)"
+echo "idle RSS: $((rss / 1024)) MiB ($rss KiB; ${split%, })"
