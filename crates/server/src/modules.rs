@@ -10,6 +10,7 @@ pub fn all() -> Vec<Box<dyn Module>> {
         Box::new(faena_clients::ClientsModule),
         Box::new(faena_wms::WmsModule),
         Box::new(faena_maintenance::MaintenanceModule),
+        Box::new(faena_service::ServiceModule),
     ]
 }
 

@@ -86,6 +86,15 @@ async fn every_create_answers_a_location_that_resolves() {
             .await,
     );
     made_by(
+        "POST /api/service-orders",
+        admin
+            .post_json(
+                "/api/service-orders",
+                &json!({"client_id": client_id, "device_type": "Celular", "brand": "Motorola", "model": "Moto G54", "reported_fault": "No enciende"}),
+            )
+            .await,
+    );
+    made_by(
         "POST /api/users",
         admin
             .post_json(

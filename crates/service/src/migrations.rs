@@ -1,0 +1,278 @@
+//! Repair-shop tables: service orders, their estimate lines, their status
+//! history, the per-year counter that numbers them, and technicians'
+//! profiles.
+
+use faena_platform::schema::*;
+use sea_orm_migration::prelude::*;
+
+pub fn all() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(CreateOrders)]
+}
+
+struct CreateOrders;
+
+impl MigrationName for CreateOrders {
+    fn name(&self) -> &str {
+        "m20261208_300001_service_orders_create"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ServiceOrders {
+    Table,
+    Id,
+    Number,
+    Year,
+    ClientId,
+    Status,
+    Priority,
+    DeviceType,
+    Brand,
+    Model,
+    Serial,
+    Accessories,
+    ConditionNotes,
+    ReportedFault,
+    Diagnosis,
+    PromisedDate,
+    TechnicianId,
+    WarrantyOf,
+    CancelReason,
+    NetClp,
+    VatClp,
+    TotalClp,
+    SearchText,
+    CreatedBy,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+}
+
+#[derive(DeriveIden)]
+enum ServiceOrderLines {
+    Table,
+    Id,
+    OrderId,
+    Position,
+    Kind,
+    Description,
+    Quantity,
+    UnitPriceClp,
+    DiscountPercent,
+    NetClp,
+}
+
+#[derive(DeriveIden)]
+enum ServiceOrderHistory {
+    Table,
+    Id,
+    OrderId,
+    FromStatus,
+    ToStatus,
+    Note,
+    ActorId,
+    Actor,
+    At,
+}
+
+#[derive(DeriveIden)]
+enum ServiceCounters {
+    Table,
+    Year,
+    LastNumber,
+}
+
+#[derive(DeriveIden)]
+enum ServiceTechnicians {
+    Table,
+    UserId,
+    Specialties,
+    Active,
+    UpdatedAt,
+    Version,
+}
+
+#[derive(DeriveIden)]
+enum Clients {
+    Table,
+    Id,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateOrders {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(ServiceOrders::Table)
+                .col(pk_uuid(ServiceOrders::Id))
+                .col(string_len(ServiceOrders::Number, 20).unique_key())
+                .col(integer(ServiceOrders::Year))
+                .col(uuid(ServiceOrders::ClientId))
+                .col(string_len(ServiceOrders::Status, 20))
+                .col(string_len(ServiceOrders::Priority, 10))
+                .col(string_len(ServiceOrders::DeviceType, 60))
+                .col(string_len(ServiceOrders::Brand, 60))
+                .col(string_len(ServiceOrders::Model, 80))
+                .col(string_len_null(ServiceOrders::Serial, 60))
+                .col(text_null(ServiceOrders::Accessories))
+                .col(text_null(ServiceOrders::ConditionNotes))
+                .col(text(ServiceOrders::ReportedFault))
+                .col(text_null(ServiceOrders::Diagnosis))
+                .col(date_null(ServiceOrders::PromisedDate))
+                .col(uuid_null(ServiceOrders::TechnicianId))
+                .col(string_len_null(ServiceOrders::WarrantyOf, 20))
+                .col(text_null(ServiceOrders::CancelReason))
+                .col(big_integer(ServiceOrders::NetClp))
+                .col(big_integer(ServiceOrders::VatClp))
+                .col(big_integer(ServiceOrders::TotalClp))
+                .col(text(ServiceOrders::SearchText))
+                .col(string_len(ServiceOrders::CreatedBy, 300))
+                .col(timestamp_with_time_zone(ServiceOrders::CreatedAt))
+                .col(timestamp_with_time_zone(ServiceOrders::UpdatedAt))
+                .col(integer(ServiceOrders::Version))
+                // A client with service orders cannot disappear underneath
+                // them (the clients module also refuses, through the
+                // reference counter).
+                .foreign_key(
+                    references(
+                        ServiceOrders::Table,
+                        ServiceOrders::ClientId,
+                        Clients::Table,
+                        Clients::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Restrict),
+                )
+                .foreign_key(
+                    references(
+                        ServiceOrders::Table,
+                        ServiceOrders::WarrantyOf,
+                        ServiceOrders::Table,
+                        ServiceOrders::Number,
+                    )
+                    .on_delete(ForeignKeyAction::Restrict),
+                )
+                .to_owned(),
+        )
+        .await?;
+        for (name, cols) in [
+            (
+                "idx_service_orders_created",
+                vec![ServiceOrders::CreatedAt, ServiceOrders::Id],
+            ),
+            (
+                "idx_service_orders_status",
+                vec![ServiceOrders::Status, ServiceOrders::CreatedAt],
+            ),
+            (
+                "idx_service_orders_client",
+                vec![ServiceOrders::ClientId, ServiceOrders::CreatedAt],
+            ),
+            (
+                "idx_service_orders_technician",
+                vec![ServiceOrders::TechnicianId, ServiceOrders::Status],
+            ),
+        ] {
+            m.create_index(index(name, ServiceOrders::Table, cols))
+                .await?;
+        }
+
+        m.create_table(
+            Table::create()
+                .table(ServiceOrderLines::Table)
+                .col(pk_uuid(ServiceOrderLines::Id))
+                .col(uuid(ServiceOrderLines::OrderId))
+                .col(integer(ServiceOrderLines::Position))
+                .col(string_len(ServiceOrderLines::Kind, 10))
+                .col(string_len(ServiceOrderLines::Description, 300))
+                .col(integer(ServiceOrderLines::Quantity))
+                .col(big_integer(ServiceOrderLines::UnitPriceClp))
+                .col(integer(ServiceOrderLines::DiscountPercent))
+                .col(big_integer(ServiceOrderLines::NetClp))
+                .foreign_key(
+                    references(
+                        ServiceOrderLines::Table,
+                        ServiceOrderLines::OrderId,
+                        ServiceOrders::Table,
+                        ServiceOrders::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_service_order_lines_order",
+            ServiceOrderLines::Table,
+            [ServiceOrderLines::OrderId, ServiceOrderLines::Position],
+        ))
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(ServiceOrderHistory::Table)
+                .col(pk_uuid(ServiceOrderHistory::Id))
+                .col(uuid(ServiceOrderHistory::OrderId))
+                .col(string_len_null(ServiceOrderHistory::FromStatus, 20))
+                .col(string_len(ServiceOrderHistory::ToStatus, 20))
+                .col(text_null(ServiceOrderHistory::Note))
+                .col(string_len_null(ServiceOrderHistory::ActorId, 64))
+                .col(string_len(ServiceOrderHistory::Actor, 300))
+                .col(timestamp_with_time_zone(ServiceOrderHistory::At))
+                .foreign_key(
+                    references(
+                        ServiceOrderHistory::Table,
+                        ServiceOrderHistory::OrderId,
+                        ServiceOrders::Table,
+                        ServiceOrders::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_service_order_history_order",
+            ServiceOrderHistory::Table,
+            [ServiceOrderHistory::OrderId, ServiceOrderHistory::At],
+        ))
+        .await?;
+
+        // One row per year, created by the year's first intake
+        // (`INSERT … ON CONFLICT DO UPDATE`): the row lock orders
+        // concurrent intakes, and a rollback gives the number back.
+        m.create_table(
+            Table::create()
+                .table(ServiceCounters::Table)
+                .col(integer(ServiceCounters::Year).primary_key())
+                .col(big_integer(ServiceCounters::LastNumber))
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(ServiceTechnicians::Table)
+                .col(uuid(ServiceTechnicians::UserId).primary_key())
+                // A JSON array of strings.
+                .col(text(ServiceTechnicians::Specialties))
+                .col(boolean(ServiceTechnicians::Active))
+                .col(timestamp_with_time_zone(ServiceTechnicians::UpdatedAt))
+                .col(integer(ServiceTechnicians::Version))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            ServiceTechnicians::Table.into_iden(),
+            ServiceCounters::Table.into_iden(),
+            ServiceOrderHistory::Table.into_iden(),
+            ServiceOrderLines::Table.into_iden(),
+            ServiceOrders::Table.into_iden(),
+        ] {
+            m.drop_table(Table::drop().table(t).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,238 @@
+//! `/api/service-orders`: seed 003's `/api/ordenes/`, done properly.
+//!
+//! Each route names the permission it needs at the door; inside, an order
+//! a technician may not see is "not found", and a move is checked against
+//! the caller's station (decision 0031).
+
+use faena_platform::auth::Principal;
+use faena_platform::prelude::*;
+
+use super::search::{self, OrderFilter};
+use super::service;
+use super::views::{
+    EstimateLinesInput, NewServiceOrder, ServiceAssignInput, ServiceDiagnosisInput,
+    ServiceOrderUpdate, ServiceOrderView, ServiceTransitionInput, caller,
+};
+use crate::perms;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(secured(perms::ORDERS_READ, routes!(list_service_orders)))
+        .routes(secured(perms::ORDERS_WRITE, routes!(create_service_order)))
+        .routes(secured(perms::ORDERS_READ, routes!(export_service_orders)))
+        .routes(secured(perms::ORDERS_READ, routes!(find_service_order)))
+        .routes(secured(perms::ORDERS_WRITE, routes!(update_service_order)))
+        .routes(secured(perms::ORDERS_WORK, routes!(diagnose_service_order)))
+        .routes(secured(
+            perms::ORDERS_QUOTE,
+            routes!(update_service_order_lines),
+        ))
+        .routes(secured(perms::ORDERS_READ, routes!(move_service_order)))
+        .routes(secured(perms::ORDERS_WORK, routes!(take_service_order)))
+        .routes(secured(perms::ORDERS_WRITE, routes!(assign_service_order)))
+}
+
+const NUMBER: &str = "Order number, e.g. OS-2026-000123";
+
+/// List service orders, newest first (a technician without
+/// `service.orders.all` sees theirs and the unassigned ones).
+#[utoipa::path(get, path = "/api/service-orders", tag = "service",
+    params(OrderFilter, PageQuery),
+    responses((status = 200, body = Page<ServiceOrderView>)))]
+async fn list_service_orders(
+    State(state): State<AppState>,
+    principal: Principal,
+    OriginalUri(uri): OriginalUri,
+    Query(f): Query<OrderFilter>,
+    Query(page): Query<PageQuery>,
+) -> AppResult<Json<Page<ServiceOrderView>>> {
+    let who = caller(&principal);
+    Ok(Json(
+        search::search(&state, &who, &f, &page).await?.linked(&uri),
+    ))
+}
+
+/// Take a device in (`Idempotency-Key` honoured): numbered
+/// `OS-<year>-<n>`, without gaps within the year.
+#[utoipa::path(post, path = "/api/service-orders", tag = "service",
+    request_body = NewServiceOrder,
+    responses((status = 201, body = ServiceOrderView),
+              (status = 422, description = "Invalid field, e.g. unknown client_id or a negative quantity")))]
+async fn create_service_order(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(input): Json<NewServiceOrder>,
+) -> AppResult<impl IntoResponse> {
+    let v = service::create(&state, &actor, input).await?;
+    Ok(Created::versioned(
+        format!("/api/service-orders/{}", v.number),
+        v.version,
+        v,
+    ))
+}
+
+/// Show a service order with its estimate, totals and history.
+#[utoipa::path(get, path = "/api/service-orders/{number}", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    responses((status = 200, body = ServiceOrderView),
+              (status = 404, description = "No such order, or another technician's")))]
+async fn find_service_order(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(number): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let v = search::find(&state, &caller(&principal), &number).await?;
+    Ok(([etag(v.version)], Json(v)))
+}
+
+/// Change an order's data: customer, device, fault, diagnosis, priority,
+/// promised date, warranty (`If-Match` honoured).
+#[utoipa::path(put, path = "/api/service-orders/{number}", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    request_body = ServiceOrderUpdate,
+    responses((status = 200, body = ServiceOrderView),
+              (status = 403, description = "Not assigned to the caller, or no permission"),
+              (status = 409, description = "Delivered or cancelled"),
+              (status = 412, description = "Stale version"),
+              (status = 422, description = "Invalid field")))]
+async fn update_service_order(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    if_match: IfMatch,
+    Path(number): Path<String>,
+    Json(change): Json<ServiceOrderUpdate>,
+) -> AppResult<impl IntoResponse> {
+    let who = caller(&principal);
+    let v = service::update(&state, &actor, &who, &number, if_match, change).await?;
+    Ok(([etag(v.version)], Json(v)))
+}
+
+/// Write the technician's diagnosis (`If-Match` honoured).
+#[utoipa::path(put, path = "/api/service-orders/{number}/diagnosis", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    request_body = ServiceDiagnosisInput,
+    responses((status = 200, body = ServiceOrderView),
+              (status = 403, description = "Not assigned to the caller (take it first)"),
+              (status = 409, description = "Delivered or cancelled"),
+              (status = 412, description = "Stale version")))]
+async fn diagnose_service_order(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    if_match: IfMatch,
+    Path(number): Path<String>,
+    Json(input): Json<ServiceDiagnosisInput>,
+) -> AppResult<impl IntoResponse> {
+    let who = caller(&principal);
+    let v = service::diagnose(&state, &actor, &who, &number, if_match, input).await?;
+    Ok(([etag(v.version)], Json(v)))
+}
+
+/// Replace the estimate's lines (parts and labour); the totals, with IVA
+/// 19 %, are computed here. Only until the customer has answered it.
+#[utoipa::path(put, path = "/api/service-orders/{number}/lines", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    request_body = EstimateLinesInput,
+    responses((status = 200, body = ServiceOrderView),
+              (status = 403, description = "Not assigned to the caller (take it first)"),
+              (status = 409, description = "The estimate was already approved or rejected"),
+              (status = 412, description = "Stale version"),
+              (status = 422, description = "Invalid line: `errors` names each field, e.g. lines[0].quantity")))]
+async fn update_service_order_lines(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    if_match: IfMatch,
+    Path(number): Path<String>,
+    Json(input): Json<EstimateLinesInput>,
+) -> AppResult<impl IntoResponse> {
+    let who = caller(&principal);
+    let v = service::set_lines(&state, &actor, &who, &number, if_match, input).await?;
+    Ok(([etag(v.version)], Json(v)))
+}
+
+/// Move an order to another status. The front desk
+/// (`service.orders.write`) moves to awaiting_approval, approved,
+/// rejected, delivered and cancelled (with a `note`: the reason); the bench
+/// (`service.orders.work`) to diagnosing, awaiting_parts, in_repair and
+/// ready. A move the rules refuse is a 409 listing the `allowed` ones.
+#[utoipa::path(post, path = "/api/service-orders/{number}/transitions", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    request_body = ServiceTransitionInput,
+    responses((status = 200, body = ServiceOrderView),
+              (status = 403, description = "The caller's station does not make this move, or the order is not theirs"),
+              (status = 409, description = "Transition not allowed from the current status"),
+              (status = 412, description = "Stale version"),
+              (status = 422, description = "Cancelling without a reason")))]
+async fn move_service_order(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    if_match: IfMatch,
+    Path(number): Path<String>,
+    Json(input): Json<ServiceTransitionInput>,
+) -> AppResult<Json<ServiceOrderView>> {
+    let who = caller(&principal);
+    Ok(Json(
+        service::move_to(&state, &actor, &who, &number, if_match, input).await?,
+    ))
+}
+
+/// Take an unassigned open order: it becomes the caller's.
+#[utoipa::path(post, path = "/api/service-orders/{number}/take", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    responses((status = 200, body = ServiceOrderView),
+              (status = 403, description = "Not a user, or an inactive technician"),
+              (status = 409, description = "Already assigned, delivered or cancelled"),
+              (status = 412, description = "Stale version")))]
+async fn take_service_order(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    if_match: IfMatch,
+    Path(number): Path<String>,
+) -> AppResult<Json<ServiceOrderView>> {
+    let who = caller(&principal);
+    Ok(Json(
+        service::take(&state, &actor, &who, &number, if_match).await?,
+    ))
+}
+
+/// Assign an order to a technician (a user holding
+/// `service.orders.work`), or unassign it with `null`.
+#[utoipa::path(post, path = "/api/service-orders/{number}/assign", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    request_body = ServiceAssignInput,
+    responses((status = 200, body = ServiceOrderView),
+              (status = 409, description = "Delivered or cancelled"),
+              (status = 412, description = "Stale version"),
+              (status = 422, description = "Unknown or inactive technician_id")))]
+async fn assign_service_order(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    if_match: IfMatch,
+    Path(number): Path<String>,
+    Json(input): Json<ServiceAssignInput>,
+) -> AppResult<Json<ServiceOrderView>> {
+    let who = caller(&principal);
+    Ok(Json(
+        service::assign(&state, &actor, &who, &number, if_match, input).await?,
+    ))
+}
+
+/// Service orders as CSV (UTF-8 with BOM, `;`-separated for spreadsheets
+/// set to Spanish; `delimiter=comma` for `,`), with the list's filters.
+#[utoipa::path(get, path = "/api/service-orders/export.csv", tag = "service",
+    params(super::csv::ExportQuery),
+    responses((status = 200, content_type = "text/csv", body = String)))]
+async fn export_service_orders(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: faena_platform::ui::PageContext,
+    Query(q): Query<super::csv::ExportQuery>,
+    Zone(zone): Zone,
+) -> AppResult<impl IntoResponse> {
+    super::csv::export(&state, &caller(&principal), page.locale, zone, q).await
+}
