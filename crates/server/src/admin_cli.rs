@@ -192,6 +192,7 @@ pub struct DemoSizes {
     pub machines: u64,
     /// Maintenance records in all; none: a year of each machine's.
     pub maintenance_records: Option<u64>,
+    pub service_orders: u64,
 }
 
 pub async fn demo(config: Config, sizes: DemoSizes, seed: u64) -> anyhow::Result<()> {
@@ -200,6 +201,7 @@ pub async fn demo(config: Config, sizes: DemoSizes, seed: u64) -> anyhow::Result
         orders,
         machines,
         maintenance_records,
+        service_orders,
     } = sizes;
     let ring = faena_platform::crypto::KeyRing::load(&config.crypto, &config.data_dir)?;
     let db = open(&config).await?;
@@ -214,8 +216,11 @@ pub async fn demo(config: Config, sizes: DemoSizes, seed: u64) -> anyhow::Result
         faena_maintenance::demo::generate(&db, machines, maintenance_records, seed)
             .await
             .context("demo machines")?;
+    let service_orders = faena_service::demo::generate(&db, &ids, service_orders, seed)
+        .await
+        .context("demo service orders")?;
     let entry = audit::Entry::new("demo.generated", "database", None)
-        .after(serde_json::json!({"clients": ids.len(), "orders": n, "machines": machines, "maintenance_records": records, "seed": seed}));
+        .after(serde_json::json!({"clients": ids.len(), "orders": n, "machines": machines, "maintenance_records": records, "service_orders": service_orders, "seed": seed}));
     audit::record(&db, &Actor::system("command line"), entry).await?;
     // Fresh statistics after a bulk load, so the planner uses the indexes
     // at once instead of after the next autovacuum (on PostgreSQL, lists
@@ -238,6 +243,7 @@ pub async fn demo(config: Config, sizes: DemoSizes, seed: u64) -> anyhow::Result
                 ("orders", n.to_string()),
                 ("machines", machines.to_string()),
                 ("records", records.to_string()),
+                ("service_orders", service_orders.to_string()),
                 ("seconds", seconds)
             ]
         ),

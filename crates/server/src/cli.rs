@@ -103,6 +103,9 @@ pub enum Command {
         /// years back as it takes (by default a year of each machine's).
         #[arg(long)]
         maintenance_records: Option<u64>,
+        /// Repair-shop service orders, in every status.
+        #[arg(long, default_value_t = 60)]
+        service_orders: u64,
         /// The same seed gives the same data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,

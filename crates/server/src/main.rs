@@ -81,6 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             orders,
             machines,
             maintenance_records,
+            service_orders,
             seed,
         } => {
             let config = Config::load_with(cli.config.as_deref(), &overrides)?;
@@ -90,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 orders,
                 machines,
                 maintenance_records,
+                service_orders,
             };
             faena_server::admin_cli::demo(config, sizes, seed).await
         }
