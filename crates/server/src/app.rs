@@ -306,7 +306,46 @@ pub fn page_routes(modules: &[Box<dyn Module>]) -> Vec<(Method, String, Access)>
     pages.into_parts().1
 }
 
+/// OpenAPI schema names that two parts (the platform, a module) give
+/// different schemas. utoipa merges components by name, so the second
+/// would silently replace the first in the document: clients would be
+/// told one module's shape for another's data.
+pub fn schema_clashes(modules: &[Box<dyn Module>]) -> Vec<String> {
+    let parts = std::iter::once(("platform", faena_platform::routes::api()))
+        .chain(modules.iter().map(|m| (m.name(), m.api())));
+    let mut seen: std::collections::BTreeMap<String, (&'static str, serde_json::Value)> =
+        Default::default();
+    let mut clashes = Vec::new();
+    for (owner, router) in parts {
+        let schemas = router
+            .into_openapi()
+            .components
+            .map(|c| c.schemas)
+            .unwrap_or_default();
+        for (name, schema) in schemas {
+            let schema = serde_json::to_value(&schema).unwrap_or_default();
+            match seen.get(&name) {
+                Some((first, known)) if *known != schema => clashes.push(format!(
+                    "the OpenAPI schema `{name}` of {owner} is another one of {first}'s"
+                )),
+                Some(_) => {}
+                None => {
+                    seen.insert(name, (owner, schema));
+                }
+            }
+        }
+    }
+    clashes
+}
+
 fn router(state: AppState, modules: &[Box<dyn Module>]) -> anyhow::Result<(Router, OpenApiDoc)> {
+    let clashes = schema_clashes(modules);
+    if !clashes.is_empty() {
+        anyhow::bail!(
+            "two parts give one OpenAPI schema name different shapes (rename one, e.g. with #[schema(as = ...)]): {}",
+            clashes.join("; ")
+        );
+    }
     let (api, mut openapi) = api_router(modules).split_for_parts();
     faena_platform::http::problem_doc::document_errors(&mut openapi);
     let openapi_json = Bytes::from(openapi.to_json().unwrap_or_else(|_| "{}".into()));

@@ -177,6 +177,57 @@ async fn a_route_that_requires_an_undeclared_permission_stops_the_start() {
     );
 }
 
+/// A module whose response schema takes a name another module uses.
+struct Clashing;
+
+/// Not the warehouse's order: a note that happens to be called one.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = OrderView)]
+struct NoteView {
+    text: String,
+}
+
+/// A note shown as an `OrderView`.
+#[utoipa::path(get, path = "/api/clashing", tag = "notes",
+    responses((status = 200, body = NoteView)))]
+async fn clashing_view() -> Json<NoteView> {
+    Json(NoteView {
+        text: "nota".into(),
+    })
+}
+
+impl Module for Clashing {
+    fn name(&self) -> &'static str {
+        "clashing"
+    }
+
+    fn api(&self) -> OpenApiRouter<AppState> {
+        OpenApiRouter::new().routes(routes!(clashing_view))
+    }
+}
+
+#[tokio::test]
+async fn a_schema_name_two_modules_give_different_shapes_stops_the_start() {
+    assert_eq!(
+        faena_server::app::schema_clashes(&faena_server::modules::all()),
+        Vec::<String>::new(),
+        "the shipped modules share no schema name"
+    );
+    let app = TestApp::new().await;
+    let mut config = app.state.config().clone();
+    config.server_id = "second".into();
+    let mut modules = faena_server::modules::enabled(&config);
+    modules.push(Box::new(Clashing));
+    let Err(e) = faena_server::app::build_with(config, modules).await else {
+        panic!("the start went on");
+    };
+    let message = format!("{e:#}");
+    assert!(
+        message.contains("`OrderView` of clashing is another one of wms's"),
+        "{message}"
+    );
+}
+
 #[test]
 fn every_declared_permission_is_named_for_its_module_once() {
     let mut seen = std::collections::BTreeSet::new();
