@@ -30,7 +30,8 @@ pub struct ClientView {
     /// Formatted (`76.086.428-5` for a RUT).
     pub tax_id: Option<String>,
     pub notes: Option<String>,
-    /// Warehouse orders of this client.
+    /// Orders of every module that refer to this client (warehouse and
+    /// repair-shop orders).
     pub order_count: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -11,7 +11,16 @@ async fn demo_data_is_valid_and_served() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_faena"))
-        .args(["demo", "--clients", "30", "--orders", "300", "--data-dir"])
+        .args([
+            "demo",
+            "--clients",
+            "30",
+            "--orders",
+            "300",
+            "--service-orders",
+            "40",
+        ])
+        .arg("--data-dir")
         .arg(dir.path())
         .env_remove("FAENA_DATABASE_URL")
         .output()
@@ -44,7 +53,8 @@ async fn demo_data_is_valid_and_served() {
         .iter()
         .map(|c| c["order_count"].as_u64().unwrap())
         .sum();
-    assert_eq!(total, 300);
+    // Warehouse and repair-shop orders alike refer to their client.
+    assert_eq!(total, 300 + 40);
     let one = get(format!("/api/clients/{}", items[0]["id"].as_str().unwrap())).await;
     let rut = one["tax_id"].as_str().unwrap();
     assert!(
@@ -102,6 +112,15 @@ async fn demo_data_is_valid_and_served() {
         assert!(r["return_reason"].is_string());
         assert!(at(&r["returned_at"]) <= now, "no return in the future: {r}");
     }
+    // The repair shop: orders in every status, each move in its history.
+    let service = get("/api/service-orders?limit=100".into()).await;
+    let service = service["items"].as_array().unwrap();
+    assert_eq!(service.len(), 40);
+    let statuses: std::collections::BTreeSet<&str> = service
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 10, "every status: {statuses:?}");
     // New orders continue the numbering.
     let created: serde_json::Value = http
         .post(format!("http://{}/api/orders", running.address))
