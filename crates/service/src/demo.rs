@@ -150,6 +150,8 @@ pub async fn generate(
                 brand,
                 model,
             ]),
+            contact_email: None,
+            tracking_token: Some(crate::orders::notices::tracking_token()),
             created_by: "demo".to_owned(),
             created_at: created,
             updated_at: created + step * i32::try_from(moves.len()).unwrap_or(1),

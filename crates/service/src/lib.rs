@@ -1,6 +1,8 @@
 //! The repair shop (seed 003): service orders from the device's intake
 //! through diagnosis, the estimate and its answer, the repair, to its
-//! delivery; and the technicians who do the work.
+//! delivery; and the technicians who do the work. Pages for the desk and
+//! the bench, and two public ones for the customer without an account:
+//! the estimate's approval link and the tracking page.
 //!
 //! Owns the `service_*` tables. Customers are the clients module's: their
 //! names come from the platform's directory, and this module tells the
@@ -15,7 +17,9 @@ pub mod technicians;
 
 use std::collections::HashMap;
 
+use faena_platform::auth::Pages;
 use faena_platform::references::ReferenceCounter;
+use faena_platform::ui::NavEntry;
 use faena_platform::{AppState, Locale, Module};
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigrationTrait;
@@ -74,6 +78,101 @@ impl Module for ServiceModule {
 
     fn api(&self) -> OpenApiRouter<AppState> {
         orders::api::api().merge(technicians::api::api())
+    }
+
+    fn pages(&self) -> Pages {
+        orders::pages::pages()
+            .merge(orders::public::pages())
+            .merge(technicians::pages::pages())
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "service/list.html",
+                include_str!("../templates/service/list.html"),
+            ),
+            (
+                "service/intake.html",
+                include_str!("../templates/service/intake.html"),
+            ),
+            (
+                "service/detail.html",
+                include_str!("../templates/service/detail.html"),
+            ),
+            (
+                "service/queue.html",
+                include_str!("../templates/service/queue.html"),
+            ),
+            (
+                "service/technicians.html",
+                include_str!("../templates/service/technicians.html"),
+            ),
+            (
+                "service/macros.html",
+                include_str!("../templates/service/macros.html"),
+            ),
+            (
+                "service/approve.html",
+                include_str!("../templates/service/approve.html"),
+            ),
+            (
+                "service/answered.html",
+                include_str!("../templates/service/answered.html"),
+            ),
+            (
+                "service/link_refused.html",
+                include_str!("../templates/service/link_refused.html"),
+            ),
+            (
+                "service/track.html",
+                include_str!("../templates/service/track.html"),
+            ),
+            (
+                "mail/service_intake.subject.txt",
+                include_str!("../templates/mail/service_intake.subject.txt"),
+            ),
+            (
+                "mail/service_intake.txt",
+                include_str!("../templates/mail/service_intake.txt"),
+            ),
+            (
+                "mail/service_estimate.subject.txt",
+                include_str!("../templates/mail/service_estimate.subject.txt"),
+            ),
+            (
+                "mail/service_estimate.txt",
+                include_str!("../templates/mail/service_estimate.txt"),
+            ),
+            (
+                "mail/service_ready.subject.txt",
+                include_str!("../templates/mail/service_ready.subject.txt"),
+            ),
+            (
+                "mail/service_ready.txt",
+                include_str!("../templates/mail/service_ready.txt"),
+            ),
+            (
+                "mail/service_delivered.subject.txt",
+                include_str!("../templates/mail/service_delivered.subject.txt"),
+            ),
+            (
+                "mail/service_delivered.txt",
+                include_str!("../templates/mail/service_delivered.txt"),
+            ),
+        ]
+    }
+
+    fn nav(&self) -> Option<NavEntry> {
+        Some(NavEntry {
+            module: "service",
+            title_key: "service.title",
+            href: "/service-orders",
+        })
+    }
+
+    fn record_links(&self) -> &'static [(&'static str, &'static str)] {
+        &[("service_order", "/service-orders/{id}")]
     }
 
     fn translations(&self) -> &'static [(Locale, &'static str)] {

@@ -1,12 +1,13 @@
 //! Repair-shop tables: service orders, their estimate lines, their status
 //! history, the per-year counter that numbers them, and technicians'
-//! profiles.
+//! profiles; then (step 2) the customer's contact address and tracking
+//! token on each order, and the estimate approval links.
 
 use faena_platform::schema::*;
 use sea_orm_migration::prelude::*;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateOrders)]
+    vec![Box::new(CreateOrders), Box::new(Notifications)]
 }
 
 struct CreateOrders;
@@ -272,6 +273,126 @@ impl MigrationTrait for CreateOrders {
             ServiceOrders::Table.into_iden(),
         ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+struct Notifications;
+
+impl MigrationName for Notifications {
+    fn name(&self) -> &str {
+        "m20261208_300002_service_notifications"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Notified {
+    #[sea_orm(iden = "service_orders")]
+    Table,
+    ContactEmail,
+    TrackingToken,
+}
+
+#[derive(DeriveIden)]
+enum ServiceApprovals {
+    Table,
+    Id,
+    OrderId,
+    TokenHash,
+    CreatedBy,
+    CreatedAt,
+    ExpiresAt,
+    /// Set when a newer link replaced this one.
+    RevokedAt,
+    UsedAt,
+    Decision,
+    SignerName,
+    SignerIp,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Notifications {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds one at a time.
+        m.alter_table(
+            Table::alter()
+                .table(Notified::Table)
+                .add_column(string_len_null(Notified::ContactEmail, 254))
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Notified::Table)
+                .add_column(string_len_null(Notified::TrackingToken, 64))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            index(
+                "idx_service_orders_tracking",
+                Notified::Table,
+                [Notified::TrackingToken],
+            )
+            .unique()
+            .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(ServiceApprovals::Table)
+                .col(pk_uuid(ServiceApprovals::Id))
+                .col(uuid(ServiceApprovals::OrderId))
+                // SHA-256 of the link's secret, hex: the secret itself is
+                // only in the mail.
+                .col(string_len(ServiceApprovals::TokenHash, 64).unique_key())
+                .col(string_len(ServiceApprovals::CreatedBy, 300))
+                .col(timestamp_with_time_zone(ServiceApprovals::CreatedAt))
+                .col(timestamp_with_time_zone(ServiceApprovals::ExpiresAt))
+                .col(timestamp_with_time_zone_null(ServiceApprovals::RevokedAt))
+                .col(timestamp_with_time_zone_null(ServiceApprovals::UsedAt))
+                .col(string_len_null(ServiceApprovals::Decision, 20))
+                .col(string_len_null(ServiceApprovals::SignerName, 200))
+                .col(string_len_null(ServiceApprovals::SignerIp, 64))
+                .foreign_key(
+                    references(
+                        ServiceApprovals::Table,
+                        ServiceApprovals::OrderId,
+                        ServiceOrders::Table,
+                        ServiceOrders::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_service_approvals_order",
+            ServiceApprovals::Table,
+            [ServiceApprovals::OrderId, ServiceApprovals::CreatedAt],
+        ))
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(ServiceApprovals::Table).to_owned())
+            .await?;
+        m.drop_index(
+            Index::drop()
+                .name("idx_service_orders_tracking")
+                .table(Notified::Table)
+                .to_owned(),
+        )
+        .await?;
+        for c in [Notified::TrackingToken, Notified::ContactEmail] {
+            m.alter_table(
+                Table::alter()
+                    .table(Notified::Table)
+                    .drop_column(c)
+                    .to_owned(),
+            )
+            .await?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use super::search::{self, OrderFilter};
 use super::service;
 use super::views::{
     EstimateLinesInput, NewServiceOrder, ServiceAssignInput, ServiceDiagnosisInput,
-    ServiceOrderUpdate, ServiceOrderView, ServiceTransitionInput, caller,
+    ServiceEstimateSendInput, ServiceOrderUpdate, ServiceOrderView, ServiceTransitionInput, caller,
 };
 use crate::perms;
 
@@ -30,6 +30,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(secured(perms::ORDERS_READ, routes!(move_service_order)))
         .routes(secured(perms::ORDERS_WORK, routes!(take_service_order)))
         .routes(secured(perms::ORDERS_WRITE, routes!(assign_service_order)))
+        .routes(secured(
+            perms::ORDERS_WRITE,
+            routes!(send_service_order_estimate),
+        ))
 }
 
 const NUMBER: &str = "Order number, e.g. OS-2026-000123";
@@ -235,4 +239,36 @@ async fn export_service_orders(
     Zone(zone): Zone,
 ) -> AppResult<impl IntoResponse> {
     super::csv::export(&state, &caller(&principal), page.locale, zone, q).await
+}
+
+/// Mail the estimate to the customer again, with a new approval link
+/// (the earlier unused ones stop working). Moving the order to
+/// awaiting_approval already mails it once.
+#[utoipa::path(post, path = "/api/service-orders/{number}/estimate/send", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    request_body = ServiceEstimateSendInput,
+    responses((status = 200, body = ServiceOrderView),
+              (status = 403, description = "Not assigned to the caller"),
+              (status = 404, description = "No such order"),
+              (status = 409, description = "The order is not awaiting approval"),
+              (status = 422, description = "No contact_email on the order, or valid_days out of range")))]
+async fn send_service_order_estimate(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    Path(number): Path<String>,
+    Json(input): Json<ServiceEstimateSendInput>,
+) -> AppResult<Json<ServiceOrderView>> {
+    let who = caller(&principal);
+    Ok(Json(
+        service::send_notice(
+            &state,
+            &actor,
+            &who,
+            &number,
+            super::notices::Notice::Estimate,
+            input,
+        )
+        .await?,
+    ))
 }

@@ -4,7 +4,12 @@
 //! and the rule of who may see and act on which order.
 
 pub mod api;
+pub mod approval;
 pub mod csv;
+pub mod detail;
+pub mod notices;
+pub mod pages;
+pub mod public;
 pub mod search;
 pub mod service;
 pub mod store;
@@ -387,6 +392,21 @@ pub fn parse_lines(input: &[EstimateLineInput], errors: &mut FieldErrors) -> Vec
     out
 }
 
+/// Pesos as Chileans write them: `$ 12.345` (dots between thousands, no
+/// decimals).
+pub fn clp(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + 4);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}$ {out}")
+}
+
 /// What the caller may do with service orders, from their permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
@@ -541,6 +561,15 @@ mod tests {
             .map(ServiceStatus::as_str)
             .collect();
         assert_eq!(lines, ["received", "diagnosing", "awaiting_approval"]);
+    }
+
+    #[test]
+    fn pesos_as_chileans_write_them() {
+        assert_eq!(clp(0), "$ 0");
+        assert_eq!(clp(999), "$ 999");
+        assert_eq!(clp(12_345), "$ 12.345");
+        assert_eq!(clp(1_234_567), "$ 1.234.567");
+        assert_eq!(clp(-5_000), "-$ 5.000");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Service-order commands, each one transaction: the change, its status
-//! history, its audit entry and its webhook outbox rows, committed
-//! together; then a realtime event on the `service` topic.
+//! history, its audit entry, its webhook outbox rows and the customer's
+//! mail it calls for (`notices`), committed together; then a realtime
+//! event on the `service` topic.
 //!
 //! Every command first finds the order as the caller may see it (an order
 //! of another technician is "not found"), then checks that the caller may
@@ -15,10 +16,12 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::notices::{self, Notice};
 use super::store::{self, order};
 use super::views::{
     EstimateLinesInput, NewServiceOrder, ServiceAssignInput, ServiceDiagnosisInput,
-    ServiceOrderUpdate, ServiceOrderView, ServiceTransitionInput, name_of_client, status_of, view,
+    ServiceEstimateSendInput, ServiceOrderUpdate, ServiceOrderView, ServiceTransitionInput,
+    name_of_client, status_of, view,
 };
 use super::{
     Caller, EstimateLine, EstimateTotals, OrderNumber, Refusal, ServiceStatus, Transition,
@@ -83,6 +86,18 @@ fn optional_text(
         errors.push(FieldError::new(field, "too_long").with("max", max));
         return None;
     }
+    Some(s.to_owned())
+}
+
+/// The customer's address for notices: empty is none; otherwise one the
+/// mail transports will read.
+fn contact_email(raw: Option<&str>, errors: &mut FieldErrors) -> Option<String> {
+    let s = raw.map(str::trim).filter(|s| !s.is_empty())?;
+    if s.chars().count() > 254 {
+        errors.push(FieldError::new("contact_email", "too_long").with("max", 254));
+        return None;
+    }
+    errors.take(faena_platform::mail::parse_address("contact_email", s))?;
     Some(s.to_owned())
 }
 
@@ -199,6 +214,7 @@ pub async fn create(
         MAX_TEXT,
         &mut errors,
     );
+    let email = contact_email(input.contact_email.as_deref(), &mut errors);
     let lines = parse_lines(&input.lines, &mut errors);
     let client = check_client(state, input.client_id, &mut errors).await?;
     if let Some(t) = input.technician_id {
@@ -247,6 +263,8 @@ pub async fn create(
         vat_clp: totals.vat_clp,
         total_clp: totals.total_clp,
         search_text: String::new(),
+        contact_email: email,
+        tracking_token: Some(notices::tracking_token()),
         created_by: actor.label.clone(),
         created_at: now,
         updated_at: now,
@@ -261,7 +279,7 @@ pub async fn create(
     let tech = store::find_named(&*txn, &model.number, None)
         .await?
         .and_then(|(_, n)| n.technician);
-    let v = view(model, lines_now, client, tech);
+    let v = view(model.clone(), lines_now, client, tech);
     audit::record(
         &txn,
         actor,
@@ -269,8 +287,18 @@ pub async fn create(
     )
     .await?;
     let hooked = notify(&txn, "service_order.created", &v).await?;
+    let mailed = notices::queue(
+        &txn,
+        state,
+        actor,
+        Notice::Intake,
+        &model,
+        &v,
+        notices::APPROVAL_DAYS,
+    )
+    .await?;
     txn.commit().await?;
-    if hooked {
+    if hooked || mailed {
         state.jobs().wake();
     }
     announce(state, "service_order.created", &v, None);
@@ -313,16 +341,17 @@ async fn load(
 }
 
 /// A change to write: the row, possibly new lines, possibly a move.
-struct Change {
-    action: &'static str,
-    active: order::ActiveModel,
-    lines: Option<Vec<EstimateLine>>,
-    moved: Option<Transition>,
+pub(super) struct Change {
+    pub action: &'static str,
+    pub active: order::ActiveModel,
+    pub lines: Option<Vec<EstimateLine>>,
+    pub moved: Option<Transition>,
 }
 
-/// Writes `change` over `current` in `txn`, with its history, audit entry
-/// and webhook rows; commits; announces.
-async fn apply(
+/// Writes `change` over `current` in `txn`, with its history, audit entry,
+/// webhook rows and the customer's mail a move calls for (the estimate
+/// with its approval link, ready, delivered); commits; announces.
+pub(super) async fn apply(
     state: &AppState,
     actor: &Actor,
     txn: faena_platform::db::WriteTxn,
@@ -368,7 +397,7 @@ async fn apply(
         .await?
         .map(|(_, n)| n)
         .unwrap_or_default();
-    let v = view(updated, lines_now, names.client, names.technician);
+    let v = view(updated.clone(), lines_now, names.client, names.technician);
     audit::record(
         &*txn,
         actor,
@@ -383,8 +412,23 @@ async fn apply(
         "service_order.updated"
     };
     let hooked = notify(&*txn, kind, &v).await?;
+    let mailed = match moved.as_ref().and_then(|t| Notice::on_move(t.to)) {
+        Some(notice) => {
+            notices::queue(
+                &*txn,
+                state,
+                actor,
+                notice,
+                &updated,
+                &v,
+                notices::APPROVAL_DAYS,
+            )
+            .await?
+        }
+        None => false,
+    };
     txn.commit().await?;
-    if hooked {
+    if hooked || mailed {
         state.jobs().wake();
     }
     announce(state, kind, &v, moved.as_ref().map(|t| t.from));
@@ -414,6 +458,9 @@ pub async fn update(
     let mut active: order::ActiveModel = current.clone().into();
     if let Some(c) = change.client_id {
         active.client_id = Set(c);
+    }
+    if let Some(raw) = &change.contact_email {
+        active.contact_email = Set(contact_email(Some(raw), &mut errors));
     }
     for (field, raw, max) in [
         ("device_type", &change.device_type, 60),
@@ -688,4 +735,59 @@ pub async fn assign(
         moved: None,
     };
     apply(state, actor, txn, current, change).await
+}
+
+/// Mails `notice` about the order again (the desk): the same template with
+/// the order as it is now; an estimate goes with a new approval link, valid
+/// for `input.valid_days`, and the earlier unused links stop working.
+/// Audited; the order itself does not change.
+#[tracing::instrument(skip_all, fields(order.number = %number, actor = %actor.label))]
+pub async fn send_notice(
+    state: &AppState,
+    actor: &Actor,
+    who: &Caller,
+    number: &str,
+    notice: Notice,
+    input: ServiceEstimateSendInput,
+) -> AppResult<ServiceOrderView> {
+    let days = input.valid_days.unwrap_or(notices::APPROVAL_DAYS);
+    if !(1..=notices::MAX_APPROVAL_DAYS).contains(&days) {
+        return Err(FieldError::new("valid_days", "out_of_range")
+            .with("min", 1)
+            .with("max", notices::MAX_APPROVAL_DAYS)
+            .into());
+    }
+    let txn = state.begin_write().await?;
+    let current = load(&*txn, who, number, &IfMatch::ANY).await?;
+    let status = status_of(&current);
+    if !notice.fits(status) {
+        return Err(AppError::Conflict {
+            code: "service_notice_not_now",
+            field: None,
+            params: vec![
+                ("notice", notice.as_str().to_owned()),
+                ("status", status.as_str().to_owned()),
+            ],
+        });
+    }
+    if current.contact_email.is_none() {
+        return Err(FieldError::new("contact_email", "contact_email_missing").into());
+    }
+    let names = store::find_named(&*txn, &current.number, name_of_client(state))
+        .await?
+        .map(|(_, n)| n)
+        .unwrap_or_default();
+    let lines = store::lines(&*txn, current.id).await?;
+    let v = view(current.clone(), lines, names.client, names.technician);
+    notices::queue(&*txn, state, actor, notice, &current, &v, days).await?;
+    audit::record(
+        &*txn,
+        actor,
+        Entry::new("service_notice.sent", "service_order", v.number.clone())
+            .after(serde_json::json!({"number": v.number, "notice": notice.as_str()})),
+    )
+    .await?;
+    txn.commit().await?;
+    state.jobs().wake();
+    Ok(v)
 }

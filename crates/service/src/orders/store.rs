@@ -45,6 +45,11 @@ pub mod order {
         pub total_clp: i64,
         /// Folded number, serial, device type, brand and model (decision 0025).
         pub search_text: String,
+        /// Where the customer's notices go (the directory gives no email).
+        pub contact_email: Option<String>,
+        /// The public tracking page's secret (`/service/track/{token}`):
+        /// it shows only status and dates.
+        pub tracking_token: Option<String>,
         pub created_by: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -96,6 +101,33 @@ pub mod history {
         pub actor_id: Option<String>,
         pub actor: String,
         pub at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod approval {
+    use sea_orm::entity::prelude::*;
+
+    /// An estimate approval link: only its secret's SHA-256 is kept.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "service_approvals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub order_id: Uuid,
+        pub token_hash: String,
+        pub created_by: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub revoked_at: Option<DateTimeUtc>,
+        pub used_at: Option<DateTimeUtc>,
+        pub decision: Option<String>,
+        pub signer_name: Option<String>,
+        pub signer_ip: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -536,4 +568,85 @@ pub async fn count_by_client(
         .into_iter()
         .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
         .collect())
+}
+
+pub async fn find_by_tracking(
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::TrackingToken.eq(token))
+        .one(db)
+        .await
+}
+
+pub async fn find_by_id(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn approval_by_hash(
+    db: &impl ConnectionTrait,
+    hash: &str,
+) -> Result<Option<approval::Model>, DbErr> {
+    approval::Entity::find()
+        .filter(approval::Column::TokenHash.eq(hash))
+        .one(db)
+        .await
+}
+
+/// The order's approval links, newest first.
+pub async fn approvals_of(
+    db: &impl ConnectionTrait,
+    order_id: Uuid,
+) -> Result<Vec<approval::Model>, DbErr> {
+    approval::Entity::find()
+        .filter(approval::Column::OrderId.eq(order_id))
+        .order_by_desc(approval::Column::CreatedAt)
+        .order_by_desc(approval::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Writes a new link and revokes the order's earlier unused ones (only
+/// the newest mailed estimate may be answered).
+pub async fn insert_approval(
+    db: &impl ConnectionTrait,
+    link: approval::Model,
+) -> Result<(), DbErr> {
+    approval::Entity::update_many()
+        .col_expr(approval::Column::RevokedAt, Expr::value(link.created_at))
+        .filter(approval::Column::OrderId.eq(link.order_id))
+        .filter(approval::Column::UsedAt.is_null())
+        .filter(approval::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    let active: approval::ActiveModel = link.into();
+    active.insert(db).await?;
+    Ok(())
+}
+
+/// Marks the link used, if it still was unused: false when another
+/// answer got there first.
+pub async fn use_approval(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    decision: &str,
+    name: &str,
+    ip: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let res = approval::Entity::update_many()
+        .col_expr(approval::Column::UsedAt, Expr::value(at))
+        .col_expr(approval::Column::Decision, Expr::value(decision))
+        .col_expr(approval::Column::SignerName, Expr::value(name))
+        .col_expr(approval::Column::SignerIp, Expr::value(ip))
+        .filter(approval::Column::Id.eq(id))
+        .filter(approval::Column::UsedAt.is_null())
+        .filter(approval::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
 }

@@ -25,6 +25,9 @@ pub struct ServiceOrderView {
     pub client_id: Uuid,
     /// The client's name at the time of reading.
     pub client_name: Option<String>,
+    /// Where the customer's notices (intake, estimate, ready, delivered)
+    /// are mailed.
+    pub contact_email: Option<String>,
     pub status: ServiceStatus,
     /// Where the order may go next.
     pub allowed_next: Vec<ServiceStatus>,
@@ -123,6 +126,7 @@ pub fn view(
         number: m.number,
         client_id: m.client_id,
         client_name,
+        contact_email: m.contact_email,
         status,
         allowed_next: status.next().to_vec(),
         priority: ServicePriority::parse(&m.priority).unwrap_or_default(),
@@ -173,6 +177,9 @@ pub fn name_of_client(state: &AppState) -> Option<SimpleExpr> {
 pub struct NewServiceOrder {
     /// The customer: a client of the clients directory.
     pub client_id: Uuid,
+    /// Where the customer's notices go; without one, no mail is sent.
+    #[serde(default)]
+    pub contact_email: Option<String>,
     /// Notebook, phone, printer…
     pub device_type: String,
     pub brand: String,
@@ -208,6 +215,8 @@ pub struct NewServiceOrder {
 #[serde(deny_unknown_fields)]
 pub struct ServiceOrderUpdate {
     pub client_id: Option<Uuid>,
+    /// An empty text removes the address.
+    pub contact_email: Option<String>,
     pub device_type: Option<String>,
     pub brand: Option<String>,
     pub model: Option<String>,
@@ -251,4 +260,15 @@ pub struct ServiceTransitionInput {
 #[serde(deny_unknown_fields)]
 pub struct ServiceAssignInput {
     pub technician_id: Option<Uuid>,
+}
+
+/// Mailing the estimate with a new approval link (earlier unused links
+/// stop working).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceEstimateSendInput {
+    /// Days the link stays good (1–30, default 7).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 30)]
+    pub valid_days: Option<i64>,
 }

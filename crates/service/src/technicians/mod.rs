@@ -4,6 +4,7 @@
 //! platform's; this module owns only the profile.
 
 pub mod api;
+pub mod pages;
 pub mod service;
 pub mod store;
 

@@ -2,9 +2,11 @@
 //! or PostgreSQL when `FAENA_TEST_POSTGRES_URL` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod approval;
 mod demo;
 mod numbers;
 mod orders;
+mod pages;
 mod roles;
 mod technicians;
 mod transitions;
