@@ -79,10 +79,15 @@ async fn the_home_page_shows_the_warehouse_day_and_links_each_figure_to_its_list
     let html = admin.get("/").await.text();
     assert!(html.contains(">Bodega</h2>"), "{html}");
     assert!(
-        html.contains("Faena reúne la operación de tu empresa: clientes, órdenes y máquinas."),
+        html.contains(
+            "Faena reúne la operación de tu empresa: clientes, órdenes, máquinas y servicio técnico."
+        ),
         "the home names what is installed: {html}"
     );
-    assert!(!html.contains("taller"), "nothing that is not installed");
+    assert!(
+        !html.contains("viajes") && !html.contains("exportaciones"),
+        "nothing that is not installed"
+    );
 
     let received = figure(&html, "Recibida");
     let picking = figure(&html, "En preparación");
