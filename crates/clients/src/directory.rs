@@ -51,6 +51,16 @@ impl Directory for ClientDirectory {
         Ok(rows.into_iter().collect())
     }
 
+    async fn email_of(&self, db: &DatabaseConnection, id: Uuid) -> Result<Option<String>, DbErr> {
+        let email: Option<String> = Entity::find_by_id(id)
+            .select_only()
+            .column(Column::Email)
+            .into_tuple()
+            .one(db)
+            .await?;
+        Ok(email.filter(|e| !e.trim().is_empty()))
+    }
+
     async fn search(
         &self,
         db: &DatabaseConnection,

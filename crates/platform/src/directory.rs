@@ -44,6 +44,12 @@ pub trait Directory: Send + Sync {
     ) -> Option<sea_orm::sea_query::SimpleExpr> {
         None
     }
+    /// The address to write to about the record (a client's email), for a
+    /// module that mails someone on the record's behalf. `None`: unknown
+    /// id, or the entity keeps no address.
+    async fn email_of(&self, _db: &DatabaseConnection, _id: Uuid) -> Result<Option<String>, DbErr> {
+        Ok(None)
+    }
     /// Choices for a selector, by name.
     async fn choices(
         &self,

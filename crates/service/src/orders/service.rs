@@ -217,6 +217,14 @@ pub async fn create(
     let email = contact_email(input.contact_email.as_deref(), &mut errors);
     let lines = parse_lines(&input.lines, &mut errors);
     let client = check_client(state, input.client_id, &mut errors).await?;
+    // No address typed at the desk: the customer's own, from the clients
+    // directory (kept on the order, where the desk may change it).
+    let email = match (email, &client, state.directory("client")) {
+        (None, Some(_), Some(dir)) if input.contact_email.is_none() => {
+            dir.email_of(state.db(), input.client_id).await?
+        }
+        (email, _, _) => email,
+    };
     if let Some(t) = input.technician_id {
         check_technician(state, t, &mut errors).await?;
     }

@@ -177,7 +177,8 @@ pub fn name_of_client(state: &AppState) -> Option<SimpleExpr> {
 pub struct NewServiceOrder {
     /// The customer: a client of the clients directory.
     pub client_id: Uuid,
-    /// Where the customer's notices go; without one, no mail is sent.
+    /// Where the customer's notices go. Left out: the client's own email
+    /// from the clients directory; an empty string: no mail is sent.
     #[serde(default)]
     pub contact_email: Option<String>,
     /// Notebook, phone, printer…

@@ -481,11 +481,26 @@ async fn every_notice_is_an_outbox_row_and_can_be_resent() {
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(templates(&admin, &number).await.len(), 6);
 
-    // Without an address, nothing is mailed and nothing fails.
-    let quiet = crate::intake(&admin, &client_id).await;
-    assert!(
-        templates(&admin, quiet["number"].as_str().unwrap())
-            .await
-            .is_empty()
-    );
+    // Told not to mail (an empty address), nothing is mailed and nothing
+    // fails.
+    let mut body = crate::an_intake(&client_id);
+    body["contact_email"] = json!("");
+    let quiet = admin.post_json("/api/service-orders", &body).await;
+    quiet.assert_status(StatusCode::CREATED);
+    let quiet = quiet.json()["number"].as_str().unwrap().to_owned();
+    assert!(templates(&admin, &quiet).await.is_empty());
+}
+
+#[tokio::test]
+async fn without_a_typed_address_the_customer_is_mailed_at_their_own() {
+    let (_app, admin, client_id) = setup().await;
+    let own = admin.get(&format!("/api/clients/{client_id}")).await.json()["email"].clone();
+    assert!(own.is_string(), "{own}");
+    let order = crate::intake(&admin, &client_id).await;
+    assert_eq!(order["contact_email"], own, "kept on the order: {order}");
+    let number = order["number"].as_str().unwrap();
+    let all = mails(&admin, number).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["template"], "service_intake");
+    assert_eq!(all[0]["to"], json!([own]));
 }
