@@ -1,4 +1,4 @@
-//! Server-side PDF documents and QR codes for Faena's reports, registers
+//! Server-side PDF documents, QR and Code 128 barcodes for Faena's reports, registers
 //! and machine labels.
 //!
 //! Documents use the standard Type1 fonts Helvetica and Helvetica-Bold with
@@ -11,6 +11,7 @@
 //! This crate must not know about Faena's domain, HTTP or storage: callers
 //! pass every visible text and decide what to do with the bytes.
 
+pub mod code128;
 pub mod document;
 pub mod encoding;
 pub mod font;
@@ -20,6 +21,7 @@ pub mod layout;
 pub mod page;
 pub mod qr;
 
+pub use code128::Code128;
 pub use document::Document;
 pub use font::{Font, text_width, wrap};
 pub use image::{ColorSpace, Image};
@@ -40,6 +42,10 @@ pub enum Error {
     /// Raw pixels do not match the stated size.
     #[error("invalid image: {0}")]
     InvalidImage(String),
+    /// The text cannot be drawn as a barcode (empty, or outside Code
+    /// 128's printable ASCII).
+    #[error("barcode: {0}")]
+    Barcode(String),
     #[error("labels: {0}")]
     Label(String),
 }

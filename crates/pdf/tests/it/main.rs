@@ -3,6 +3,7 @@
 //! `pdfimages` and `pdftoppm`, and zbar's `zbarimg` for QR codes.
 //! A missing tool fails the test with the package to install.
 
+mod code128;
 mod document;
 mod images;
 mod labels;
