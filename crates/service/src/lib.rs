@@ -2,7 +2,8 @@
 //! through diagnosis, the estimate and its answer, the repair, to its
 //! delivery; and the technicians who do the work. Pages for the desk and
 //! the bench, and two public ones for the customer without an account:
-//! the estimate's approval link and the tracking page.
+//! the estimate's approval link and the tracking page. Labels (ZPL and
+//! PDF) printed on Zebra printers as jobs, and the order's PDFs.
 //!
 //! Owns the `service_*` tables. Customers are the clients module's: their
 //! names come from the platform's directory, and this module tells the
@@ -13,6 +14,7 @@ pub mod demo;
 mod migrations;
 pub mod orders;
 pub mod perms;
+pub mod printers;
 pub mod technicians;
 
 use std::collections::HashMap;
@@ -57,6 +59,7 @@ impl Module for ServiceModule {
                     "service.orders.write",
                     "service.orders.quote",
                     "service.technicians.read",
+                    "service.printers.read",
                 ],
             ),
             (
@@ -66,6 +69,7 @@ impl Module for ServiceModule {
                     "service.orders.work",
                     "service.orders.quote",
                     "service.technicians.read",
+                    "service.printers.read",
                 ],
             ),
             ("viewer", &["service.*.read", "service.orders.all"]),
@@ -77,13 +81,16 @@ impl Module for ServiceModule {
     }
 
     fn api(&self) -> OpenApiRouter<AppState> {
-        orders::api::api().merge(technicians::api::api())
+        orders::api::api()
+            .merge(technicians::api::api())
+            .merge(printers::api::api())
     }
 
     fn pages(&self) -> Pages {
         orders::pages::pages()
             .merge(orders::public::pages())
             .merge(technicians::pages::pages())
+            .merge(printers::pages::pages())
     }
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {
@@ -107,6 +114,10 @@ impl Module for ServiceModule {
             (
                 "service/technicians.html",
                 include_str!("../templates/service/technicians.html"),
+            ),
+            (
+                "service/printers.html",
+                include_str!("../templates/service/printers.html"),
             ),
             (
                 "service/macros.html",
@@ -188,6 +199,10 @@ impl Module for ServiceModule {
             "service_order.updated",
             "service_order.status_changed",
         ]
+    }
+
+    fn jobs(&self) -> Vec<faena_platform::jobs::JobType> {
+        vec![faena_platform::jobs::JobType::of::<printers::job::PrintLabel>()]
     }
 
     fn references(&self) -> Vec<Box<dyn ReferenceCounter>> {

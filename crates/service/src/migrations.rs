@@ -1,13 +1,18 @@
 //! Repair-shop tables: service orders, their estimate lines, their status
 //! history, the per-year counter that numbers them, and technicians'
 //! profiles; then (step 2) the customer's contact address and tracking
-//! token on each order, and the estimate approval links.
+//! token on each order, and the estimate approval links; then (step 3)
+//! the printers and the labels sent to them.
 
 use faena_platform::schema::*;
 use sea_orm_migration::prelude::*;
 
 pub fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateOrders), Box::new(Notifications)]
+    vec![
+        Box::new(CreateOrders),
+        Box::new(Notifications),
+        Box::new(Printers),
+    ]
 }
 
 struct CreateOrders;
@@ -395,5 +400,98 @@ impl MigrationTrait for Notifications {
             .await?;
         }
         Ok(())
+    }
+}
+
+struct Printers;
+
+impl MigrationName for Printers {
+    fn name(&self) -> &str {
+        "m20261208_300003_service_printers"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ServicePrinters {
+    Table,
+    Id,
+    Name,
+    Host,
+    Port,
+    Dpi,
+    Active,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+}
+
+#[derive(DeriveIden)]
+enum ServicePrintJobs {
+    Table,
+    /// The platform job's id.
+    Id,
+    OrderId,
+    PrinterId,
+    PrinterName,
+    Kind,
+    CreatedBy,
+    CreatedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Printers {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(ServicePrinters::Table)
+                .col(pk_uuid(ServicePrinters::Id))
+                .col(string_len(ServicePrinters::Name, 100).unique_key())
+                .col(string_len(ServicePrinters::Host, 253))
+                .col(integer(ServicePrinters::Port))
+                .col(integer(ServicePrinters::Dpi))
+                .col(boolean(ServicePrinters::Active))
+                .col(timestamp_with_time_zone(ServicePrinters::CreatedAt))
+                .col(timestamp_with_time_zone(ServicePrinters::UpdatedAt))
+                .col(integer(ServicePrinters::Version))
+                .to_owned(),
+        )
+        .await?;
+        // No key to the printer: a printer may be removed while its
+        // labels' history stays (with the name it had).
+        m.create_table(
+            Table::create()
+                .table(ServicePrintJobs::Table)
+                .col(pk_uuid(ServicePrintJobs::Id))
+                .col(uuid(ServicePrintJobs::OrderId))
+                .col(uuid(ServicePrintJobs::PrinterId))
+                .col(string_len(ServicePrintJobs::PrinterName, 100))
+                .col(string_len(ServicePrintJobs::Kind, 10))
+                .col(string_len(ServicePrintJobs::CreatedBy, 300))
+                .col(timestamp_with_time_zone(ServicePrintJobs::CreatedAt))
+                .foreign_key(
+                    references(
+                        ServicePrintJobs::Table,
+                        ServicePrintJobs::OrderId,
+                        ServiceOrders::Table,
+                        ServiceOrders::Id,
+                    )
+                    .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_service_print_jobs_order",
+            ServicePrintJobs::Table,
+            [ServicePrintJobs::OrderId, ServicePrintJobs::CreatedAt],
+        ))
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(ServicePrintJobs::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(ServicePrinters::Table).to_owned())
+            .await
     }
 }

@@ -21,6 +21,11 @@ pub const TECHNICIANS_READ: Permission = Permission::new("service.technicians.re
 /// Technicians' profiles (specialties, active).
 pub const TECHNICIANS_WRITE: Permission = Permission::new("service.technicians.write");
 
+/// Seeing the configured printers (to print on one, or download labels).
+pub const PRINTERS_READ: Permission = Permission::new("service.printers.read");
+/// Adding, changing and removing printers.
+pub const PRINTERS_WRITE: Permission = Permission::new("service.printers.write");
+
 /// Every permission above, for `Module::permissions`.
 pub const ALL: &[Permission] = &[
     ORDERS_READ,
@@ -30,4 +35,6 @@ pub const ALL: &[Permission] = &[
     ORDERS_QUOTE,
     TECHNICIANS_READ,
     TECHNICIANS_WRITE,
+    PRINTERS_READ,
+    PRINTERS_WRITE,
 ];

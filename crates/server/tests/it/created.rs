@@ -95,6 +95,15 @@ async fn every_create_answers_a_location_that_resolves() {
             .await,
     );
     made_by(
+        "POST /api/printers",
+        admin
+            .post_json(
+                "/api/printers",
+                &json!({"name": "Zebra mesón", "address": "192.168.1.50:9100", "dpi": 203}),
+            )
+            .await,
+    );
+    made_by(
         "POST /api/users",
         admin
             .post_json(

@@ -7,6 +7,7 @@
 use faena_platform::auth::Principal;
 use faena_platform::prelude::*;
 
+use super::labels::LabelQuery;
 use super::search::{self, OrderFilter};
 use super::service;
 use super::views::{
@@ -14,6 +15,7 @@ use super::views::{
     ServiceEstimateSendInput, ServiceOrderUpdate, ServiceOrderView, ServiceTransitionInput, caller,
 };
 use crate::perms;
+use crate::printers::service::{ServicePrintInput, ServicePrintJobView};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,6 +36,16 @@ pub fn api() -> OpenApiRouter<AppState> {
             perms::ORDERS_WRITE,
             routes!(send_service_order_estimate),
         ))
+        .routes(secured(perms::ORDERS_READ, routes!(service_order_label)))
+        .routes(secured(
+            perms::ORDERS_READ,
+            routes!(print_service_order_label),
+        ))
+        .routes(secured(
+            perms::ORDERS_READ,
+            routes!(list_service_order_print_jobs),
+        ))
+        .routes(secured(perms::ORDERS_READ, routes!(service_order_document)))
 }
 
 const NUMBER: &str = "Order number, e.g. OS-2026-000123";
@@ -271,4 +283,94 @@ async fn send_service_order_estimate(
         )
         .await?,
     ))
+}
+
+/// Download a label of the order: the intake label (100 × 50 mm) or the
+/// device tag (60 × 40 mm), with a Code 128 of the number and a QR code of
+/// the tracking page, as ZPL for a Zebra at 203 or 300 dpi, or as a PDF
+/// of the label's size.
+#[utoipa::path(get, path = "/api/service-orders/{number}/label", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40), LabelQuery),
+    responses((status = 200, description = "The label",
+              content((String = "text/plain"), (Vec<u8> = "application/pdf"))),
+              (status = 404, description = "No such order, or another technician's"),
+              (status = 422, description = "Unknown kind or format, or a dpi other than 203 or 300")))]
+async fn service_order_label(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: PageContext,
+    Path(number): Path<String>,
+    Query(q): Query<LabelQuery>,
+) -> AppResult<Response> {
+    super::labels::download(&state, &caller(&principal), &number, &q, page.locale).await
+}
+
+/// Print a label of the order on a configured printer: queued as a job
+/// that sends the ZPL over TCP and is retried with backoff while the
+/// printer does not answer. Answers 202 with the job; its state is on the
+/// order (`print-jobs`).
+#[utoipa::path(post, path = "/api/service-orders/{number}/print", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    request_body = ServicePrintInput,
+    responses((status = 202, body = ServicePrintJobView),
+              (status = 403, description = "Neither the desk nor the bench (service.orders.write or .work)"),
+              (status = 404, description = "No such order, or another technician's"),
+              (status = 422, description = "Unknown or inactive printer_id")))]
+async fn print_service_order_label(
+    State(state): State<AppState>,
+    actor: Actor,
+    principal: Principal,
+    page: PageContext,
+    Path(number): Path<String>,
+    Json(input): Json<ServicePrintInput>,
+) -> AppResult<impl IntoResponse> {
+    let who = caller(&principal);
+    let v =
+        crate::printers::service::print(&state, &actor, &who, &number, input, page.locale).await?;
+    Ok((StatusCode::ACCEPTED, Json(v)))
+}
+
+/// The order's latest labels sent to printers (up to 5), newest first,
+/// with each job's state: queued (or waiting to retry, with the last
+/// error), running, succeeded, dead.
+#[utoipa::path(get, path = "/api/service-orders/{number}/print-jobs", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40)),
+    responses((status = 200, body = Vec<ServicePrintJobView>),
+              (status = 404, description = "No such order, or another technician's")))]
+async fn list_service_order_print_jobs(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(number): Path<String>,
+) -> AppResult<Json<Vec<ServicePrintJobView>>> {
+    let v = search::find(&state, &caller(&principal), &number).await?;
+    Ok(Json(
+        crate::printers::service::prints_for(&state, &v.number).await?,
+    ))
+}
+
+/// The order's documents as PDF, in Spanish: `intake.pdf` (the intake
+/// receipt with the shop's conditions and the tracking QR code),
+/// `estimate.pdf` (lines, net, IVA 19 %, total) or `delivery.pdf` (the
+/// delivery receipt with the warranty terms).
+#[utoipa::path(get, path = "/api/service-orders/{number}/documents/{document}", tag = "service",
+    params(("number" = String, Path, description = NUMBER, max_length = 40),
+           ("document" = String, Path, description = "intake.pdf, estimate.pdf or delivery.pdf", max_length = 20)),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>),
+              (status = 404, description = "No such order or document")))]
+async fn service_order_document(
+    State(state): State<AppState>,
+    principal: Principal,
+    page: PageContext,
+    Zone(zone): Zone,
+    Path((number, document)): Path<(String, String)>,
+) -> AppResult<Response> {
+    super::documents::download(
+        &state,
+        &caller(&principal),
+        &number,
+        &document,
+        page.locale,
+        zone,
+    )
+    .await
 }

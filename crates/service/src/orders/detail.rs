@@ -1,11 +1,13 @@
 //! The service order's page: the order with its estimate, timeline and
 //! signature, and the actions the caller may take on it (moves, take,
-//! assign, diagnosis, estimate lines, contact address, mails), each a form
+//! assign, diagnosis, estimate lines, contact address, mails, labels and
+//! printing, documents), each a form
 //! posted to the same service functions as the API; a refused one shows
 //! the page again with what is wrong (422).
 
 use faena_platform::prelude::*;
 
+use super::labels::{LabelQuery, ServiceLabelKind};
 use super::notices::{self, Notice};
 use super::search;
 use super::service;
@@ -14,6 +16,7 @@ use super::views::{
     ServiceOrderUpdate, ServiceOrderView, ServiceTransitionInput, caller,
 };
 use super::{Caller, EstimateLineInput, LineKind, ServiceStatus, approval};
+use crate::printers::service::ServicePrintInput;
 
 /// What the caller may do, from the page's principal.
 pub(super) fn who(page: &PageContext) -> Caller {
@@ -119,6 +122,17 @@ pub(super) async fn detail_page(
         Vec::new()
     };
     let rows = editor_rows(&order, extra.rows.as_deref());
+    let can_print = who.desk || who.bench;
+    let printers: Vec<_> = if can_print {
+        crate::printers::service::list(state)
+            .await?
+            .into_iter()
+            .filter(|p| p.active)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let prints = crate::printers::service::prints_of(state, id.id, &order.number).await?;
     render_page(
         state,
         "service/detail.html",
@@ -129,6 +143,8 @@ pub(super) async fn detail_page(
             can_quote => can_quote, can_edit => who.desk && mine && open, mails => mails,
             technicians => technicians, signature => signature, waiting => waiting, tracking => tracking,
             errors => extra.errors, ok => extra.ok, kinds => ["part", "labour"],
+            can_print => can_print, printers => printers, prints => prints,
+            label_kinds => ["intake", "tag"], documents => ["intake", "estimate", "delivery"],
         },
     )
 }
@@ -585,4 +601,69 @@ pub(super) async fn send_mail(
         None,
     )
     .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PrintForm {
+    printer_id: Option<String>,
+    kind: Option<String>,
+}
+
+/// Sends a label to a printer (as a job) and comes back to the order.
+pub(super) async fn print(
+    State(state): State<AppState>,
+    page: PageContext,
+    actor: Actor,
+    Path(number): Path<String>,
+    Form(form): Form<PrintForm>,
+) -> AppResult<Response> {
+    let who = who(&page);
+    let printer = given(&form.printer_id).and_then(|p| Uuid::parse_str(&p).ok());
+    let kind = form.kind.as_deref().and_then(ServiceLabelKind::parse);
+    let result = match (printer, kind) {
+        (None, _) => Err(FieldError::new("printer_id", "unknown_printer").into()),
+        (_, None) => Err(FieldError::new("kind", "required").into()),
+        (Some(printer_id), Some(kind)) => {
+            let input = ServicePrintInput { printer_id, kind };
+            crate::printers::service::print(&state, &actor, &who, &number, input, page.locale).await
+        }
+    };
+    match result {
+        Ok(v) => Ok(Redirect::to(&format!(
+            "/service-orders/{}?ok=service_print_queued",
+            v.number
+        ))
+        .into_response()),
+        Err(e) => {
+            let errors = refusal(&state, &page, "print", e)?;
+            let extra = Extra {
+                errors,
+                ok: None,
+                rows: None,
+            };
+            Ok(unprocessable(
+                detail_page(&state, &page, &number, extra).await?,
+            ))
+        }
+    }
+}
+
+/// A label as a download, from the order's page.
+pub(super) async fn label(
+    State(state): State<AppState>,
+    page: PageContext,
+    Path(number): Path<String>,
+    Query(q): Query<LabelQuery>,
+) -> AppResult<Response> {
+    super::labels::download(&state, &who(&page), &number, &q, page.locale).await
+}
+
+/// A document as a PDF, from the order's page.
+pub(super) async fn document(
+    State(state): State<AppState>,
+    page: PageContext,
+    Zone(zone): Zone,
+    Path((number, document)): Path<(String, String)>,
+) -> AppResult<Response> {
+    super::documents::download(&state, &who(&page), &number, &document, page.locale, zone).await
 }

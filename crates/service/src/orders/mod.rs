@@ -7,6 +7,8 @@ pub mod api;
 pub mod approval;
 pub mod csv;
 pub mod detail;
+pub mod documents;
+pub mod labels;
 pub mod notices;
 pub mod pages;
 pub mod public;

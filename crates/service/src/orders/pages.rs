@@ -6,8 +6,8 @@
 use faena_platform::prelude::*;
 
 use super::detail::{
-    assign, contact, detail, diagnose, given, lines, move_order, send_mail, take,
-    technician_choices, who,
+    assign, contact, detail, diagnose, document, given, label, lines, move_order, print, send_mail,
+    take, technician_choices, who,
 };
 use super::search::{self, OrderFilter};
 use super::service;
@@ -52,6 +52,13 @@ pub fn pages() -> Pages {
             "/service-orders/{number}/mail/{notice}",
             perms::ORDERS_WRITE,
             send_mail,
+        )
+        .get("/service-orders/{number}/label", perms::ORDERS_READ, label)
+        .post("/service-orders/{number}/print", perms::ORDERS_READ, print)
+        .get(
+            "/service-orders/{number}/documents/{document}",
+            perms::ORDERS_READ,
+            document,
         )
         .get("/service/queue", perms::ORDERS_READ, queue)
 }
@@ -197,6 +204,7 @@ async fn list(
             status => filter.status.unwrap_or_default(), priority => filter.priority.unwrap_or_default(),
             technician => q.technician.clone().unwrap_or_default(), open => q.open.clone().unwrap_or_default(),
             q => filter.q.unwrap_or_default(), ok => q.ok, can_write => who.desk,
+            can_printers => page.can(perms::PRINTERS_READ),
         },
     )?
     .into_response())

@@ -4,9 +4,11 @@
 
 mod approval;
 mod demo;
+mod labels;
 mod numbers;
 mod orders;
 mod pages;
+mod printing;
 mod roles;
 mod technicians;
 mod transitions;
