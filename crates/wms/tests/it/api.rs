@@ -352,7 +352,7 @@ async fn clients_show_their_order_count_and_cannot_go_while_they_have_orders() {
 
 #[tokio::test]
 async fn filters_search_pages_and_csv() {
-    let (_app, admin, client_id) = setup().await;
+    let (app, admin, client_id) = setup().await;
     let other = a_client(&admin, "Bazar Norte").await;
     for _ in 0..3 {
         create(&admin, &client_id).await;
@@ -385,7 +385,11 @@ async fn filters_search_pages_and_csv() {
     assert_eq!(by_name["items"].as_array().unwrap().len(), 1);
     let by_number = admin.get("/api/orders?q=ord-000002").await.json();
     assert_eq!(by_number["items"][0]["number"], "ORD-000002");
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    // Dates are the company's days (America/Santiago), not UTC's.
+    let today = chrono::Utc::now()
+        .with_timezone(&app.state.time_zone())
+        .format("%Y-%m-%d")
+        .to_string();
     assert_eq!(
         admin
             .get(&format!("/api/orders?from={today}&to={today}"))
