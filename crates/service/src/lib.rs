@@ -15,6 +15,7 @@ mod migrations;
 pub mod orders;
 pub mod perms;
 pub mod printers;
+pub mod stats;
 pub mod technicians;
 
 use std::collections::HashMap;
@@ -84,6 +85,7 @@ impl Module for ServiceModule {
         orders::api::api()
             .merge(technicians::api::api())
             .merge(printers::api::api())
+            .merge(stats::api::api())
     }
 
     fn pages(&self) -> Pages {
@@ -91,6 +93,7 @@ impl Module for ServiceModule {
             .merge(orders::public::pages())
             .merge(technicians::pages::pages())
             .merge(printers::pages::pages())
+            .merge(stats::pages::pages())
     }
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {
@@ -136,6 +139,10 @@ impl Module for ServiceModule {
                 include_str!("../templates/service/link_refused.html"),
             ),
             (
+                "service/stats.html",
+                include_str!("../templates/service/stats.html"),
+            ),
+            (
                 "service/track.html",
                 include_str!("../templates/service/track.html"),
             ),
@@ -171,6 +178,22 @@ impl Module for ServiceModule {
                 "mail/service_delivered.txt",
                 include_str!("../templates/mail/service_delivered.txt"),
             ),
+            (
+                "mail/service_reminder.subject.txt",
+                include_str!("../templates/mail/service_reminder.subject.txt"),
+            ),
+            (
+                "mail/service_reminder.txt",
+                include_str!("../templates/mail/service_reminder.txt"),
+            ),
+            (
+                "mail/service_overdue.subject.txt",
+                include_str!("../templates/mail/service_overdue.subject.txt"),
+            ),
+            (
+                "mail/service_overdue.txt",
+                include_str!("../templates/mail/service_overdue.txt"),
+            ),
         ]
     }
 
@@ -198,11 +221,33 @@ impl Module for ServiceModule {
             "service_order.created",
             "service_order.updated",
             "service_order.status_changed",
+            orders::payments::PAID,
         ]
     }
 
+    /// The payments callback (`POST /api/hooks/payments`).
+    fn inbound_webhooks(&self) -> Vec<faena_platform::webhooks::InboundHandler> {
+        vec![faena_platform::webhooks::InboundHandler::new(
+            orders::payments::SOURCE,
+            orders::payments::handle,
+        )]
+    }
+
     fn jobs(&self) -> Vec<faena_platform::jobs::JobType> {
-        vec![faena_platform::jobs::JobType::of::<printers::job::PrintLabel>()]
+        vec![
+            faena_platform::jobs::JobType::of::<printers::job::PrintLabel>(),
+            faena_platform::jobs::JobType::of::<orders::reminders::ServiceReminders>(),
+        ]
+    }
+
+    fn schedules(&self) -> Vec<faena_platform::jobs::Schedule> {
+        // Daily at 12:00 UTC (the morning in Chile): ready devices not
+        // collected, and the managers' digest of promised dates passed.
+        vec![faena_platform::jobs::Schedule::new(
+            "service.reminders",
+            "0 0 12 * * *",
+            orders::reminders::ServiceReminders {},
+        )]
     }
 
     fn references(&self) -> Vec<Box<dyn ReferenceCounter>> {

@@ -2,7 +2,8 @@
 //! history, the per-year counter that numbers them, and technicians'
 //! profiles; then (step 2) the customer's contact address and tracking
 //! token on each order, and the estimate approval links; then (step 3)
-//! the printers and the labels sent to them.
+//! the printers and the labels sent to them; then (step 4) the payment
+//! recorded by the payments callback and when the ready reminder went.
 
 use faena_platform::schema::*;
 use sea_orm_migration::prelude::*;
@@ -12,6 +13,7 @@ pub fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(CreateOrders),
         Box::new(Notifications),
         Box::new(Printers),
+        Box::new(Payments),
     ]
 }
 
@@ -493,5 +495,78 @@ impl MigrationTrait for Printers {
             .await?;
         m.drop_table(Table::drop().table(ServicePrinters::Table).to_owned())
             .await
+    }
+}
+
+struct Payments;
+
+impl MigrationName for Payments {
+    fn name(&self) -> &str {
+        "m20261208_300004_service_payments"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Step4 {
+    #[sea_orm(iden = "service_orders")]
+    Table,
+    PaidAt,
+    PaidAmountClp,
+    PaymentReference,
+    /// When the customer was last reminded to collect a ready device.
+    RemindedAt,
+}
+
+/// One row per day the overdue digest went to the managers: the first
+/// worker to insert it sends it.
+#[derive(DeriveIden)]
+enum ServiceDigests {
+    Table,
+    Day,
+    SentAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Payments {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds one at a time.
+        for column in [
+            timestamp_with_time_zone_null(Step4::PaidAt),
+            big_integer_null(Step4::PaidAmountClp),
+            string_len_null(Step4::PaymentReference, 120),
+            timestamp_with_time_zone_null(Step4::RemindedAt),
+        ] {
+            let mut column = column;
+            m.alter_table(
+                Table::alter()
+                    .table(Step4::Table)
+                    .add_column(&mut column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_table(
+            Table::create()
+                .table(ServiceDigests::Table)
+                .col(date(ServiceDigests::Day).primary_key())
+                .col(timestamp_with_time_zone(ServiceDigests::SentAt))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(ServiceDigests::Table).to_owned())
+            .await?;
+        for c in [
+            Step4::RemindedAt,
+            Step4::PaymentReference,
+            Step4::PaidAmountClp,
+            Step4::PaidAt,
+        ] {
+            m.alter_table(Table::alter().table(Step4::Table).drop_column(c).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -205,6 +205,7 @@ async fn list(
             technician => q.technician.clone().unwrap_or_default(), open => q.open.clone().unwrap_or_default(),
             q => filter.q.unwrap_or_default(), ok => q.ok, can_write => who.desk,
             can_printers => page.can(perms::PRINTERS_READ),
+            can_stats => page.can(perms::ORDERS_ALL),
         },
     )?
     .into_response())

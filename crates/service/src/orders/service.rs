@@ -47,7 +47,12 @@ struct OrderEvent<'a> {
 
 /// Announces a committed change; a failure to announce is logged, never
 /// undoes the change.
-fn announce(state: &AppState, kind: &str, v: &ServiceOrderView, from: Option<ServiceStatus>) {
+pub(super) fn announce(
+    state: &AppState,
+    kind: &str,
+    v: &ServiceOrderView,
+    from: Option<ServiceStatus>,
+) {
     let event = OrderEvent {
         number: &v.number,
         status: v.status,
@@ -62,7 +67,7 @@ fn announce(state: &AppState, kind: &str, v: &ServiceOrderView, from: Option<Ser
 
 /// Queues the change's webhook deliveries in its transaction. True when
 /// some endpoint wants it (wake the worker after the commit).
-async fn notify(
+pub(super) async fn notify(
     txn: &impl ConnectionTrait,
     kind: &str,
     v: &ServiceOrderView,
@@ -273,6 +278,10 @@ pub async fn create(
         search_text: String::new(),
         contact_email: email,
         tracking_token: Some(notices::tracking_token()),
+        paid_at: None,
+        paid_amount_clp: None,
+        payment_reference: None,
+        reminded_at: None,
         created_by: actor.label.clone(),
         created_at: now,
         updated_at: now,

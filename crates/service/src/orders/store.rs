@@ -50,6 +50,14 @@ pub mod order {
         /// The public tracking page's secret (`/service/track/{token}`):
         /// it shows only status and dates.
         pub tracking_token: Option<String>,
+        /// When the payments callback recorded a payment (step 4).
+        pub paid_at: Option<DateTimeUtc>,
+        pub paid_amount_clp: Option<i64>,
+        /// The payment provider's reference: a second event with it
+        /// changes nothing.
+        pub payment_reference: Option<String>,
+        /// When the customer was last reminded to collect the device.
+        pub reminded_at: Option<DateTimeUtc>,
         pub created_by: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -128,6 +136,24 @@ pub mod approval {
         pub decision: Option<String>,
         pub signer_name: Option<String>,
         pub signer_ip: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The days the overdue digest was sent (step 4).
+pub mod digest {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "service_digests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub sent_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -59,6 +59,8 @@ pub struct ServiceOrderView {
     /// Every status change, oldest first (on the order's own read only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<ServiceHistoryEntry>>,
+    /// The payment the payments callback recorded, if any.
+    pub payment: Option<ServicePaymentView>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -115,6 +117,19 @@ fn line_of(l: line::Model) -> EstimateLine {
     }
 }
 
+/// A payment recorded by the payments callback (`POST /api/hooks/payments`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServicePaymentView {
+    pub paid_at: DateTime<Utc>,
+    /// What the provider says was paid, CLP.
+    pub amount_clp: i64,
+    /// The provider's reference.
+    pub reference: String,
+    /// False when the amount paid differs from the order's total (the
+    /// payment is recorded all the same, and flagged).
+    pub matches_total: bool,
+}
+
 pub fn view(
     m: order::Model,
     lines: Vec<line::Model>,
@@ -151,6 +166,15 @@ pub fn view(
         },
         currency: "CLP".into(),
         history: None,
+        payment: m.paid_at.map(|paid_at| {
+            let amount = m.paid_amount_clp.unwrap_or(0);
+            ServicePaymentView {
+                paid_at,
+                amount_clp: amount,
+                reference: m.payment_reference.clone().unwrap_or_default(),
+                matches_total: amount == m.total_clp,
+            }
+        }),
         created_by: m.created_by,
         created_at: m.created_at,
         updated_at: m.updated_at,
