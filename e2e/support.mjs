@@ -78,6 +78,8 @@ export async function start({ database } = {}) {
 
   return {
     base,
+    /** The server's data directory (its mail folder is `mail/`). */
+    dataDir,
     page,
     /** The Chromium instance, for more browser contexts (other users). */
     browser,
