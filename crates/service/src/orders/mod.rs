@@ -396,8 +396,8 @@ pub fn parse_lines(input: &[EstimateLineInput], errors: &mut FieldErrors) -> Vec
     out
 }
 
-/// Pesos as Chileans write them: `$ 12.345` (dots between thousands, no
-/// decimals).
+/// Pesos as Chileans write them, as the pages' `clp` filter does:
+/// `$12.345` (dots between thousands, no decimals).
 pub fn clp(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + 4);
@@ -408,7 +408,7 @@ pub fn clp(amount: i64) -> String {
         out.push(c);
     }
     let sign = if amount < 0 { "-" } else { "" };
-    format!("{sign}$ {out}")
+    format!("{sign}${out}")
 }
 
 /// What the caller may do with service orders, from their permissions.
@@ -569,11 +569,11 @@ mod tests {
 
     #[test]
     fn pesos_as_chileans_write_them() {
-        assert_eq!(clp(0), "$ 0");
-        assert_eq!(clp(999), "$ 999");
-        assert_eq!(clp(12_345), "$ 12.345");
-        assert_eq!(clp(1_234_567), "$ 1.234.567");
-        assert_eq!(clp(-5_000), "-$ 5.000");
+        assert_eq!(clp(0), "$0");
+        assert_eq!(clp(999), "$999");
+        assert_eq!(clp(12_345), "$12.345");
+        assert_eq!(clp(1_234_567), "$1.234.567");
+        assert_eq!(clp(-5_000), "-$5.000");
     }
 
     #[test]

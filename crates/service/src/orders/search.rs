@@ -23,8 +23,24 @@ pub async fn find(state: &AppState, who: &Caller, number: &str) -> AppResult<Ser
         names.client = client_name(state, m.client_id).await?;
     }
     let history = store::history(state.db(), m.id).await?;
+    let people = store::user_names(
+        state.db(),
+        history.iter().filter_map(|h| h.actor_id.as_deref()),
+    )
+    .await?;
     let mut v = view(m, lines, names.client, names.technician);
-    v.history = Some(history.into_iter().map(ServiceHistoryEntry::from).collect());
+    v.history = Some(
+        history
+            .into_iter()
+            .map(|h| {
+                let name = h.actor_id.as_deref().and_then(|id| people.get(id).cloned());
+                ServiceHistoryEntry {
+                    actor_name: name,
+                    ..ServiceHistoryEntry::from(h)
+                }
+            })
+            .collect(),
+    );
     Ok(v)
 }
 

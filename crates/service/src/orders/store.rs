@@ -497,6 +497,32 @@ pub async fn replace_lines(
     Ok(())
 }
 
+/// The names of the users with these ids (as the history keeps them, in
+/// text), in one statement; ids that are not users' are left out.
+pub async fn user_names<'a>(
+    db: &impl ConnectionTrait,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<std::collections::HashMap<String, String>, DbErr> {
+    use faena_platform::auth::entities::user;
+    let ids: std::collections::BTreeSet<Uuid> =
+        ids.filter_map(|i| Uuid::parse_str(i).ok()).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(Uuid, String)> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Name)
+        .filter(user::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), name))
+        .collect())
+}
+
 /// Appends a status change to the order's history.
 pub async fn record_history(
     db: &impl ConnectionTrait,

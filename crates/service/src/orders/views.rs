@@ -74,7 +74,11 @@ pub struct ServiceHistoryEntry {
     pub note: Option<String>,
     /// The user (or key) that made the move.
     pub actor_id: Option<String>,
+    /// How the move was signed when it was made (a user's email, a key's
+    /// name, a customer's typed name).
     pub actor: String,
+    /// The user's name today, when a user made the move.
+    pub actor_name: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -86,6 +90,7 @@ impl From<history::Model> for ServiceHistoryEntry {
             note: h.note,
             actor_id: h.actor_id,
             actor: h.actor,
+            actor_name: None,
             at: h.at,
         }
     }

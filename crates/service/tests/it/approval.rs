@@ -161,7 +161,7 @@ async fn the_customer_approves_through_the_mailed_link_once() {
     );
     // 45 990 + 15 000 = 60 990; IVA 11 588,1 → 11 588; total 72 578.
     assert!(
-        html.contains("$ 60.990") && html.contains("$ 11.588") && html.contains("$ 72.578"),
+        html.contains("$60.990") && html.contains("$11.588") && html.contains("$72.578"),
         "{html}"
     );
     assert!(

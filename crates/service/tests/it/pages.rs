@@ -31,7 +31,7 @@ async fn each_role_sees_only_the_actions_it_may_take() {
     assert!(!html.contains(">Tomar la orden</button>"));
     assert!(!html.contains(">Guardar diagnóstico</button>"));
     assert!(html.contains("Editar presupuesto"), "the desk quotes");
-    assert!(html.contains("$ 0"), "totals in pesos");
+    assert!(html.contains("$0"), "totals in pesos");
     assert!(html.contains("Recibida"), "the timeline");
 
     // A technician: the order is unassigned, so only taking it.
@@ -195,6 +195,12 @@ async fn intake_through_the_form_and_the_scanner_opens_the_order() {
     assert!(html.contains("Equipo recibido."));
     assert!(html.contains("Notebook Lenovo ThinkPad T14") && html.contains("Urgente"));
     assert!(html.contains("ana@clientes.cl"));
+    // Dates as the pages write them; the history names who took it in.
+    assert!(html.contains("20-12-2026"), "the promised date: {html}");
+    assert!(
+        html.contains("<strong>Recibida</strong> · Usuario receptionist"),
+        "the receptionist by name: {html}"
+    );
 
     // The scanner types the number (any case) and Enter: straight to it.
     let res = desk
@@ -328,10 +334,10 @@ async fn the_estimate_is_edited_on_the_page_in_pesos() {
     let html = desk.get(&path).await.text();
     // 60 990 net, IVA 11 588, total 72 578, as Chileans write them.
     assert!(
-        html.contains("$ 45.990")
-            && html.contains("$ 60.990")
-            && html.contains("$ 11.588")
-            && html.contains("$ 72.578"),
+        html.contains("$45.990")
+            && html.contains("$60.990")
+            && html.contains("$11.588")
+            && html.contains("$72.578"),
         "{html}"
     );
     let v = admin
