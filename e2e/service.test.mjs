@@ -335,7 +335,7 @@ test("a phone taken in, labelled, diagnosed, quoted, approved by mail, repaired 
     await b.getByLabel(`Tipo ${n}`, { exact: true }).selectOption({ label: l.kind });
     await b.getByLabel(`Descripción ${n}`, { exact: true }).fill(l.description);
     await b.getByLabel(`Cantidad ${n}`, { exact: true }).fill(String(l.quantity));
-    await b.getByLabel(`Precio unitario ${n}`, { exact: true }).fill(clp(l.price).slice(2));
+    await b.getByLabel(`Precio unitario ${n}`, { exact: true }).fill(clp(l.price).slice(1));
     if (l.discount) await b.getByLabel(`Descuento ${n}`, { exact: true }).fill(String(l.discount));
   }
   await submit(b, b.getByRole("button", { name: "Guardar presupuesto" }));
