@@ -59,6 +59,7 @@ impl Module for ServiceModule {
                     "service.orders.all",
                     "service.orders.write",
                     "service.orders.quote",
+                    "service.orders.attach",
                     "service.technicians.read",
                     "service.printers.read",
                 ],
@@ -69,6 +70,7 @@ impl Module for ServiceModule {
                     "service.orders.read",
                     "service.orders.work",
                     "service.orders.quote",
+                    "service.orders.attach",
                     "service.technicians.read",
                     "service.printers.read",
                 ],
@@ -250,8 +252,53 @@ impl Module for ServiceModule {
         )]
     }
 
+    fn file_owners(&self) -> Vec<Box<dyn faena_platform::files::FileOwner>> {
+        vec![Box::new(OrderFiles)]
+    }
+
     fn references(&self) -> Vec<Box<dyn ReferenceCounter>> {
         vec![Box::new(OrdersOfClient)]
+    }
+}
+
+/// The owner kind of files attached to service orders (photos of the
+/// device as it came in, of the repair).
+pub const ORDER_FILES: &str = "service.order";
+
+/// Photos and documents of service orders: read by whoever sees the order
+/// (a technician, only their own and the unassigned ones), attached by the
+/// desk and the bench.
+struct OrderFiles;
+
+#[async_trait::async_trait]
+impl faena_platform::files::FileOwner for OrderFiles {
+    fn kind(&self) -> &'static str {
+        ORDER_FILES
+    }
+
+    fn read_permission(&self) -> faena_platform::auth::Permission {
+        perms::ORDERS_READ
+    }
+
+    fn attach_permission(&self) -> faena_platform::auth::Permission {
+        perms::ORDERS_ATTACH
+    }
+
+    async fn find(&self, db: &DatabaseConnection, id: &str) -> Result<Option<String>, DbErr> {
+        Ok(orders::store::find_by_number(db, id)
+            .await?
+            .map(|o| o.number))
+    }
+
+    async fn visible_to(
+        &self,
+        db: &DatabaseConnection,
+        id: &str,
+        principal: &faena_platform::auth::Principal,
+    ) -> Result<bool, DbErr> {
+        Ok(orders::store::find_by_number(db, id)
+            .await?
+            .is_some_and(|o| orders::views::caller(principal).sees(o.technician_id)))
     }
 }
 

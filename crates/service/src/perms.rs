@@ -17,6 +17,10 @@ pub const ORDERS_WRITE: Permission = Permission::new("service.orders.write");
 pub const ORDERS_WORK: Permission = Permission::new("service.orders.work");
 /// Writing the estimate's lines (parts and labour).
 pub const ORDERS_QUOTE: Permission = Permission::new("service.orders.quote");
+/// Attaching photos and documents (the device's condition at intake, the
+/// repair) to the orders the caller sees; reading them needs only
+/// `ORDERS_READ` and the same sight of the order.
+pub const ORDERS_ATTACH: Permission = Permission::new("service.orders.attach");
 pub const TECHNICIANS_READ: Permission = Permission::new("service.technicians.read");
 /// Technicians' profiles (specialties, active).
 pub const TECHNICIANS_WRITE: Permission = Permission::new("service.technicians.write");
@@ -33,6 +37,7 @@ pub const ALL: &[Permission] = &[
     ORDERS_WRITE,
     ORDERS_WORK,
     ORDERS_QUOTE,
+    ORDERS_ATTACH,
     TECHNICIANS_READ,
     TECHNICIANS_WRITE,
     PRINTERS_READ,

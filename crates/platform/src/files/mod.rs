@@ -45,6 +45,19 @@ pub trait FileOwner: Send + Sync {
     /// The record's id as it is stored (`p-000001` → `P-000001`), or
     /// `None` when no such record exists.
     async fn find(&self, db: &DatabaseConnection, id: &str) -> Result<Option<String>, DbErr>;
+    /// Whether `principal`, who holds the permission, may see this record
+    /// and so its files: for records only some readers see (a technician's
+    /// own service orders). `id` is the stored id `find` gave. An owner
+    /// that says no is answered 404, as the record itself would be. By
+    /// default everyone with the permission.
+    async fn visible_to(
+        &self,
+        _db: &DatabaseConnection,
+        _id: &str,
+        _principal: &crate::auth::Principal,
+    ) -> Result<bool, DbErr> {
+        Ok(true)
+    }
 }
 
 /// Where a version's thumbnail is.

@@ -144,10 +144,14 @@ pub async fn authorize_owner(
 ) -> AppResult<String> {
     let owner = owner_of(state, kind)?;
     require(owner, principal, need)?;
-    owner
+    let stored = owner
         .find(state.db(), owner_id)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    if !owner.visible_to(state.db(), &stored, principal).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(stored)
 }
 
 /// A live file the caller may use as `need` asks.
@@ -158,7 +162,11 @@ pub async fn authorize_file(
     need: Need,
 ) -> AppResult<file::Model> {
     let f = find_live(state.db(), id).await?.ok_or(AppError::NotFound)?;
-    require(owner_of(state, &f.owner_kind)?, principal, need)?;
+    let owner = owner_of(state, &f.owner_kind)?;
+    require(owner, principal, need)?;
+    if !owner.visible_to(state.db(), &f.owner_id, principal).await? {
+        return Err(AppError::NotFound);
+    }
     Ok(f)
 }
 

@@ -75,6 +75,8 @@ pub(super) struct Extra {
     errors: Vec<serde_json::Value>,
     ok: Option<String>,
     rows: Option<Vec<serde_json::Value>>,
+    /// Why the last upload was refused (`files_error=`).
+    files_error: Option<String>,
 }
 
 pub(super) async fn detail_page(
@@ -133,6 +135,14 @@ pub(super) async fn detail_page(
         Vec::new()
     };
     let prints = crate::printers::service::prints_of(state, id.id, &order.number).await?;
+    let files = faena_platform::files::pages::panel(
+        state,
+        page,
+        crate::ORDER_FILES,
+        &order.number,
+        extra.files_error.clone(),
+    )
+    .await?;
     render_page(
         state,
         "service/detail.html",
@@ -145,6 +155,7 @@ pub(super) async fn detail_page(
             errors => extra.errors, ok => extra.ok, kinds => ["part", "labour"],
             can_print => can_print, printers => printers, prints => prints,
             label_kinds => ["intake", "tag"], documents => ["intake", "estimate", "delivery"],
+            ..files
         },
     )
 }
@@ -159,6 +170,7 @@ pub(super) async fn detail(
         errors: Vec::new(),
         ok: q.ok,
         rows: None,
+        files_error: q.files_error,
     };
     detail_page(&state, &page, &number, extra).await
 }
@@ -264,6 +276,7 @@ pub(super) async fn after(
                 errors,
                 ok: None,
                 rows,
+                files_error: None,
             };
             Ok(unprocessable(
                 detail_page(state, page, number, extra).await?,
@@ -640,6 +653,7 @@ pub(super) async fn print(
                 errors,
                 ok: None,
                 rows: None,
+                files_error: None,
             };
             Ok(unprocessable(
                 detail_page(&state, &page, &number, extra).await?,

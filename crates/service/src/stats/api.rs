@@ -21,7 +21,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/service/stats", tag = "service",
     params(StatsQuery),
     responses((status = 200, body = ServiceStats),
-              (status = 422, description = "A day that is not aaaa-mm-dd, or from after to")))]
+              (status = 422, description = "A day that is not aaaa-mm-dd, from after to, or an unknown delimiter")))]
 async fn service_stats(
     State(state): State<AppState>,
     Zone(zone): Zone,
@@ -36,7 +36,7 @@ async fn service_stats(
 #[utoipa::path(get, path = "/api/service/stats.csv", tag = "service",
     params(StatsQuery),
     responses((status = 200, content_type = "text/csv", body = String),
-              (status = 422, description = "A day that is not aaaa-mm-dd, or from after to")))]
+              (status = 422, description = "A day that is not aaaa-mm-dd, from after to, or an unknown delimiter")))]
 async fn service_stats_csv(
     State(state): State<AppState>,
     Zone(zone): Zone,

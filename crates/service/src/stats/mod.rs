@@ -66,6 +66,12 @@ impl StatsQuery {
         };
         let to = day("to", &self.to, &mut errors);
         let from = day("from", &self.from, &mut errors);
+        if let Some(d) = self.delimiter.as_deref().map(str::trim)
+            && !d.is_empty()
+            && !matches!(d, "semicolon" | "comma")
+        {
+            errors.push(FieldError::new("delimiter", "one_of").with("allowed", "semicolon, comma"));
+        }
         errors.finish()?;
         let to = to.unwrap_or_else(|| today(zone));
         let from = from.unwrap_or(to - Duration::days(DEFAULT_DAYS - 1));

@@ -9,6 +9,7 @@ mod numbers;
 mod orders;
 mod pages;
 mod payments;
+mod photos;
 mod printing;
 mod reminders;
 mod roles;

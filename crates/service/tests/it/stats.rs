@@ -230,6 +230,9 @@ async fn statistics_permission_and_bad_periods() {
     let res = manager.get("/api/service/stats?to=-99999-1-1").await;
     res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(crate::fields(&res), ["to"]);
+    let res = manager.get("/api/service/stats.csv?delimiter=tab").await;
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(crate::fields(&res), ["delimiter"]);
     let res = manager
         .get("/api/service/stats?from=2026-12-08&to=2026-12-01")
         .await;
